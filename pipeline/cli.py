@@ -1,0 +1,79 @@
+"""``pasture``: the command line. Each verb lives in ``pipeline/commands/<verb>.py``.
+
+A command module exposes ``register(subparsers)``, which adds its parser and sets
+``func(args, beam_args) -> int``. Unknown flags of ``run``/``rebuild``/``demo`` are Beam
+runner flags and pass straight through to Beam.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+COMMANDS = [
+    "pipeline.commands.demo",
+    "pipeline.commands.run",
+    "pipeline.commands.rebuild",
+    "pipeline.commands.models",
+    "pipeline.commands.tokenizer",
+    "pipeline.commands.mixture",
+    "pipeline.commands.export",
+    "pipeline.commands.train",
+    "pipeline.commands.report",
+    "pipeline.commands.plan_cost",
+]
+
+# Verbs whose unknown flags are Beam runner flags.
+BEAM_VERBS = {"run", "rebuild", "demo"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pasture",
+        description="Rebuild the LLaMA-1 pretraining mixture from raw public sources on Apache Beam.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # verb not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def _quiet_noisy_loggers() -> None:
+    # Beam logs harmless warnings on every import and worker start (apitools, unparseable args).
+    for name in ("apache_beam", "root"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    _quiet_noisy_loggers()
+    logging.getLogger("pasture").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if extra and args.command not in BEAM_VERBS:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from mixtures.config import ConfigError
+
+    try:
+        return int(args.func(args, extra) or 0)
+    except ConfigError as exc:
+        print(f"pasture: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

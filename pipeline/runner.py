@@ -1,0 +1,169 @@
+"""Build and run the pipeline for the configured sources, then write stats.json.
+
+Wiring only: each source's recipe builds its stages; this module adds the sinks, the
+in-graph counts, runs Beam, checks that every document is accounted for and writes
+``DIR/<source>/stats.json`` with the resolved config, versions and output checksums.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+
+from mixtures.config import PipelineConfig, resolved
+from pipeline.inputs import resolve_inputs
+from pipeline.options import make_options, runner_name
+from pipeline.recipes import recipe_for
+from pipeline.versions import git_revision, package_versions, sha256_file
+from stages.counts import CountStreams, counts_to_stats
+from stages.sinks import WriteDocuments, WriteQuarantine
+from stages.streams import SourceStreams
+
+log = logging.getLogger("pasture")
+
+
+class ReconciliationError(RuntimeError):
+    """documents_in != documents_out + dropped + quarantined: something was lost silently."""
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    name: str
+    stats: dict[str, Any]
+    stats_path: str
+
+
+def source_dir(cfg: PipelineConfig, name: str) -> str:
+    return os.path.join(cfg.output, name)
+
+
+def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resume: bool = False) -> None:
+    """Add every named source's stages and sinks to ``p``."""
+    resolved_inputs = {name: resolve_inputs(cfg.source(name).inputs, name) for name in names}
+    streams: dict[str, SourceStreams] = {}
+    for name in names:
+        spec = cfg.source(name)
+        streams[name] = recipe_for(spec.kind).build(p, cfg, spec, resolved_inputs[name])
+    _apply_cross_source_steps(cfg, streams)
+    for name, s in streams.items():
+        out_dir = source_dir(cfg, name)
+        s.docs | f"{name}/Write docs" >> WriteDocuments(os.path.join(out_dir, "docs"), cfg.shards.num_shards,
+                                                          skip_existing=resume)
+        dropped = s.dropped | f"{name}/Flatten dropped" >> beam.Flatten()
+        quarantine = s.quarantine | f"{name}/Flatten quarantine" >> beam.Flatten()
+        if cfg.shards.write_dropped:
+            dropped | f"{name}/Write dropped" >> WriteDocuments(os.path.join(out_dir, "dropped"),
+                                                                 cfg.shards.num_shards, skip_existing=resume)
+        quarantine | f"{name}/Write quarantine" >> WriteQuarantine(os.path.join(out_dir, "quarantine"))
+        p | f"{name}/Count" >> CountStreams(
+            os.path.join(out_dir, "_counts.json"),
+            {"inputs": s.inputs, "out": [s.docs], "dropped": [dropped], "quarantine": [quarantine]},
+        )
+
+
+def _apply_cross_source_steps(cfg: PipelineConfig, streams: dict[str, SourceStreams]) -> None:
+    """Steps that look across sources (global near-dedup); a no-op until configured."""
+    try:
+        from pipeline import cross_source
+    except ImportError:
+        return
+    cross_source.apply(cfg, streams)
+
+
+def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | None = None,
+                resume: bool = False) -> list[SourceResult]:
+    """Run the pipeline for ``names`` and return each source's stats (also written to disk)."""
+    if not names:
+        raise ValueError("no sources to run: add sources to the config or name one")
+    for name in names:
+        os.makedirs(source_dir(cfg, name), exist_ok=True)
+    if resume:
+        done = [n for n in names if os.path.exists(os.path.join(source_dir(cfg, n), "stats.json"))]
+        for name in done:
+            log.info("resume: %s already complete, skipped", name)
+        names = [n for n in names if n not in done]
+        if not names:
+            return [_load_result(cfg, n) for n in done]
+    options = make_options(beam_args)
+    started = time.time()
+    with beam.Pipeline(options=options) as p:
+        build_sources(p, cfg, names, resume=resume)
+    elapsed = time.time() - started
+    results = [_finish_source(cfg, name, runner_name(options), elapsed) for name in names]
+    return results
+
+
+def _load_result(cfg: PipelineConfig, name: str) -> SourceResult:
+    path = os.path.join(source_dir(cfg, name), "stats.json")
+    with open(path, encoding="utf-8") as fh:
+        return SourceResult(name, json.load(fh), path)
+
+
+def reconcile(name: str, stats: dict[str, Any]) -> None:
+    accounted = stats["documents_out"] + sum(stats["dropped"].values()) + stats["quarantined"]
+    if accounted != stats["documents_in"]:
+        raise ReconciliationError(
+            f"{name}: documents_in={stats['documents_in']} but out+dropped+quarantined={accounted} "
+            f"(out={stats['documents_out']}, dropped={stats['dropped']}, quarantined={stats['quarantined']})"
+        )
+
+
+def output_checksums(directory: str) -> dict[str, str]:
+    sums = {}
+    for sub in ("docs", "dropped", "quarantine"):
+        folder = os.path.join(directory, sub)
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if ".tmp-" in name:
+                continue
+            sums[f"{sub}/{name}"] = sha256_file(os.path.join(folder, name))
+    return sums
+
+
+def _finish_source(cfg: PipelineConfig, name: str, runner: str, elapsed: float) -> SourceResult:
+    out_dir = source_dir(cfg, name)
+    with open(os.path.join(out_dir, "_counts.json"), encoding="utf-8") as fh:
+        stats = counts_to_stats(json.load(fh))
+    reconcile(name, stats)
+    spec = cfg.source(name)
+    stats.update({
+        "source": name,
+        "kind": spec.kind,
+        "reconciled": True,
+        "outputs": output_checksums(out_dir),
+        "config": resolved(cfg),
+        "versions": package_versions(),
+        "git_revision": git_revision(),
+        "runner": runner,
+    })
+    path = os.path.join(out_dir, "stats.json")
+    # Timing varies run to run; it goes to a side file so stats.json stays byte-identical.
+    with open(os.path.join(out_dir, "timing.json"), "w", encoding="utf-8") as fh:
+        json.dump({"pipeline_seconds": round(elapsed, 3)}, fh)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(stats, fh, indent=2, sort_keys=True, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return SourceResult(name, stats, path)
+
+
+def summary_table(results: list[SourceResult]) -> str:
+    """A table a person can read: per source in/out/quarantined and every drop reason."""
+    lines = []
+    header = f"{'source':<16}{'in':>9}{'out':>9}{'kept %':>8}{'quarant.':>10}  dropped by reason"
+    lines.append(header)
+    lines.append("-" * max(len(header), 72))
+    for r in results:
+        s = r.stats
+        kept = 100.0 * s["documents_out"] / s["documents_in"] if s["documents_in"] else 0.0
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(s["dropped"].items(), key=lambda kv: -kv[1])) or "-"
+        lines.append(f"{r.name:<16}{s['documents_in']:>9}{s['documents_out']:>9}{kept:>7.1f}%{s['quarantined']:>10}  {reasons}")
+    return "\n".join(lines)

