@@ -76,27 +76,55 @@ def _apply_cross_source_steps(cfg: PipelineConfig, streams: dict[str, SourceStre
     cross_source.apply(cfg, streams)
 
 
+def plan_pipelines(cfg: PipelineConfig, names: list[str]) -> list[list[str]]:
+    """Group sources into Beam pipelines: one per source, so a finished source survives a kill.
+
+    Sources that are deduplicated together (``minhash.scope: global`` across the web sources)
+    must share one pipeline.
+    """
+    joint = [n for n in names if cfg.minhash.enabled and cfg.minhash.scope == "global"
+             and cfg.source(n).kind in ("cc", "c4")]
+    groups = [joint] if joint else []
+    groups += [[n] for n in names if n not in joint]
+    return groups
+
+
 def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | None = None,
                 resume: bool = False) -> list[SourceResult]:
-    """Run the pipeline for ``names`` and return each source's stats (also written to disk)."""
+    """Run the pipeline for ``names`` and return each source's stats (also written to disk).
+
+    With ``resume``, sources whose stats.json exists are skipped, and inside a source every
+    output shard that a killed run already renamed into place is kept as it is.
+    """
     if not names:
         raise ValueError("no sources to run: add sources to the config or name one")
     for name in names:
-        os.makedirs(source_dir(cfg, name), exist_ok=True)
-    if resume:
-        done = [n for n in names if os.path.exists(os.path.join(source_dir(cfg, n), "stats.json"))]
-        for name in done:
-            log.info("resume: %s already complete, skipped", name)
-        names = [n for n in names if n not in done]
-        if not names:
-            return [_load_result(cfg, n) for n in done]
-    options = make_options(beam_args)
-    started = time.time()
-    with beam.Pipeline(options=options) as p:
-        build_sources(p, cfg, names, resume=resume)
-    elapsed = time.time() - started
-    results = [_finish_source(cfg, name, runner_name(options), elapsed) for name in names]
-    return results
+        cfg.source(name)  # fail on unknown names before any work starts
+        resolve_inputs(cfg.source(name).inputs, name)
+    results: dict[str, SourceResult] = {}
+    groups = plan_pipelines(cfg, names)
+    for index, group in enumerate(groups, start=1):
+        if resume and all(os.path.exists(os.path.join(source_dir(cfg, n), "stats.json")) for n in group):
+            log.info("[%d/%d] %s: complete in an earlier run, skipped (--resume)", index, len(groups), ", ".join(group))
+            results.update({n: _load_result(cfg, n) for n in group})
+            continue
+        for name in group:
+            os.makedirs(source_dir(cfg, name), exist_ok=True)
+            stale = os.path.join(source_dir(cfg, name), "stats.json")
+            if os.path.exists(stale):
+                os.remove(stale)  # rewritten below; never left describing older outputs
+        log.info("[%d/%d] %s: running", index, len(groups), ", ".join(group))
+        options = make_options(beam_args)
+        started = time.time()
+        with beam.Pipeline(options=options) as p:
+            build_sources(p, cfg, group, resume=resume)
+        elapsed = time.time() - started
+        for name in group:
+            results[name] = _finish_source(cfg, name, runner_name(options), elapsed)
+            s = results[name].stats
+            log.info("[%d/%d] %s: %d in, %d out, %d dropped, %d quarantined in %.1fs", index, len(groups), name,
+                     s["documents_in"], s["documents_out"], sum(s["dropped"].values()), s["quarantined"], elapsed)
+    return [results[n] for n in names]
 
 
 def _load_result(cfg: PipelineConfig, name: str) -> SourceResult:

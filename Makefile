@@ -1,0 +1,18 @@
+# The two commands of the README:  `make demo`  and  `make test`.
+# Both install first (./install.sh is idempotent and fast once done).
+VENV ?= .venv
+DEMO_OUT ?= demo-output
+
+.PHONY: install demo test bench
+
+install:
+	./install.sh
+
+demo: install
+	$(VENV)/bin/pasture demo --output $(DEMO_OUT)
+
+test: install
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+bench: install
+	@for script in bench/*.py; do case $$script in bench/_*) continue;; esac; echo "== $$script"; $(VENV)/bin/python $$script || exit 1; done
