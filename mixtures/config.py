@@ -123,20 +123,30 @@ class C4Config:
     max_page_chars: int = 190_000  # TFDS is_valid_length: 1.9e5
     badwords: bool = True
     span_dedup: bool = True  # C4's three-sentence span dedup across the corpus
+    # C4 is English: TFDS keeps langdetect "en" >= 0.99; we use the shared fastText
+    # LanguageFilter (lang_id.threshold, lang_id.model) with these languages.
+    languages: tuple[str, ...] = ("en",)
 
     def __post_init__(self) -> None:
         _check(self.min_words_per_line >= 0, "c4.min_words_per_line must be >= 0")
         _check(self.min_sentences >= 0, "c4.min_sentences must be >= 0")
+        _check(self.max_word_length >= 1, "c4.max_word_length must be >= 1")
+        _check(self.max_page_chars >= 1, "c4.max_page_chars must be >= 1")
+        _check(len(self.languages) > 0, "c4.languages must not be empty")
 
 
 @dataclass(frozen=True)
 class MinHashConfig:
-    """MinHash LSH near-dedup; bands × rows = num_perm."""
+    """MinHash LSH near-dedup; bands × rows = num_perm.
+
+    18 bands × 8 rows: P(candidate | J) = 1 - (1 - J^8)^18 is 0.963 at J = 0.8 and 0.068 at
+    J = 0.5 (16 × 8 gives only 0.947 at 0.8); the full S-curve is in filters/minhash.py.
+    """
 
     enabled: bool = True
     ngram: int = 5
-    num_perm: int = 128
-    bands: int = 16
+    num_perm: int = 144
+    bands: int = 18
     rows: int = 8
     seed: int = 1
     verify_threshold: float = 0.0  # > 0: drop candidate edges whose estimated Jaccard is below
@@ -147,11 +157,14 @@ class MinHashConfig:
         _check(self.bands * self.rows == self.num_perm, "minhash: bands * rows must equal num_perm")
         _check(self.ngram >= 1, "minhash.ngram must be >= 1")
         _check(self.scope in ("source", "global"), "minhash.scope must be 'source' or 'global'")
+        _check(0.0 <= self.verify_threshold <= 1.0, "minhash.verify_threshold must be in [0, 1]")
+        _check(self.max_rounds >= 1, "minhash.max_rounds must be >= 1")
 
 
 @dataclass(frozen=True)
 class GithubConfig:
     licenses: tuple[str, ...] = ("mit", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "bsd-4-clause", "0bsd", "bsd")
+    max_file_bytes: int = 10_000_000  # a larger file is dropped (too_large) without reading it whole
     max_line_length: int = 1000
     max_mean_line_length: float = 100.0
     min_alnum_fraction: float = 0.25
@@ -160,9 +173,19 @@ class GithubConfig:
 
 @dataclass(frozen=True)
 class ArxivConfig:
-    max_member_bytes: int = 20_000_000
-    max_total_bytes: int = 100_000_000
-    max_macro_expansions: int = 10_000
+    """Source tarballs read in memory; bounds keep a hostile archive from exhausting a worker."""
+
+    max_member_bytes: int = 20_000_000  # a larger member is skipped (noted in annotations)
+    max_total_bytes: int = 100_000_000  # decompressed bytes per paper; beyond → quarantined
+    max_members: int = 10_000  # archive entries per paper; beyond → quarantined
+    max_macro_expansions: int = 10_000  # per paper; a self-referencing \def stops here
+    max_macro_depth: int = 10  # expansion passes (macros used inside macro bodies)
+    max_include_depth: int = 8  # nested \input/\include levels
+    keep_appendix: bool = True  # False: cut at \appendix as RedPajama does
+
+    def __post_init__(self) -> None:
+        _check(self.max_member_bytes > 0 and self.max_total_bytes > 0, "arxiv: byte limits must be > 0")
+        _check(self.max_macro_expansions >= 0 and self.max_macro_depth >= 1, "arxiv: macro limits must be >= 0/1")
 
 
 @dataclass(frozen=True)
@@ -190,7 +213,20 @@ class WikipediaConfig:
 
 @dataclass(frozen=True)
 class BooksConfig:
+    """Book-level near-dedup: MinHash LSH candidates, verified by exact shingle containment."""
+
     overlap_threshold: float = 0.9  # LLaMA: drop books with > 90% content overlap
+    shingle_words: int = 5  # word n-grams that make up a book's content set
+    num_perm: int = 128
+    bands: int = 32  # 32 bands x 4 rows: Jaccard 0.5 → candidate with p = 0.87
+    rows: int = 4
+    seed: int = 1
+    max_book_bytes: int = 100_000_000  # a larger file is quarantined, not read
+
+    def __post_init__(self) -> None:
+        _check(0.0 < self.overlap_threshold <= 1.0, "books.overlap_threshold must be in (0, 1]")
+        _check(self.bands * self.rows == self.num_perm, "books: bands * rows must equal num_perm")
+        _check(self.shingle_words >= 1, "books.shingle_words must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,442 @@
+"""Train the CCNet perplexity models of one language from Wikipedia, the way cc_net does.
+
+cc_net (``Makefile``, ``get_wiki_cirrus.py``) trains, per language:
+
+1. text: Wikipedia paragraphs through ``text_normalizer.normalize`` (lower case, accents
+   stripped, digits → 0, Unicode punctuation → ASCII), one paragraph per line;
+2. ``spm_train --model_type=unigram --vocab_size=65536 --character_coverage=0.9995``
+   (retried at 40000 when the corpus is too small);
+3. the lines tokenized into SentencePiece pieces;
+4. ``lmplz -o 5 -S 8G -T /tmp --vocab_estimate 65536 --discount_fallback``, then ``build_binary``.
+
+We read the same pages-articles dumps as the Wikipedia source (``filters.wikipedia``), so
+the text is the cleaned article prose, not CirrusSearch's "opening text". Where cc_net's
+second try (40000) is still too large for a small corpus, we retry at the largest size
+SentencePiece reports it accepts.
+
+Cutoffs: cc_net's ``cutoff.csv`` holds, per language, percentiles 0..99 of document
+perplexity measured on *Common Crawl* documents. At training time we only have Wikipedia,
+so we store the percentiles of per-paragraph perplexity on held-out Wikipedia pages (pages
+whose id hash falls in ``heldout_percent``; all paragraphs when the dump is too small to
+hold any out, which the manifest records). Scored in-sample, a 5-gram model memorises its
+training text and the cutoffs would be far too low.
+
+Everything here is plain Python plus the SentencePiece/KenLM libraries and the KenLM
+command-line tools; the ``pasture models lm`` command only parses flags and calls
+:func:`train_language`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filters.normalize import normalize
+
+log = logging.getLogger("pasture.models.lm")
+
+DEFAULT_VOCAB_SIZE = 65536  # cc_net Makefile VOCAB_SIZE
+CC_NET_FALLBACK_VOCAB_SIZE = 40000  # cc_net's retry when the corpus is too small
+CHARACTER_COVERAGE = 0.9995
+DEFAULT_ORDER = 5
+KENLM_CACHE_DIR = Path.home() / ".cache" / "pasture" / "kenlm-bin"
+
+_VOCAB_TOO_HIGH_RE = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
+
+
+class LMTrainingError(RuntimeError):
+    """A step of LM training failed; the message says which and how to fix it."""
+
+
+# ---------------------------------------------------------------------------------------
+# Text
+
+
+def lm_lines(text: str) -> list[str]:
+    """The non-empty cc_net-normalised paragraphs (lines) of one document."""
+    lines = []
+    for raw in text.split("\n"):
+        line = normalize(raw)
+        if line:
+            lines.append(line)
+    return lines
+
+
+def is_heldout(doc_id: str, heldout_percent: int) -> bool:
+    """Deterministic held-out split by a hash of the document id (independent of order)."""
+    if heldout_percent <= 0:
+        return False
+    bucket = int.from_bytes(hashlib.sha1(doc_id.encode("utf-8")).digest()[:4], "little") % 100
+    return bucket < heldout_percent
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# SentencePiece
+
+
+def train_sentencepiece(input_path: str | Path, model_path: str | Path, vocab_size: int = DEFAULT_VOCAB_SIZE,
+                        character_coverage: float = CHARACTER_COVERAGE, threads: int = 1) -> int:
+    """Trains a unigram SentencePiece model; returns the vocabulary size it ended up with.
+
+    Tries ``vocab_size``, then cc_net's 40000, then the largest size SentencePiece says
+    the corpus supports (it names it in its "Vocabulary size too high" error). Lines are
+    streamed in and the model written from memory, so no temporary path ends up in the
+    model's stored trainer spec and the same input gives the same bytes.
+    """
+    import io
+
+    import sentencepiece as spm
+
+    def sentences() -> Iterator[str]:
+        with open(input_path, encoding="utf-8") as fh:
+            for line in fh:
+                yield line.rstrip("\n")
+
+    tried: list[int] = []
+    size = vocab_size
+    while True:
+        tried.append(size)
+        model = io.BytesIO()
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=sentences(),
+                model_writer=model,
+                model_type="unigram",
+                vocab_size=size,
+                character_coverage=character_coverage,
+                hard_vocab_limit=True,
+                num_threads=max(1, threads),
+                minloglevel=2,
+            )
+            Path(model_path).write_bytes(model.getvalue())
+            return size
+        except RuntimeError as exc:
+            match = _VOCAB_TOO_HIGH_RE.search(str(exc))
+            if not match:
+                raise LMTrainingError(f"SentencePiece training failed: {exc}") from exc
+            allowed = int(match.group(2))
+            if size > CC_NET_FALLBACK_VOCAB_SIZE and CC_NET_FALLBACK_VOCAB_SIZE <= allowed:
+                size = CC_NET_FALLBACK_VOCAB_SIZE
+            else:
+                size = allowed
+            if size in tried or size < 4:
+                raise LMTrainingError(f"SentencePiece: corpus too small for any vocabulary (tried {tried})") from exc
+            log.info("sentencepiece: vocab_size %d too high for this corpus, retrying with %d", tried[-1], size)
+
+
+def load_sentencepiece(path: str | Path) -> Any:
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor()
+    sp.Load(str(path))
+    return sp
+
+
+def tokenize_line(sp: Any, normalized_line: str) -> str:
+    """cc_net's tokenized field: the pieces joined by spaces."""
+    return " ".join(sp.EncodeAsPieces(normalized_line))
+
+
+# ---------------------------------------------------------------------------------------
+# KenLM command-line tools
+
+
+def find_kenlm_binary(name: str, bin_dir: str | Path | None = None, venv: str | Path | None = None) -> Path:
+    """Locates ``lmplz`` / ``build_binary``.
+
+    Order: ``bin_dir`` (explicit), ``~/.cache/pasture/kenlm-bin``, the folder named in
+    ``<venv>/.kenlm-bin``, then ``PATH``.
+
+    Raises:
+        LMTrainingError: not found; the message tells the user to run ./install.sh.
+    """
+    candidates: list[Path] = []
+    if bin_dir:
+        candidates.append(Path(bin_dir) / name)
+    candidates.append(KENLM_CACHE_DIR / name)
+    if venv:
+        marker = Path(venv) / ".kenlm-bin"
+        if marker.is_file():
+            candidates.append(Path(marker.read_text(encoding="utf-8").strip()) / name)
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise LMTrainingError(
+        f"KenLM's `{name}` was not found (looked in {', '.join(str(c.parent) for c in candidates)} and PATH). "
+        "Run ./install.sh to build lmplz and build_binary, or pass --kenlm-bin DIR."
+    )
+
+
+def run_lmplz(lmplz: Path, tokenized_path: Path, arpa_path: Path, order: int = DEFAULT_ORDER,
+              memory: str = "2G", temp_dir: str | Path | None = None, vocab_estimate: int = DEFAULT_VOCAB_SIZE) -> None:
+    """``lmplz -o N -S MEM -T TMP --vocab_estimate V --discount_fallback < tokenized > arpa``."""
+    temp_prefix = str(temp_dir or tempfile.gettempdir()).rstrip("/") + "/"
+    cmd = [str(lmplz), "-o", str(order), "-S", memory, "-T", temp_prefix,
+           "--vocab_estimate", str(vocab_estimate), "--discount_fallback",
+           "--text", str(tokenized_path), "--arpa", str(arpa_path)]
+    _run(cmd, "lmplz")
+
+
+def run_build_binary(build_binary: Path, arpa_path: Path, binary_path: Path) -> None:
+    """``build_binary arpa bin``: cc_net's default (probing hash table)."""
+    _run([str(build_binary), str(arpa_path), str(binary_path)], "build_binary")
+
+
+def _run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+        raise LMTrainingError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
+
+
+# ---------------------------------------------------------------------------------------
+# Perplexity and cutoffs
+
+
+def line_log10_and_length(lm: Any, tokenized_line: str) -> tuple[float, int]:
+    """KenLM log10 P(line) with <s> and </s>, and the token count + 1 (for </s>)."""
+    return lm.score(tokenized_line), len(tokenized_line.split()) + 1
+
+
+def perplexity(log10_score: float, length: int) -> float:
+    """cc_net ``pp``: ``10 ** (-log_score / length)``."""
+    return 10.0 ** (-log10_score / length)
+
+
+def percentile_table(values: list[float]) -> list[float]:
+    """Percentiles 0..99 (linear interpolation, numpy's default), rounded to 0.1 like cc_net."""
+    import numpy as np
+
+    if not values:
+        raise LMTrainingError("no paragraphs to compute perplexity cutoffs on")
+    table = np.percentile(np.asarray(values, dtype=np.float64), list(range(100)))
+    return [round(float(v), 1) for v in table]
+
+
+# ---------------------------------------------------------------------------------------
+# The whole job
+
+
+@dataclass(frozen=True)
+class LMTrainingSettings:
+    """Everything that shapes the models (recorded in the manifest)."""
+
+    lang: str
+    vocab_size: int = DEFAULT_VOCAB_SIZE
+    character_coverage: float = CHARACTER_COVERAGE
+    order: int = DEFAULT_ORDER
+    memory: str = "2G"
+    max_docs: int | None = None
+    heldout_percent: int = 10
+    percentile_head: int = 30
+    percentile_tail: int = 60
+    threads: int = 1
+
+
+@dataclass
+class LMTrainingResult:
+    lang: str
+    files: dict[str, str]  # file name → sha256
+    counts: dict[str, int]
+    sentencepiece: dict[str, Any]
+    kenlm: dict[str, Any]
+    cutoffs: dict[str, Any]  # the <lang>.cutoffs.json content
+    inputs: list[dict[str, Any]]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def manifest_entry(self) -> dict[str, Any]:
+        entry = asdict(self)
+        entry.pop("timings")  # varies run to run; logged instead, so the manifest is reproducible
+        entry["cutoffs"] = {k: v for k, v in self.cutoffs.items() if k != "percentiles"}
+        return entry
+
+
+def _phase(name: str, started: float, **counts: Any) -> float:
+    elapsed = time.time() - started
+    details = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in counts.items())
+    log.info("%s done in %.1fs%s", name, elapsed, f" ({details})" if details else "")
+    return elapsed
+
+
+def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str | Path,
+                   settings: LMTrainingSettings, lmplz: Path, build_binary: Path,
+                   temp_dir: str | Path | None = None) -> LMTrainingResult:
+    """Trains ``<lang>.sp.model`` + ``<lang>.arpa.bin`` and writes ``<lang>.cutoffs.json``.
+
+    Args:
+        documents: cleaned Wikipedia documents of ``settings.lang`` (``Document``-like:
+            ``id`` and ``text``), e.g. from :func:`filters.wikipedia.iter_articles`.
+        inputs: the dump paths, recorded with their sha256.
+        output_dir: where the three files go (created if needed).
+        settings: vocabulary, order, memory, split.
+        lmplz, build_binary: the KenLM tools (see :func:`find_kenlm_binary`).
+        temp_dir: scratch space for lmplz and intermediate files (default: system temp).
+    """
+    lang = settings.lang
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix=f"pasture-lm-{lang}-", dir=temp_dir) as work_str:
+        work = Path(work_str)
+        train_txt, heldout_txt = work / "train.txt", work / "heldout.txt"
+
+        # 1. Read + clean + normalise, split by page into training and held-out text.
+        started = time.time()
+        n_docs = n_train_docs = n_train_lines = n_heldout_lines = chars = 0
+        with train_txt.open("w", encoding="utf-8") as train_fh, heldout_txt.open("w", encoding="utf-8") as held_fh:
+            for doc in documents:
+                lines = lm_lines(doc.text)
+                if not lines:
+                    continue
+                n_docs += 1
+                chars += sum(len(line) for line in lines)
+                if is_heldout(doc.id, settings.heldout_percent):
+                    held_fh.write("\n".join(lines) + "\n")
+                    n_heldout_lines += len(lines)
+                else:
+                    train_fh.write("\n".join(lines) + "\n")
+                    n_train_lines += len(lines)
+                    n_train_docs += 1
+                if n_docs % 10_000 == 0:
+                    log.info("read: %s documents, %s paragraphs so far", f"{n_docs:,}", f"{n_train_lines + n_heldout_lines:,}")
+        if n_docs == 0:
+            raise LMTrainingError(f"no {lang} articles with text in {inputs}")
+        if n_train_lines == 0:  # every page fell in the held-out share: train on them instead
+            train_txt.write_bytes(heldout_txt.read_bytes())
+            heldout_txt.write_text("", encoding="utf-8")
+            n_train_lines, n_heldout_lines, n_train_docs = n_heldout_lines, 0, n_docs
+        timings["read"] = _phase("read+clean+normalize", started, documents=n_docs, train_paragraphs=n_train_lines,
+                                 heldout_paragraphs=n_heldout_lines, chars=chars)
+
+        # 2. SentencePiece unigram model.
+        started = time.time()
+        sp_model = out / f"{lang}.sp.model"
+        vocab = train_sentencepiece(train_txt, sp_model, settings.vocab_size, settings.character_coverage,
+                                    settings.threads)
+        timings["sentencepiece"] = _phase("sentencepiece", started, vocab_size=vocab)
+
+        # 3. Tokenize the training text.
+        started = time.time()
+        sp = load_sentencepiece(sp_model)
+        tokenized = work / "train.tok"
+        n_tokens = 0
+        with train_txt.open(encoding="utf-8") as src, tokenized.open("w", encoding="utf-8") as dst:
+            for line in src:
+                pieces = tokenize_line(sp, line.rstrip("\n"))
+                n_tokens += pieces.count(" ") + 1
+                dst.write(pieces + "\n")
+        timings["tokenize"] = _phase("tokenize", started, tokens=n_tokens)
+
+        # 4. lmplz + build_binary.
+        started = time.time()
+        arpa = work / f"{lang}.arpa"
+        run_lmplz(lmplz, tokenized, arpa, settings.order, settings.memory, work, vocab)
+        timings["lmplz"] = _phase("lmplz", started, arpa_bytes=arpa.stat().st_size)
+        started = time.time()
+        lm_bin = out / f"{lang}.arpa.bin"
+        tmp_bin = out / f".{lang}.arpa.bin.tmp"
+        run_build_binary(build_binary, arpa, tmp_bin)
+        os.replace(tmp_bin, lm_bin)
+        timings["build_binary"] = _phase("build_binary", started, bytes=lm_bin.stat().st_size)
+
+        # 5. Perplexity of every held-out paragraph → percentile cutoffs.
+        started = time.time()
+        import kenlm
+
+        model = kenlm.Model(str(lm_bin))
+        cutoff_set = "heldout" if n_heldout_lines else "training"
+        if cutoff_set == "training":
+            log.warning("%s: no held-out pages (corpus too small); cutoffs use the training paragraphs", lang)
+        values = []
+        with (heldout_txt if n_heldout_lines else train_txt).open(encoding="utf-8") as src:
+            for line in src:
+                score, length = line_log10_and_length(model, tokenize_line(sp, line.rstrip("\n")))
+                values.append(round(perplexity(score, length), 1))
+        table = percentile_table(values)
+        timings["cutoffs"] = _phase("perplexity cutoffs", started, paragraphs=len(values))
+
+    model_id = hashlib.sha256((sha256_file(sp_model) + sha256_file(lm_bin)).encode()).hexdigest()[:16]
+    cutoffs = {
+        "lang": lang,
+        "model_id": model_id,
+        "unit": "paragraph",
+        "set": cutoff_set,
+        "paragraphs": len(values),
+        "percentile_head": settings.percentile_head,
+        "percentile_tail": settings.percentile_tail,
+        # The two cutoffs PerplexityBucket uses (head if pp < first, middle if pp < second);
+        # the filter reads them from the full table so other percentiles need no retraining.
+        "cutoffs": {f"p{settings.percentile_head}": table[settings.percentile_head],
+                    f"p{settings.percentile_tail}": table[settings.percentile_tail]},
+        "percentiles": table,
+    }
+    cutoffs_path = out / f"{lang}.cutoffs.json"
+    _write_json(cutoffs_path, cutoffs)
+    return LMTrainingResult(
+        lang=lang,
+        files={p.name: sha256_file(p) for p in (sp_model, lm_bin, cutoffs_path)},
+        counts={"documents": n_docs, "train_documents": n_train_docs, "train_paragraphs": n_train_lines,
+                "heldout_paragraphs": n_heldout_lines, "train_tokens": n_tokens, "chars": chars},
+        sentencepiece={"model_type": "unigram", "vocab_size_requested": settings.vocab_size, "vocab_size": vocab,
+                       "character_coverage": settings.character_coverage, "normalize": "cc_net normalize"},
+        kenlm={"order": settings.order, "discount_fallback": True, "memory": settings.memory,
+               "vocab_estimate": vocab, "binary": "probing"},
+        cutoffs={k: v for k, v in cutoffs.items()},
+        inputs=[{"path": os.path.abspath(p), "sha256": sha256_file(p), "bytes": os.path.getsize(p)} for p in inputs],
+        timings=timings,
+    )
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def update_manifest(output_dir: str | Path, result: LMTrainingResult, extra: dict[str, Any] | None = None) -> Path:
+    """Merges ``result`` into ``DIR/manifest.json`` (one entry per language)."""
+    path = Path(output_dir) / "manifest.json"
+    manifest: dict[str, Any] = {"kind": "pasture-perplexity-models", "format": 1, "languages": {}}
+    if path.is_file():
+        with path.open(encoding="utf-8") as fh:
+            previous = json.load(fh)
+        if isinstance(previous, dict) and isinstance(previous.get("languages"), dict):
+            manifest["languages"] = previous["languages"]
+    entry = result.manifest_entry()
+    if extra:
+        entry.update(extra)
+    manifest["languages"][result.lang] = entry
+    _write_json(path, manifest)
+    return path
+
+
+def iter_paragraph_perplexities(texts: Iterable[str], sp: Any, lm: Any) -> Iterator[float]:
+    """Per-paragraph perplexity of normalised lines (for reports and benches)."""
+    for text in texts:
+        for line in lm_lines(text):
+            score, length = line_log10_and_length(lm, tokenize_line(sp, line))
+            yield perplexity(score, length)

@@ -1,0 +1,499 @@
+"""Training data and training for the Wikipedia-reference classifier (``pasture models quality``).
+
+The recipe follows LLaMA-1 / RedPajama (``data_prep/cc/classifier/``), with their known
+bugs fixed:
+
+- **Positives** (``__label__wiki``), by origin:
+  (a) ``reference_pages``: pages whose URLs Wikipedia articles cite (``<ref>`` contents,
+  ``{{cite ...|url=...}}`` templates, bracketed ``[http... label]`` external links), looked
+  up among the WARC/WET inputs after URL normalisation (:func:`normalize_url`). RedPajama
+  crawled 300K of 38M such URLs with wget.
+  (b) ``wikipedia_text``: when fewer reference pages are found than negatives (always the
+  case on samples), Wikipedia article paragraphs themselves (cleaned wikitext, consecutive
+  paragraphs merged up to ``min_chars``), sampled with a seeded hash.
+- **Negatives** (``__label__cc``): random pages of the WARC/WET inputs (extracted text),
+  sampled with a seeded hash so the sample does not depend on file order.
+- Classes are balanced (RedPajama: as many cc lines as wiki lines) by sampling the larger.
+- **Dedup** by a content hash of the normalised text. RedPajama stored the literal key
+  ``unique["digest"] = 1`` so its dedup never fired; ours drops every repeat.
+- **Held-out split** by a hash of the normalised text (no RNG), so the same example is
+  always on the same side.
+- fastText ``train_supervised`` with ``seed`` and ``thread=1``, which makes the model file
+  byte-identical run to run.
+
+Everything here is Beam-free; the command in ``pipeline/commands/models_quality.py`` only
+parses flags and prints :func:`summary_lines`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from filters.document import Document
+from filters.quality import CC_LABEL, WIKI_LABEL, classifier_text, file_sha256, wiki_probability
+
+REFERENCE_PAGES = "reference_pages"
+WIKIPEDIA_TEXT = "wikipedia_text"
+CC_PAGES = "cc_pages"
+
+DUMP_SUFFIXES = (".xml", ".xml.bz2", ".xml.gz", ".xml.xz")
+
+# --- reference URLs ----------------------------------------------------------------------
+
+# RedPajama's URL pattern (extract_urls.py), restricted to the web schemes.
+_URL_RE = re.compile(r"\bhttps?://[\w/#~:.?+=&%@!\-,;]+?(?=[.:?\-,;]*(?:[^\w/#~:.?+=&%@!\-,;]|$))")
+_REF_RE = re.compile(r"<ref(?:\s[^>]*)?>(.*?)</ref\s*>", re.IGNORECASE | re.DOTALL)
+_CITE_URL_RE = re.compile(r"\{\{\s*cite[^{}]*?\|\s*url\s*=\s*([^|}\s]+)", re.IGNORECASE)
+_BRACKET_LINK_RE = re.compile(r"\[(https?://[^\s\]<>|]+)[^\]]*\]")
+
+
+def reference_urls(wikitext: str) -> list[str]:
+    """The external URLs a page cites, in order of first appearance, without repeats.
+
+    Args:
+        wikitext: One article's wikitext.
+
+    Returns:
+        URLs found inside ``<ref>...</ref>``, in ``{{cite ...|url=...}}`` templates and in
+        bracketed external links ``[http://... label]``.
+    """
+    found: list[str] = []
+    for ref in _REF_RE.finditer(wikitext):
+        found.extend(_URL_RE.findall(ref.group(1)))
+    found.extend(_CITE_URL_RE.findall(wikitext))
+    found.extend(_BRACKET_LINK_RE.findall(wikitext))
+    return list(dict.fromkeys(url.strip() for url in found if url.strip()))
+
+
+def normalize_url(url: str) -> str:
+    """TFDS C4's ``normalize_url`` plus a lower-cased host and no fragment.
+
+    ``https?://(www.)?`` is stripped, then a query starting with ``utm_``, ``ref`` or
+    ``feed``, then trailing slashes; so ``http://www.Example.org/a/?utm_source=x#top`` and
+    ``https://example.org/a`` are one key.
+    """
+    url = url.strip().strip("<>")
+    url = url.split("#", 1)[0]
+    url = re.sub(r"^https?://(www\.)?", "", url, flags=re.IGNORECASE)
+    url = re.sub(r"\?(utm_|ref|feed).*", "", url)
+    url = url.rstrip("/")
+    host, slash, path = url.partition("/")
+    return host.lower() + slash + path
+
+
+# --- examples, sampling, split ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training line: label, origin and the normalised text."""
+
+    label: str
+    origin: str
+    text: str  # already classifier_text()
+    key: str  # where it came from (URL or title#chunk), for rank and reporting
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+def seeded_rank(seed: int, key: str) -> str:
+    """A pseudo-random but reproducible sort key: the sample is the lowest ranks."""
+    return hashlib.sha1(f"{seed}\x1f{key}".encode("utf-8")).hexdigest()
+
+
+class LowestRanks:
+    """Keeps the ``limit`` items with the lowest seeded rank seen so far (streaming)."""
+
+    def __init__(self, limit: int, seed: int) -> None:
+        self.limit = limit
+        self.seed = seed
+        self._heap: list[tuple[str, str, Any]] = []  # (negated rank, key, item) max-heap
+
+    def offer(self, key: str, item: Any) -> None:
+        if self.limit <= 0:
+            return
+        rank = seeded_rank(self.seed, key)
+        entry = (_negate(rank), key, item)
+        if len(self._heap) < self.limit:
+            heapq.heappush(self._heap, entry)
+        elif entry > self._heap[0]:
+            heapq.heapreplace(self._heap, entry)
+
+    def items(self) -> list[Any]:
+        """Kept items, lowest rank first."""
+        return [item for _, _, item in sorted(self._heap, key=lambda e: (e[0], e[1]), reverse=True)]
+
+
+def _negate(hex_rank: str) -> str:
+    # Lexicographic complement so heapq's min-heap acts as a max-heap on rank.
+    return "".join("0123456789abcdef"[15 - int(c, 16)] for c in hex_rank)
+
+
+def dedup_examples(examples: Iterable[Example]) -> tuple[list[Example], int]:
+    """First occurrence of every distinct normalised text; returns (kept, removed)."""
+    seen: set[str] = set()
+    kept: list[Example] = []
+    removed = 0
+    for example in examples:
+        digest = example.digest
+        if digest in seen:
+            removed += 1
+            continue
+        seen.add(digest)
+        kept.append(example)
+    return kept, removed
+
+
+def is_heldout(example: Example, fraction: float) -> bool:
+    """True for a deterministic ``fraction`` of texts (md5 of the normalised text)."""
+    bucket = int(hashlib.md5(example.text.encode("utf-8")).hexdigest()[:8], 16) % 10_000
+    return bucket < round(fraction * 10_000)
+
+
+def wikipedia_chunks(text: str, min_chars: int) -> list[str]:
+    """Article paragraphs (blank-line separated), merged in order until ``min_chars``.
+
+    A trailing remainder shorter than ``min_chars`` is dropped, like RedPajama's
+    ``len(raw_content) < 1000`` skip.
+    """
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for paragraph in text.split("\n\n"):
+        paragraph = paragraph.strip()
+        if not paragraph:
+            continue
+        current.append(paragraph)
+        size += len(paragraph)
+        if size >= min_chars:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+    return chunks
+
+
+# --- reading inputs ----------------------------------------------------------------------
+
+
+def is_dump(path: str) -> bool:
+    return path.lower().endswith(DUMP_SUFFIXES)
+
+
+def iter_wikipedia_articles(paths: Iterable[str]) -> Iterator[Document]:
+    """Raw-wikitext article documents (namespace 0, no redirects) of local dumps, any language."""
+    from filters.wikipedia import read_wikipedia_dump
+
+    for path in paths:
+        with open(path, "rb") as fh:
+            for item in read_wikipedia_dump(path, fh, None):
+                if isinstance(item, Document):
+                    yield item
+
+
+def iter_web_pages(paths: Iterable[str]) -> Iterator[Document]:
+    """Extracted-text documents of local WARC/WET files (HTML responses and WET records)."""
+    from filters.extract import HtmlExtractor
+    from filters.warc import read_warc
+
+    extractor = HtmlExtractor()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for item in read_warc(path, fh):
+                if isinstance(item, Document):
+                    yield extractor(item)
+
+
+# --- building the training set -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """Knobs of ``pasture models quality`` (recorded in MODEL.metrics.json)."""
+
+    seed: int = 1
+    epoch: int = 5  # fastText supervised defaults, as RedPajama trained with
+    lr: float = 0.1
+    dim: int = 100
+    word_ngrams: int = 1
+    min_count: int = 1
+    min_chars: int = 300  # shorter pages / chunks are not examples
+    max_negatives: int = 100_000
+    max_wiki_articles: int = 5_000  # raw wikitext held in memory for the top-up
+    heldout_fraction: float = 0.1
+    threshold: float = 0.25  # QualityConfig.threshold: precision/recall are measured here
+
+
+@dataclass
+class TrainingSet:
+    positives: list[Example]
+    negatives: list[Example]
+    reference_urls: int = 0
+    web_pages: int = 0
+    wiki_articles: int = 0
+    wiki_chunks_available: int = 0
+    duplicates_removed: int = 0
+    negatives_available: int = 0
+
+
+def build_training_set(web_paths: list[str], dump_paths: list[str], reference_dump_paths: list[str],
+                       options: TrainingOptions) -> TrainingSet:
+    """Reads the inputs once each and returns balanced, deduplicated examples.
+
+    Args:
+        web_paths: WARC/WET files: reference pages are looked up here; every other page is
+            a negative candidate.
+        dump_paths: Wikipedia dumps whose article text may top up the positives.
+        reference_dump_paths: Wikipedia dumps whose citations define the reference URLs.
+        options: Sampling and size knobs.
+    """
+    from filters.wikipedia import WikitextCleaner
+
+    cited: set[str] = set()
+    articles = LowestRanks(options.max_wiki_articles, options.seed)
+    wiki_articles = 0
+    for path in dict.fromkeys([*reference_dump_paths, *dump_paths]):
+        for doc in iter_wikipedia_articles([path]):
+            if path in reference_dump_paths:
+                cited.update(normalize_url(url) for url in reference_urls(doc.text))
+            if path in dump_paths:
+                wiki_articles += 1
+                articles.offer(doc.id, doc)
+    cited.discard("")
+
+    references: list[Example] = []
+    negatives = LowestRanks(options.max_negatives, options.seed)
+    web_pages = 0
+    negatives_available = 0
+    for page in iter_web_pages(web_paths):
+        web_pages += 1
+        if len(page.text) < options.min_chars:
+            continue
+        url = str(page.meta.get("url", ""))
+        key = normalize_url(url) if url else page.id
+        if url and key in cited:
+            references.append(Example(WIKI_LABEL, REFERENCE_PAGES, classifier_text(page.text), url))
+        else:
+            negatives_available += 1
+            negatives.offer(page.id, Example(CC_LABEL, CC_PAGES, classifier_text(page.text), url or page.id))
+
+    references, dup_refs = dedup_examples(references)
+    sampled_negatives, dup_neg = dedup_examples(negatives.items())
+    positives = list(references)
+    needed = len(sampled_negatives) - len(positives)
+    chunks_available = 0
+    if needed > 0:
+        cleaner = WikitextCleaner()
+        chunks = LowestRanks(needed, options.seed)
+        for article in articles.items():
+            text = cleaner(article).text
+            for i, chunk in enumerate(wikipedia_chunks(text, options.min_chars)):
+                chunks_available += 1
+                key = f"{article.meta.get('url', article.id)}#{i}"
+                chunks.offer(key, Example(WIKI_LABEL, WIKIPEDIA_TEXT, classifier_text(chunk), key))
+        positives.extend(chunks.items())
+    # Dedup across both classes: a text never appears twice nor under both labels.
+    combined, dup_all = dedup_examples([*positives, *sampled_negatives])
+    positives = [e for e in combined if e.label == WIKI_LABEL]
+    negatives_kept = [e for e in combined if e.label == CC_LABEL]
+    # Balance (RedPajama: as many cc examples as wiki ones): keep the lowest-ranked.
+    if len(negatives_kept) > len(positives):
+        negatives_kept = sorted(negatives_kept, key=lambda e: seeded_rank(options.seed, e.key))[:len(positives)]
+    elif len(positives) > len(negatives_kept):
+        positives = sorted(positives, key=lambda e: seeded_rank(options.seed, e.key))[:len(negatives_kept)]
+    return TrainingSet(
+        positives=positives,
+        negatives=negatives_kept,
+        reference_urls=len(cited),
+        web_pages=web_pages,
+        wiki_articles=wiki_articles,
+        wiki_chunks_available=chunks_available,
+        duplicates_removed=dup_refs + dup_neg + dup_all,
+        negatives_available=negatives_available,
+    )
+
+
+# --- training and evaluation -------------------------------------------------------------
+
+
+def roc_auc(labels: list[int], scores: list[float]) -> float | None:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties).
+
+    Returns:
+        None when one class is absent.
+    """
+    n_pos = sum(1 for y in labels if y == 1)
+    n_neg = len(labels) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    ranks = [0.0] * len(scores)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    rank_sum = sum(r for r, y in zip(ranks, labels) if y == 1)
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def precision_recall(labels: list[int], scores: list[float], threshold: float) -> tuple[float | None, float | None]:
+    """Precision and recall of the wiki class for ``score >= threshold``."""
+    tp = sum(1 for y, s in zip(labels, scores) if y == 1 and s >= threshold)
+    fp = sum(1 for y, s in zip(labels, scores) if y == 0 and s >= threshold)
+    fn = sum(1 for y, s in zip(labels, scores) if y == 1 and s < threshold)
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
+    return precision, recall
+
+
+def _write_examples(path: str, examples: list[Example]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for example in examples:
+            fh.write(f"{example.label} {example.text}\n")
+
+
+def _train_fasttext(path: str, options: TrainingOptions) -> Any:
+    import fasttext
+
+    kwargs = dict(input=path, epoch=options.epoch, lr=options.lr, dim=options.dim,
+                  wordNgrams=options.word_ngrams, minCount=options.min_count, loss="softmax",
+                  seed=options.seed, thread=1, verbose=0)
+    # fastText (0.9.2 and fasttext-numpy2 0.10.4) sporadically raises "Encountered NaN"
+    # on small inputs even with one thread and a fixed seed; every run that completes
+    # writes the same bytes, so retrying keeps the output deterministic.
+    last: Exception | None = None
+    for _ in range(8):
+        try:
+            return fasttext.train_supervised(**kwargs)
+        except RuntimeError as exc:
+            if "NaN" not in str(exc):
+                raise
+            last = exc
+    raise RuntimeError(f"fastText training diverged 8 times (lower --lr): {last}")
+
+
+def train_quality_model(training: TrainingSet, output: str, options: TrainingOptions,
+                        inputs: dict[str, list[str]]) -> dict[str, Any]:
+    """Splits, trains, evaluates; writes ``output`` and ``output + ".metrics.json"``.
+
+    Args:
+        training: The examples from :func:`build_training_set`.
+        output: Path of the fastText model to write.
+        options: Training knobs.
+        inputs: Input files by role (for the sha256s in the metrics).
+
+    Returns:
+        The metrics dict, as written.
+    """
+    if not training.positives or not training.negatives:
+        raise ValueError(
+            f"cannot train: {len(training.positives)} positives and {len(training.negatives)} negatives "
+            "(give WARC/WET pages as negatives and a Wikipedia dump or reference pages as positives)")
+    examples = [*training.positives, *training.negatives]
+    train = [e for e in examples if not is_heldout(e, options.heldout_fraction)]
+    heldout = [e for e in examples if is_heldout(e, options.heldout_fraction)]
+    # A fixed pseudo-random order mixes the labels (fastText reads the file in order).
+    train.sort(key=lambda e: seeded_rank(options.seed, e.digest))
+    heldout.sort(key=lambda e: e.digest)
+    out_dir = os.path.dirname(os.path.abspath(output))
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        train_path = os.path.join(tmp, "train.txt")
+        _write_examples(train_path, train)
+        training_sha = file_sha256(train_path)
+        model = _train_fasttext(train_path, options)
+        tmp_model = os.path.join(tmp, "model.bin")
+        model.save_model(tmp_model)
+        os.replace(tmp_model, output)
+
+    labels = [1 if e.label == WIKI_LABEL else 0 for e in heldout]
+    scores = []
+    for e in heldout:
+        predicted, probs = model.predict(e.text, k=1)
+        scores.append(wiki_probability(predicted, probs) if predicted else 0.0)
+    precision, recall = precision_recall(labels, scores, options.threshold)
+    auc = roc_auc(labels, scores)
+
+    def by_origin(items: list[Example]) -> dict[str, int]:
+        return {origin: sum(1 for e in items if e.origin == origin) for origin in (REFERENCE_PAGES, WIKIPEDIA_TEXT)}
+
+    metrics: dict[str, Any] = {
+        "model": os.path.abspath(output),
+        "model_sha256": file_sha256(output),
+        "training_set_sha256": training_sha,
+        "heldout": {
+            "threshold": options.threshold,
+            "precision": _round(precision),
+            "recall": _round(recall),
+            "roc_auc": _round(auc),
+            "positives": sum(labels),
+            "negatives": len(labels) - sum(labels),
+        },
+        "counts": {
+            "positives": by_origin(training.positives),
+            "negatives": len(training.negatives),
+            "train": {"positives": sum(1 for e in train if e.label == WIKI_LABEL),
+                      "negatives": sum(1 for e in train if e.label == CC_LABEL)},
+            "heldout": {"positives": sum(labels), "negatives": len(labels) - sum(labels)},
+            "duplicates_removed": training.duplicates_removed,
+            "reference_urls": training.reference_urls,
+            "web_pages_read": training.web_pages,
+            "negatives_available": training.negatives_available,
+            "wiki_articles_read": training.wiki_articles,
+            "wiki_chunks_available": training.wiki_chunks_available,
+        },
+        "config": {**asdict(options), "labels": [WIKI_LABEL, CC_LABEL], "thread": 1,
+                   "normalisation": "filters.quality.classifier_text"},
+        "inputs": {role: {path: file_sha256(path) for path in paths} for role, paths in inputs.items()},
+    }
+    _write_json(output + ".metrics.json", metrics)
+    return metrics
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def summary_lines(metrics: dict[str, Any]) -> list[str]:
+    """A readable summary of a training run for the terminal."""
+    counts = metrics["counts"]
+    held = metrics["heldout"]
+
+    def fmt(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    return [
+        f"quality model  {metrics['model']}",
+        f"  sha256       {metrics['model_sha256']}",
+        f"  positives    {sum(counts['positives'].values())} "
+        f"(reference pages {counts['positives'][REFERENCE_PAGES]}, Wikipedia text {counts['positives'][WIKIPEDIA_TEXT]}); "
+        f"{counts['reference_urls']} cited URLs, {counts['web_pages_read']} web pages read",
+        f"  negatives    {counts['negatives']} (of {counts['negatives_available']} candidate pages)",
+        f"  duplicates   {counts['duplicates_removed']} removed",
+        f"  train/held   {counts['train']['positives'] + counts['train']['negatives']} / "
+        f"{counts['heldout']['positives'] + counts['heldout']['negatives']}",
+        f"  held-out     precision {fmt(held['precision'])}  recall {fmt(held['recall'])} "
+        f"(wiki_prob >= {held['threshold']})  ROC-AUC {fmt(held['roc_auc'])}",
+        f"  metrics      {metrics['model']}.metrics.json",
+    ]
+

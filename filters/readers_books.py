@@ -1,0 +1,92 @@
+"""Read books: Project Gutenberg ``.txt`` files (any encoding) and JSONL book collections.
+
+* ``*.txt``: one book per file. The encoding is detected, in order: a UTF-8 BOM, strict
+  UTF-8, strict cp1252, then latin-1 (which always succeeds). Real Gutenberg mirrors mix all
+  of these; ``84-0-frankenstein-cp1252.txt`` was re-encoded to cp1252 by its uploader, and its
+  BOM became a literal ``?`` (it sits in the header, which the cleaner removes). Line ends are
+  normalised to ``\\n``; the detected encoding is recorded in ``meta["encoding"]``.
+* ``*.jsonl`` / ``*.jsonl.gz``: one book per line, ``{"text": ..., "title": ..., ...}`` (PG-19,
+  Books3-style dumps). Other fields go to meta; a line without a string ``text`` is quarantined.
+
+Ids are ``stable_id(source, file name[, line])``: RedPajama numbered PG-19 and Books3 books
+from the same counter, so their ids collided across the two collections.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import os
+import posixpath
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from filters.base import QuarantineRecord
+from filters.cleaners.books import gutenberg_title, normalize_newlines
+from filters.document import Document, stable_id
+from mixtures.config import BooksConfig
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def decode_book(data: bytes) -> tuple[str, str]:
+    """(text, encoding) for the bytes of a plain-text book."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "latin-1"
+
+
+def is_jsonl(path: str) -> bool:
+    return path.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"))
+
+
+class BooksReader:
+    """``reader(path, fh)`` for ``ReadSource``: a ``.txt`` book or a JSONL collection."""
+
+    def __init__(self, source: str, cfg: BooksConfig) -> None:
+        self._source = source
+        self._max = cfg.max_book_bytes
+
+    def __call__(self, path: str, fh: BinaryIO) -> Iterator[Any]:
+        name = posixpath.basename(path.replace(os.sep, "/"))
+        if is_jsonl(path):
+            yield from self._jsonl(path, name, fh)
+            return
+        data = fh.read(self._max + 1)
+        if len(data) > self._max:
+            yield QuarantineRecord(self._source, path, name, "read", f"book exceeds max_book_bytes={self._max}")
+            return
+        text, encoding = decode_book(data)
+        text = normalize_newlines(text)
+        meta = {"file": path, "record": name, "encoding": encoding, "title": gutenberg_title(text) or name}
+        yield Document(stable_id(self._source, name), text, self._source, meta)
+
+    def _jsonl(self, path: str, name: str, fh: BinaryIO) -> Iterator[Any]:
+        raw = fh if hasattr(fh, "peek") else io.BufferedReader(fh)  # type: ignore[arg-type]
+        lines: Any = gzip.GzipFile(fileobj=raw) if raw.peek(2)[:2] == _GZIP_MAGIC else raw
+        for line_no, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                    raise ValueError("record has no string 'text' field")
+            except (ValueError, UnicodeDecodeError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                yield QuarantineRecord(self._source, path, f"line {line_no}", "read", error)
+                continue
+            text = normalize_newlines(record.pop("text"))
+            meta = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool)) or v is None}
+            meta.update(file=path, record=f"{name}:{line_no}")
+            meta.setdefault("title", gutenberg_title(text) or f"{name}:{line_no}")
+            yield Document(stable_id(self._source, name, line_no), text, self._source, meta)

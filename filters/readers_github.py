@@ -1,0 +1,166 @@
+"""Read GitHub source files: BigQuery-style JSONL records, or local repositories + a license map.
+
+Two input shapes:
+
+* ``*.jsonl`` / ``*.jsonl.gz``: one record per line,
+  ``{"repo_name", "path", "license", "content", ...}`` as in BigQuery ``github_repos``.
+* A folder of checked-out repositories with a license map beside them, ``licenses.json`` or
+  ``licenses.yaml``/``.yml``: ``{"<repo dir relative to the map>": "<license>"}``. Every file
+  under the map's folder belongs to the repository whose directory is its longest matching
+  prefix (``.git`` folders are skipped); a file under no listed repository gets no license and
+  is dropped by the license filter, so it is still counted.
+
+Binary files are *dropped* with reason ``binary`` rather than quarantined: a PNG in a
+repository is expected data, not a broken record. The dropped copy keeps an empty text and
+its size in meta. Records that cannot be parsed (bad JSON, a missing field) are quarantined
+naming the file and line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import posixpath
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+import yaml
+
+from filters.base import Dropped, QuarantineRecord
+from filters.cleaners.github import BINARY, NOT_UTF8, TOO_LARGE, extension_of, is_binary, language_of
+from filters.document import Document, stable_id
+
+LICENSE_MAP_NAMES = ("licenses.json", "licenses.yaml", "licenses.yml")
+_GZIP_MAGIC = b"\x1f\x8b"
+_REQUIRED = ("repo_name", "path", "content")
+
+
+def is_license_map(path: str) -> bool:
+    return posixpath.basename(path.replace(os.sep, "/")) in LICENSE_MAP_NAMES
+
+
+def is_jsonl(path: str) -> bool:
+    return path.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson", ".ndjson.gz"))
+
+
+def load_license_map(path: str) -> dict[str, str]:
+    """``{repo_dir: license}`` from a JSON or YAML map; keys use ``/`` separators."""
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh) if path.endswith(".json") else yaml.safe_load(fh)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a license map must be a mapping of repo dir → license")
+    return {str(k).strip("/"): str(v) for k, v in data.items()}
+
+
+def repo_files(map_path: str) -> dict[str, tuple[str, str, str]]:
+    """Every file under the map's folder → (repo_name, path in repo, license).
+
+    Walked on the driver so each file becomes its own element (read in parallel).
+    """
+    root = os.path.dirname(os.path.abspath(map_path))
+    licenses = load_license_map(map_path)
+    # Longest prefix first, so a nested repo wins over its parent folder.
+    repos = sorted(licenses, key=lambda r: (-len(r), r))
+    out: dict[str, tuple[str, str, str]] = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(names):
+            full = os.path.join(folder, name)
+            if full == os.path.abspath(map_path) or name in LICENSE_MAP_NAMES:
+                continue
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            repo = next((r for r in repos if rel == r or rel.startswith(r + "/")), None)
+            if repo is None:
+                out[full] = ("", rel, "")
+            else:
+                out[full] = (repo, rel[len(repo) + 1:], licenses[repo])
+    return out
+
+
+def _meta(repo: str, path: str, license_: str, file: str, record: Any) -> dict[str, Any]:
+    return {
+        "repo_name": repo,
+        "path": path,
+        "license": license_,
+        "extension": extension_of(path),
+        "language": language_of(path),
+        "file": file,
+        "record": record,
+    }
+
+
+class GithubReader:
+    """``reader(path, fh)`` for ``ReadSource``: JSONL records or one repository file.
+
+    Args:
+        source: the source name written on every document.
+        repo_index: repository files from :func:`repo_files` (empty when reading JSONL only).
+        max_file_bytes: larger files are dropped (``too_large``) without reading them whole.
+    """
+
+    def __init__(self, source: str, repo_index: dict[str, tuple[str, str, str]] | None = None,
+                 max_file_bytes: int = 10_000_000) -> None:
+        self._source = source
+        self._repo_index = dict(repo_index or {})
+        self._max = max_file_bytes
+
+    def __call__(self, path: str, fh: BinaryIO) -> Iterator[Any]:
+        entry = self._repo_index.get(path)
+        if entry is not None:
+            yield self._repo_file(path, fh, *entry)
+        else:
+            yield from read_jsonl(self._source, path, fh, self._max)
+
+    def _repo_file(self, file: str, fh: BinaryIO, repo: str, rel: str, license_: str) -> Any:
+        data = fh.read(self._max + 1)
+        meta = _meta(repo, rel, license_, file, rel)
+        meta["size"] = len(data)
+        doc_id = stable_id(self._source, repo, rel)
+        if len(data) > self._max:
+            return Dropped(Document(doc_id, "", self._source, meta), TOO_LARGE)
+        if is_binary(data):
+            return Dropped(Document(doc_id, "", self._source, meta), BINARY)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return Dropped(Document(doc_id, "", self._source, meta), NOT_UTF8)
+        return Document(doc_id, text.removeprefix("\ufeff"), self._source, meta)
+
+
+def _lines(fh: BinaryIO) -> Iterable[bytes]:
+    buffered = io.BufferedReader(fh) if not hasattr(fh, "peek") else fh
+    if buffered.peek(2)[:2] == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=buffered)
+    return buffered
+
+
+def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_000_000) -> Iterator[Any]:
+    """BigQuery-style records, one per line; bad lines are quarantined by line number."""
+    name = posixpath.basename(file.replace(os.sep, "/"))
+    for line_no, raw in enumerate(_lines(fh), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict):
+                raise ValueError("record is not a JSON object")
+            missing = [k for k in _REQUIRED if not isinstance(record.get(k), str)]
+            if missing:
+                raise ValueError(f"missing or non-string field(s) {missing}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            yield QuarantineRecord(source, file, f"line {line_no}", "read", f"{type(exc).__name__}: {exc}"[:2000])
+            continue
+        repo, path, content = record["repo_name"], record["path"], record["content"]
+        meta = _meta(repo, path, str(record.get("license") or ""), file, f"{name}:{line_no}")
+        for key in ("ref", "origin"):
+            if key in record:
+                meta[key] = record[key]
+        doc_id = stable_id(source, repo, path, record.get("ref", ""))
+        if len(content) > max_file_bytes:
+            yield Dropped(Document(doc_id, "", source, {**meta, "size": len(content)}), TOO_LARGE)
+        elif "\x00" in content:
+            yield Dropped(Document(doc_id, "", source, {**meta, "size": len(content)}), BINARY)
+        else:
+            yield Document(doc_id, content, source, meta)

@@ -1,0 +1,132 @@
+"""``pasture plan-cost --tokens 1.4e12``: core-hours, workers and wall time for a token target.
+
+Reads the measured stage rates from ``bench/results.json`` (see ``bench/_results.py``) and
+prints the cost model of ``mixtures/cost.py`` as Markdown tables. Stages without a measured
+rate are listed as missing and the totals say they are a lower bound: nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mixtures.config import ConfigError
+from mixtures.cost import CostModelError, CostPlan, plan, rates_from_results
+
+DEFAULT_BENCH_FILE = Path(__file__).resolve().parents[2] / "bench" / "results.json"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan-cost",
+        help="estimate core-hours and wall time for a token target from measured stage rates",
+        description="Turn the per-stage rates measured by bench/ (bench/results.json) and the LLaMA-1 "
+        "source sizes (Table 1) into core-hours per stage, total core-hours, a worker count and a "
+        "wall time, printed as Markdown.",
+    )
+    parser.add_argument("--tokens", type=float, default=1.4e12, help="tokens in the mixture (default 1.4e12)")
+    parser.add_argument("--bench-file", default=str(DEFAULT_BENCH_FILE), help="stage rates (bench/results.json)")
+    parser.add_argument("--workers", type=int, default=100, help="cluster size for the wall time (default 100)")
+    parser.add_argument("--cores-per-worker", type=int, default=4, help="cores per worker (default 4)")
+    parser.add_argument("--target-hours", type=float, default=24.0,
+                        help="wall time for the worker-count estimate (default 24)")
+    parser.add_argument("--retention", action="append", default=[], metavar="SOURCE=FRACTION",
+                        help="fraction of a source's input text that is kept (repeatable); "
+                        "unset sources count as 1.0, a lower bound")
+    parser.add_argument("--markdown-out", help="also write the tables to this file")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace, beam_args: list[str]) -> int:
+    rates_path = Path(args.bench_file)
+    results = {}
+    if rates_path.exists():
+        with rates_path.open(encoding="utf-8") as fh:
+            results = json.load(fh)
+    try:
+        cost = plan(args.tokens, rates_from_results(results), retention=_parse_retention(args.retention),
+                    workers=args.workers, cores_per_worker=args.cores_per_worker, target_hours=args.target_hours)
+    except CostModelError as exc:
+        raise ConfigError(str(exc)) from None
+    text = to_markdown(cost, rates_path if rates_path.exists() else None)
+    print(text, end="")
+    if args.markdown_out:
+        Path(args.markdown_out).write_text(text, encoding="utf-8")
+    return 0
+
+
+def _parse_retention(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        kind, sep, value = item.partition("=")
+        try:
+            out[kind.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ConfigError(f"--retention expects SOURCE=FRACTION, got {item!r}")
+    return out
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} B"
+
+
+def _tokens(n: float) -> str:
+    return f"{n / 1e12:,.2f}T" if n >= 1e12 else f"{n / 1e9:,.1f}B"
+
+
+def _hours(h: float | None) -> str:
+    return "—" if h is None else f"{h:,.0f}" if h >= 100 else f"{h:,.1f}"
+
+
+def to_markdown(cost: CostPlan, rates_path: Path | None) -> str:
+    """The plan as Markdown: sources, stages, totals and the cluster estimate."""
+    lines = [f"# Cost plan: {_tokens(cost.total_tokens)} tokens", ""]
+    lines.append(f"Rates: `{rates_path}`" if rates_path else "Rates: none (no bench results file found)")
+    lines += ["", "## Sources (LLaMA-1 Table 1)", "",
+              "| source | weight | tokens | epochs | unique tokens | bytes/token | output | retention | input |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in cost.sources:
+        retention = f"{s.retention:.2f}" if s.retention_known else "1.00 (assumed)"
+        lines.append(f"| {s.kind} | {s.weight:.1%} | {_tokens(s.tokens)} | {s.epochs:.2f} | {_tokens(s.unique_tokens)} "
+                     f"| {s.bytes_per_token:.2f} | {_bytes(s.output_bytes)} | {retention} | {_bytes(s.input_bytes)} |")
+    total = cost.total_core_hours
+    lines += ["", "## Stages", "",
+              "| stage | sources | text read | rate (MB/s/core) | core-hours | share | measured | command |",
+              "|---|---|---:|---:|---:|---:|---|---|"]
+    for st in cost.stages:
+        hours = st.core_hours
+        if hours is None:
+            why = st.rate.note if st.rate else "no rate in the bench file"
+            lines.append(f"| {st.stage} | {', '.join(st.sources)} | {_bytes(st.input_bytes)} | **missing** ({why}) "
+                         f"| — | — | — | — |")
+            continue
+        share = f"{hours / total:.1%}" if total else "—"
+        lines.append(f"| {st.stage} | {', '.join(st.sources)} | {_bytes(st.input_bytes)} "
+                     f"| {st.rate.mb_per_s_per_core:,.2f} | {_hours(hours)} | {share} | {st.rate.measured or '—'} "
+                     f"| `{st.rate.command or '—'}` |")
+    bound = "" if cost.complete else " (lower bound)"
+    measured = bool(total)
+    lines += ["", "## Totals", "",
+              "| figure | value |", "|---|---:|",
+              f"| total core-hours{bound} | {_hours(total) if measured else '—'} |",
+              f"| wall time on {cost.workers} workers × {cost.cores_per_worker} cores{bound} "
+              f"| {_hours(cost.wall_hours) + ' h' if measured else '—'} |",
+              f"| workers of {cost.cores_per_worker} cores to finish in {cost.target_hours:g} h{bound} "
+              f"| {cost.workers_for_target if measured else '—'} |", ""]
+    notes = ["Wall time assumes perfect scaling. Cleaning and filtering stages are charged for their "
+             "source's whole input, tokenizing for the kept output."]
+    if not cost.complete:
+        notes.append(f"Lower bound: no measured rate for {len(cost.missing_stages)} of {len(cost.stages)} stages "
+                     f"({', '.join(cost.missing_stages)}); their bench/ scripts record rates into the bench file.")
+    if any(not s.retention_known for s in cost.sources):
+        notes.append("Retention 1.00 means input = output size: set --retention SOURCE=FRACTION for real input sizes.")
+    if cost.unused_rates:
+        notes.append("Rates recorded but used by no source: " + ", ".join(cost.unused_rates) + ".")
+    lines += [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"

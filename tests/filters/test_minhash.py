@@ -1,0 +1,128 @@
+"""Shingling, signatures, band keys and the S-curve, on real text and without Beam."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import xxhash
+from datasketch import MinHash
+
+from filters.minhash import (
+    MinHasher,
+    band_keys,
+    candidate_probability,
+    estimated_jaccard,
+    jaccard,
+    normalized_words,
+    s_curve,
+    shingles,
+    signature_array,
+    signature_bytes,
+)
+from mixtures.config import ConfigError, MinHashConfig
+
+
+@pytest.fixture(scope="module")
+def frankenstein(corpus) -> str:
+    return (corpus / "books" / "84-0-frankenstein-body-only.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Hello,   World!", [b"hello", b"world"]),
+        ("Page 12 — Café", [b"page", b"00", b"cafe"]),
+        ("déjà_vu 3.14", [b"deja", b"vu", b"0", b"00"]),
+        ("«Ja» sagte\u00a0er…\u3000gut", [b"ja", b"sagte", b"er", b"gut"]),
+        ("naïve\tNAÏVE\nnaive", [b"naive", b"naive", b"naive"]),
+        # NFD strips the diaeresis of Cyrillic "ї" too, as datatrove does
+        ("Київ і Львів", ["киів".encode(), "і".encode(), "львів".encode()]),
+        ("  ...  ", []),
+    ],
+)
+def test_normalized_words(text, words):
+    assert normalized_words(text) == words
+
+
+def test_shingles_are_word_ngrams_and_short_texts_are_one_shingle():
+    assert shingles("one two three four five six", 5) == {b"one two three four five", b"two three four five six"}
+    assert shingles("Just three words", 5) == {b"just three words"}
+    assert shingles("!!! ???", 5) == set()
+    # punctuation and case do not change the shingles
+    assert shingles("The cat, the HAT.", 2) == shingles("the cat the hat", 2)
+
+
+def test_signature_equals_datasketch_bulk_with_xxh32(frankenstein):
+    cfg = MinHashConfig()
+    hasher = MinHasher(cfg)
+    hasher.load()
+    text = frankenstein[:5000]
+    ours = hasher.signature(text)
+    [theirs] = MinHash.bulk([list(shingles(text, cfg.ngram))], num_perm=cfg.num_perm, seed=cfg.seed,
+                            hashfunc=xxhash.xxh32_intdigest)
+    assert list(ours.hashvalues) == list(theirs.hashvalues)
+    assert len(ours.hashvalues) == 144
+    # seeded: a second hasher gives the same values; another seed does not
+    assert list(MinHasher(cfg).signature(text).hashvalues) == list(ours.hashvalues)
+    other = MinHasher(MinHashConfig(seed=2)).signature(text)
+    assert list(other.hashvalues) != list(ours.hashvalues)
+
+
+def test_signature_of_text_without_words_is_none_and_non_text_raises():
+    hasher = MinHasher(MinHashConfig())
+    assert hasher.signature("— … ——") is None
+    with pytest.raises(TypeError, match="must be str"):
+        hasher.signature(None)
+
+
+def test_estimated_jaccard_tracks_true_jaccard_on_real_text(frankenstein):
+    hasher = MinHasher(MinHashConfig())
+    words = frankenstein.split()[:1500]
+    rng = random.Random(3)
+    edited = list(words)
+    for _ in range(60):
+        edited[rng.randrange(len(edited))] = f"edit{rng.randrange(10**6)}"
+    a, b = " ".join(words), " ".join(edited)
+    true = jaccard(shingles(a), shingles(b))
+    est = estimated_jaccard(hasher.signature(a).hashvalues, hasher.signature(b).hashvalues)
+    assert 0.6 < true < 0.9
+    # standard error of the estimate is sqrt(J(1-J)/144) ≈ 0.04
+    assert abs(est - true) < 0.12
+    unrelated = " ".join(frankenstein.split()[5000:6500])
+    assert estimated_jaccard(hasher.signature(a).hashvalues, hasher.signature(unrelated).hashvalues) < 0.05
+
+
+def test_band_keys_and_signature_bytes_round_trip(frankenstein):
+    cfg = MinHashConfig()
+    hasher = MinHasher(cfg)
+    values = hasher.signature(frankenstein[:3000]).hashvalues
+    raw = signature_bytes(values)
+    assert len(raw) == 4 * cfg.num_perm
+    assert list(signature_array(raw)) == list(values)
+    keys = band_keys(raw, cfg.bands, cfg.rows)
+    assert keys == band_keys(values, cfg.bands, cfg.rows)
+    assert len(keys) == cfg.bands and len(set(keys)) == cfg.bands
+    assert all(len(k) == 2 + 4 * cfg.rows for k in keys)
+    assert [int.from_bytes(k[:2], "big") for k in keys] == list(range(cfg.bands))
+    with pytest.raises(ValueError, match="expected bands"):
+        band_keys(values, 16, 8)
+
+
+def test_default_s_curve_catches_j08_and_rarely_j05():
+    cfg = MinHashConfig()
+    assert cfg.bands * cfg.rows == cfg.num_perm
+    curve = dict(s_curve(cfg.bands, cfg.rows))
+    assert curve[0.8] >= 0.95
+    assert curve[0.5] < 0.08
+    assert curve[0.95] > 0.9999
+    assert candidate_probability(0.8, 16, 8) < 0.95  # why the default is not 16 x 8
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="bands \\* rows"):
+        MinHashConfig(bands=16, rows=8)
+    with pytest.raises(ConfigError, match="verify_threshold"):
+        MinHashConfig(verify_threshold=1.5)
+    with pytest.raises(ConfigError, match="max_rounds"):
+        MinHashConfig(max_rounds=0)

