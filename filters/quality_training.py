@@ -18,8 +18,9 @@ bugs fixed:
   ``unique["digest"] = 1`` so its dedup never fired; ours drops every repeat.
 - **Held-out split** by a hash of the normalised text (no RNG), so the same example is
   always on the same side.
-- fastText ``train_supervised`` with ``seed`` and ``thread=1``, which makes the model file
-  byte-identical run to run.
+- fastText ``train_supervised`` with ``seed``, ``thread=1`` and seeded initial vectors for
+  every word (:func:`write_initial_vectors` works around fastText leaving 90% of the input
+  matrix uninitialised when ``thread=1``), so the model file is byte-identical run to run.
 
 Everything here is Beam-free; the command in ``pipeline/commands/models_quality.py`` only
 parses flags and prints :func:`summary_lines`.
@@ -364,24 +365,53 @@ def _write_examples(path: str, examples: list[Example]) -> None:
             fh.write(f"{example.label} {example.text}\n")
 
 
+def write_initial_vectors(train_path: str, vec_path: str, dim: int, seed: int) -> int:
+    """Seeded initial input vectors for every word of a fastText training file.
+
+    Why: fastText's ``DenseMatrix::uniformThread`` initialises rows in blocks of
+    ``rows * dim / 10`` and with ``thread=1`` fills only the first block, so 90% of the input
+    matrix keeps whatever was in memory (values up to 1e35 were observed here, with
+    sporadic "Encountered NaN" failures and models that depend on the heap). fastText
+    copies ``pretrainedVectors`` over every row it names, so a file that names every word
+    (and the end-of-line token ``</s>``) gives a fully defined, seeded start: uniform in
+    ``[-1/dim, 1/dim]``, fastText's own intended initialisation.
+
+    Returns:
+        The number of words written.
+    """
+    import numpy as np
+
+    vocab: dict[str, None] = {"</s>": None}
+    with open(train_path, encoding="utf-8") as fh:
+        for line in fh:
+            for token in line.split():
+                if not token.startswith("__label__"):
+                    vocab.setdefault(token, None)
+    words = list(vocab)
+    rng = np.random.default_rng(seed)
+    bound = 1.0 / dim
+    with open(vec_path, "w", encoding="utf-8") as out:
+        out.write(f"{len(words)} {dim}\n")
+        for start in range(0, len(words), 10_000):
+            block = rng.uniform(-bound, bound, size=(len(words[start:start + 10_000]), dim))
+            for word, row in zip(words[start:start + 10_000], block):
+                out.write(word + " " + " ".join(f"{v:.8f}" for v in row) + "\n")
+    return len(words)
+
+
 def _train_fasttext(path: str, options: TrainingOptions) -> Any:
     import fasttext
 
-    kwargs = dict(input=path, epoch=options.epoch, lr=options.lr, dim=options.dim,
-                  wordNgrams=options.word_ngrams, minCount=options.min_count, loss="softmax",
-                  seed=options.seed, thread=1, verbose=0)
-    # fastText (0.9.2 and fasttext-numpy2 0.10.4) sporadically raises "Encountered NaN"
-    # on small inputs even with one thread and a fixed seed; every run that completes
-    # writes the same bytes, so retrying keeps the output deterministic.
-    last: Exception | None = None
-    for _ in range(8):
-        try:
-            return fasttext.train_supervised(**kwargs)
-        except RuntimeError as exc:
-            if "NaN" not in str(exc):
-                raise
-            last = exc
-    raise RuntimeError(f"fastText training diverged 8 times (lower --lr): {last}")
+    if options.word_ngrams != 1:
+        # Word n-gram bucket rows cannot be named in a vectors file, so they would start
+        # from uninitialised memory (see write_initial_vectors).
+        raise ValueError("word_ngrams must be 1: fastText leaves n-gram buckets uninitialised with thread=1")
+    vectors = path + ".vec"
+    write_initial_vectors(path, vectors, options.dim, options.seed)
+    return fasttext.train_supervised(
+        input=path, epoch=options.epoch, lr=options.lr, dim=options.dim, wordNgrams=1,
+        minCount=options.min_count, loss="softmax", seed=options.seed, thread=1, verbose=0,
+        pretrainedVectors=vectors)
 
 
 def train_quality_model(training: TrainingSet, output: str, options: TrainingOptions,

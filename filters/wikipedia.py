@@ -413,6 +413,11 @@ _INTERLANGUAGE_RE = re.compile(r"^(?:[a-z]{2,3}(?:-[a-z0-9]{1,8})*|simple)$")
 
 _HEADING_MARK = "\ue000"  # private-use sentinel: "this line is a heading of level N"
 _COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_VERBATIM_DROPPED_RE = re.compile(
+    r"<(math|chem|ce|syntaxhighlight|source|score|timeline|graph|templatedata|mapframe|maplink|hiero)\b[^>]*?"
+    r"(?:/>|>.*?</\1\s*>)", re.DOTALL | re.IGNORECASE)
+_BRACES_RE = re.compile(r"\{\{|\}\}")
+_REF_RE = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>]*>.*?</ref\s*>", re.DOTALL | re.IGNORECASE)
 _MAGIC_WORD_RE = re.compile(r"__\S+?__")
 _STRAY_MARKUP_RE = re.compile(r"\[\[|\]\]|\{\{|\}\}|\{\||\|\}|</?ref\b[^>]*>", re.IGNORECASE)
 _EMPTY_PARENS_RE = re.compile(r"[(（]\s*[,;:、，]?\s*[)）]")
@@ -519,6 +524,63 @@ def _drop_empty_sections(lines: list[str]) -> list[str]:
     return kept
 
 
+_PRESTRIP = True
+
+
+def _strip_templates(wikitext: str) -> str:
+    """Cuts balanced ``{{ ... }}`` spans (templates, parser functions) before parsing.
+
+    Templates are dropped anyway and infoboxes are large; brace matching here is the same
+    rule the parser uses. An unbalanced ``{{`` is left to the parser.
+    """
+    if "{{" not in wikitext:
+        return wikitext
+    pieces: list[str] = []
+    depth = 0
+    start = 0  # where the current outermost template began
+    kept_from = 0
+    for match in _BRACES_RE.finditer(wikitext):
+        if match.group() == "{{":
+            if depth == 0:
+                start = match.start()
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                pieces.append(wikitext[kept_from:start])
+                kept_from = match.end()
+    pieces.append(wikitext[kept_from:])
+    return "".join(pieces)
+
+
+def _strip_refs_and_tables(wikitext: str) -> str:
+    """Cuts ``<ref>``s and closed ``{| ... |}`` tables before parsing.
+
+    Both are dropped anyway, and building their node trees is most of mwparserfromhell's
+    time on real pages (a table is a tag per row and per cell). A table is cut only when its
+    closing ``|}`` line is found; an unclosed one is left to the parser.
+    """
+    if "<ref" in wikitext or "<REF" in wikitext:
+        wikitext = _REF_RE.sub("", wikitext)
+    if "{|" not in wikitext:
+        return wikitext
+    lines = wikitext.split("\n")
+    drop = [False] * len(lines)
+    opened: list[int] = []
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith("{|"):
+            opened.append(i)
+        elif stripped.startswith("|}") and opened:
+            start = opened.pop()
+            if not opened:
+                for j in range(start, i + 1):
+                    drop[j] = True
+    if not any(drop):
+        return wikitext
+    return "\n".join(line for line, cut in zip(lines, drop) if not cut)
+
+
 def wikitext_to_text(wikitext: str, hidden_prefixes: Iterable[str] = ()) -> str:
     """Plain prose of one page: no templates, refs, tables, files, categories, links or markup.
 
@@ -534,6 +596,10 @@ def wikitext_to_text(wikitext: str, hidden_prefixes: Iterable[str] = ()) -> str:
     # MediaWiki strips comments before anything else (an unclosed one runs to the end);
     # doing the same keeps comments inside link text or broken templates out of the prose.
     wikitext = _COMMENT_RE.sub("", wikitext)
+    if _PRESTRIP:
+        # Dropped verbatim tags first: braces in maths or code must not unbalance templates.
+        wikitext = _VERBATIM_DROPPED_RE.sub("", wikitext)
+        wikitext = _strip_refs_and_tables(_strip_templates(wikitext))
     out: list[str] = []
     _Renderer(hidden).render(mwparserfromhell.parse(wikitext), out)
     text = "".join(out)

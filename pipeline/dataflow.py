@@ -65,7 +65,8 @@ def translate(pipeline: beam.Pipeline, staging_dir: str | None = None) -> tuple[
                                                                                   list[str]]:
     """The portable proto DataflowRunner would submit, and the files it would stage.
 
-    Mirrors ``DataflowRunner.run_pipeline`` (Beam 2.77) up to the API call.
+    Mirrors ``DataflowRunner.run_pipeline`` (Beam 2.77) up to the API call. The staged
+    files (the sdist among them) are left in ``staging_dir`` (default: a new temp folder).
 
     Returns:
         ``(proto, staged)``: the optimised pipeline proto and the staged artifact names

@@ -45,6 +45,10 @@ def make_options(beam_args: list[str] | None = None) -> PipelineOptions:
             import os
 
             setup.setup_file = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")
+        # Workers install the package from setup.py; pickling the main session is never needed
+        # (and Beam turns it on by default for Dataflow).
+        if "--save_main_session" not in args:
+            setup.save_main_session = False
     options.view_as(DirectOptions)
     return options
 

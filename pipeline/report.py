@@ -124,7 +124,8 @@ def plot_languages(figs: list[SourceFigures]) -> bytes | None:
         kept = [f.lang_kept.get(lang, 0) for lang in langs]
         dropped = [f.lang_dropped.get(lang, 0) for lang in langs]
         ax.bar(langs, kept, color=COLORS["kept"], label="kept")
-        ax.bar(langs, dropped, bottom=kept, color=COLORS["dropped"], label="dropped")
+        if any(dropped):
+            ax.bar(langs, dropped, bottom=kept, color=COLORS["dropped"], label="dropped")
         other = len(both) - len(langs)
         ax.set_title(f"{f.name}" + (f" (+{other} more languages)" if other > 0 else ""), fontsize=9, loc="left")
         ax.set_ylabel("documents")
@@ -292,7 +293,7 @@ def _quarantine_section(figs: list[SourceFigures], shown: int) -> str:
         for r in f.quarantine_shown:
             if len(rows) >= shown:
                 break
-            rows.append([f.name, r.get("file", "—"), r.get("record", "—"), r.get("stage", "—"), r.get("error", "—")])
+            rows.append([f.name] + [r.get(key, "—") for key in ("file", "record", "stage", "error")])
     return (f"<p>{total:,} quarantined record(s); the first {len(rows)} shown.</p>"
             + _table(["source", "file", "record", "stage", "error"], rows))
 

@@ -7,6 +7,7 @@ in-graph counts, runs Beam, checks that every document is accounted for and writ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from mixtures.config import PipelineConfig, resolved
 from pipeline.inputs import resolve_inputs
@@ -22,7 +24,7 @@ from pipeline.options import make_options, runner_name
 from pipeline.recipes import recipe_for
 from pipeline.versions import git_revision, package_versions, sha256_file
 from stages.counts import CountStreams, counts_to_stats
-from stages.sinks import WriteDocuments, WriteQuarantine
+from stages.sinks import WriteDocuments, WriteQuarantine, write_atomically
 from stages.streams import SourceStreams
 
 log = logging.getLogger("pasture")
@@ -40,7 +42,30 @@ class SourceResult:
 
 
 def source_dir(cfg: PipelineConfig, name: str) -> str:
-    return os.path.join(cfg.output, name)
+    return FileSystems.join(cfg.output, name)
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def _exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+def _read_json(path: str) -> Any:
+    with FileSystems.open(path) as fh:
+        return json.loads(fh.read().decode("utf-8"))
+
+
+def _write_json(path: str, data: Any) -> None:
+    payload = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    write_atomically(path, payload.encode("utf-8"))
+
+
+def _make_dirs(path: str) -> None:
+    if not _is_remote(path):  # object stores have no folders
+        os.makedirs(path, exist_ok=True)
 
 
 def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resume: bool = False) -> None:
@@ -53,16 +78,16 @@ def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resum
     _apply_cross_source_steps(cfg, streams)
     for name, s in streams.items():
         out_dir = source_dir(cfg, name)
-        s.docs | f"{name}/Write docs" >> WriteDocuments(os.path.join(out_dir, "docs"), cfg.shards.num_shards,
+        s.docs | f"{name}/Write docs" >> WriteDocuments(FileSystems.join(out_dir, "docs"), cfg.shards.num_shards,
                                                           skip_existing=resume)
         dropped = s.dropped | f"{name}/Flatten dropped" >> beam.Flatten()
         quarantine = s.quarantine | f"{name}/Flatten quarantine" >> beam.Flatten()
         if cfg.shards.write_dropped:
-            dropped | f"{name}/Write dropped" >> WriteDocuments(os.path.join(out_dir, "dropped"),
+            dropped | f"{name}/Write dropped" >> WriteDocuments(FileSystems.join(out_dir, "dropped"),
                                                                  cfg.shards.num_shards, skip_existing=resume)
-        quarantine | f"{name}/Write quarantine" >> WriteQuarantine(os.path.join(out_dir, "quarantine"))
+        quarantine | f"{name}/Write quarantine" >> WriteQuarantine(FileSystems.join(out_dir, "quarantine"))
         p | f"{name}/Count" >> CountStreams(
-            os.path.join(out_dir, "_counts.json"),
+            FileSystems.join(out_dir, "_counts.json"),
             {"inputs": s.inputs, "out": [s.docs], "dropped": [dropped], "quarantine": [quarantine]},
         )
 
@@ -104,15 +129,15 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
     results: dict[str, SourceResult] = {}
     groups = plan_pipelines(cfg, names)
     for index, group in enumerate(groups, start=1):
-        if resume and all(os.path.exists(os.path.join(source_dir(cfg, n), "stats.json")) for n in group):
+        if resume and all(_exists(FileSystems.join(source_dir(cfg, n), "stats.json")) for n in group):
             log.info("[%d/%d] %s: complete in an earlier run, skipped (--resume)", index, len(groups), ", ".join(group))
             results.update({n: _load_result(cfg, n) for n in group})
             continue
         for name in group:
-            os.makedirs(source_dir(cfg, name), exist_ok=True)
-            stale = os.path.join(source_dir(cfg, name), "stats.json")
-            if os.path.exists(stale):
-                os.remove(stale)  # rewritten below; never left describing older outputs
+            _make_dirs(source_dir(cfg, name))
+            stale = FileSystems.join(source_dir(cfg, name), "stats.json")
+            if _exists(stale):
+                FileSystems.delete([stale])  # rewritten below; never left describing older outputs
         log.info("[%d/%d] %s: running", index, len(groups), ", ".join(group))
         options = make_options(beam_args)
         started = time.time()
@@ -128,9 +153,8 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
 
 
 def _load_result(cfg: PipelineConfig, name: str) -> SourceResult:
-    path = os.path.join(source_dir(cfg, name), "stats.json")
-    with open(path, encoding="utf-8") as fh:
-        return SourceResult(name, json.load(fh), path)
+    path = FileSystems.join(source_dir(cfg, name), "stats.json")
+    return SourceResult(name, _read_json(path), path)
 
 
 def reconcile(name: str, stats: dict[str, Any]) -> None:
@@ -143,22 +167,29 @@ def reconcile(name: str, stats: dict[str, Any]) -> None:
 
 
 def output_checksums(directory: str) -> dict[str, str]:
+    """sha256 of every finished output shard, keyed by ``sub/name`` (any Beam filesystem)."""
     sums = {}
     for sub in ("docs", "dropped", "quarantine"):
-        folder = os.path.join(directory, sub)
-        if not os.path.isdir(folder):
-            continue
-        for name in sorted(os.listdir(folder)):
+        pattern = FileSystems.join(directory, sub, "part-*")
+        matched = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        for path in sorted(matched):
+            name = path.rsplit("/", 1)[-1]
             if ".tmp-" in name:
                 continue
-            sums[f"{sub}/{name}"] = sha256_file(os.path.join(folder, name))
+            if _is_remote(path):
+                digest = hashlib.sha256()
+                with FileSystems.open(path) as fh:
+                    while block := fh.read(1 << 20):
+                        digest.update(block)
+                sums[f"{sub}/{name}"] = digest.hexdigest()
+            else:
+                sums[f"{sub}/{name}"] = sha256_file(path)
     return sums
 
 
 def _finish_source(cfg: PipelineConfig, name: str, runner: str, elapsed: float) -> SourceResult:
     out_dir = source_dir(cfg, name)
-    with open(os.path.join(out_dir, "_counts.json"), encoding="utf-8") as fh:
-        stats = counts_to_stats(json.load(fh))
+    stats = counts_to_stats(_read_json(FileSystems.join(out_dir, "_counts.json")))
     reconcile(name, stats)
     spec = cfg.source(name)
     stats.update({
@@ -171,15 +202,10 @@ def _finish_source(cfg: PipelineConfig, name: str, runner: str, elapsed: float) 
         "git_revision": git_revision(),
         "runner": runner,
     })
-    path = os.path.join(out_dir, "stats.json")
+    path = FileSystems.join(out_dir, "stats.json")
     # Timing varies run to run; it goes to a side file so stats.json stays byte-identical.
-    with open(os.path.join(out_dir, "timing.json"), "w", encoding="utf-8") as fh:
-        json.dump({"pipeline_seconds": round(elapsed, 3)}, fh)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(stats, fh, indent=2, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    _write_json(FileSystems.join(out_dir, "timing.json"), {"pipeline_seconds": round(elapsed, 3)})
+    _write_json(path, stats)
     return SourceResult(name, stats, path)
 
 

@@ -27,13 +27,11 @@ edges are harmless.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-
-Node = TypeVar("Node", bound=Hashable)
 
 NAMESPACE = "connected_components"
 

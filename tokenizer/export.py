@@ -125,6 +125,7 @@ def export_blend(
         "dtype": dtype.name,
         "sequences": num_sequences,
         "tokens": num_sequences * seq_len,
+        "source_order": [s.name for s in blend.sources],  # dataset index order of the blend
         "sources": {
             s.name: {
                 "kind": s.kind,

@@ -46,17 +46,12 @@ from trainer.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from trainer.config import OptimConfig, TrainConfig, config_from_dict, load_train_config, to_dict
-from trainer.data import BatchLoader, ShardDataset
+from trainer.config import ConfigError, OptimConfig, TrainConfig, config_from_dict, load_train_config, to_dict
+from trainer.data import BatchLoader, ShardDataset, ShardError
+from trainer.flops import peak_flops
 from trainer.model import Transformer, preset
 
 log = logging.getLogger("pasture.trainer")
-
-# Dense bf16 tensor-core peaks per GPU, from the vendor data sheets (no 2:4 sparsity).
-# The H100 figure is the SXM part's; the H200 has the same compute. A PCIe H100 (756)
-# will read high: set peak_tflops in the config for it.
-PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
-
 
 class NonFiniteLossError(RuntimeError):
     """The loss or gradient norm stayed NaN/inf for more consecutive steps than allowed."""
@@ -124,20 +119,6 @@ def build_optimizer(model: torch.nn.Module, optim: OptimConfig, device: torch.de
     fused = device.type == "cuda" if optim.fused is None else optim.fused
     groups = [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=optim.lr, betas=(optim.beta1, optim.beta2), eps=optim.eps, fused=fused)
-
-
-def peak_flops_for_name(device_name: str) -> float | None:
-    """Dense bf16 peak (FLOP/s) of a GPU by its CUDA name, e.g. "NVIDIA H100 80GB HBM3"; None if unknown."""
-    return next((v for k, v in PEAK_BF16_FLOPS.items() if k in device_name), None)
-
-
-def peak_flops(device: torch.device, override_tflops: float | None = None) -> float | None:
-    """Per-device dense bf16 peak in FLOP/s: the override, else looked up by GPU name; None on CPU."""
-    if override_tflops is not None:
-        return override_tflops * 1e12
-    if device.type != "cuda":
-        return None
-    return peak_flops_for_name(torch.cuda.get_device_name(device))
 
 
 def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
@@ -234,6 +215,11 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, dist: DistInfo 
     is_main = dist.rank == 0
     if is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        # The resolved config and code revision beside the outputs, with the data's identity.
+        data_id = {k: dataset.manifest.get(k) for k in ("format", "tokenizer", "files")}
+        run_info = {"config": to_dict(cfg), "git_revision": git_revision(), "world_size": dist.world_size,
+                    "data_manifest": data_id}
+        (out_dir / "config.json").write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
     accum = cfg.data.grad_accum_steps
     tokens_per_step = cfg.data.micro_batch_size * accum * dist.world_size * dataset.seq_len
     flops_token = model.flops_per_token(dataset.seq_len)
@@ -368,12 +354,17 @@ def config_with_overrides(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     """Entry point shared by both command lines: reads torchrun's env, sets up DDP, trains."""
     cfg = config_with_overrides(args)
+    if not cfg.data.path:
+        raise ConfigError("data.path is empty: pass --data EXPORT_DIR or set data.path in the config")
     dist_info = DistInfo.from_env()
     if dist_info.world_size > 1:
         use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
         torch.distributed.init_process_group(backend="nccl" if use_cuda else "gloo")
     try:
         result = train(cfg, resume=args.resume, dist=dist_info)
+    except (ShardError, FileNotFoundError) as exc:  # a wrong path: say so, no traceback
+        print(f"train: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         if dist_info.world_size > 1:
             torch.distributed.destroy_process_group()

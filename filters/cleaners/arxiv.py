@@ -61,7 +61,6 @@ VERBATIM_SPANS = re.compile(
     re.S,
 )
 _COMMENT_ENV = re.compile(r"\\begin\s*\{comment\}.*?\\end\s*\{comment\}[ \t]*\n?", re.S)
-_FULL_LINE_COMMENT = re.compile(r"(?m)^[ \t]*%.*(?:\n|$)")
 # % preceded by an even number of backslashes (possibly none).
 _INLINE_COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%.*")
 
@@ -95,8 +94,21 @@ def strip_comments(tex: str) -> str:
 
 
 def _strip_comments_plain(tex: str) -> str:
-    tex = _FULL_LINE_COMMENT.sub("", tex)
-    return _INLINE_COMMENT.sub(lambda m: m.group(1), tex)
+    if "%" not in tex:
+        return tex
+    out = []
+    # Line by line: the regexes only run on the few lines that contain a '%'.
+    for line in tex.split("\n"):
+        if "%" not in line:
+            out.append(line)
+        elif not line.lstrip(" \t").startswith("%"):
+            out.append(_INLINE_COMMENT.sub(_keep_backslashes, line))
+        # else: a full-line comment, removed with its line break
+    return "\n".join(out)
+
+
+def _keep_backslashes(match: re.Match[str]) -> str:
+    return match.group(1)
 
 
 def find_main(files: dict[str, str]) -> str | None:

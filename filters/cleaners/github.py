@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import string
 
 from filters.base import Verdict
 from filters.document import Document
@@ -300,6 +301,12 @@ class GithubHeaderCleaner:
 _TOKEN = re.compile(r"\w+|[^\w\s]+")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _NOT_ALPHA = re.compile(r"[\W\d_]+")
+# ASCII fast path (most source files): the same definitions on bytes, 2-20x faster. str's \s
+# also counts \x1c-\x1f as space, so the bytes pattern names them to give identical counts.
+_TOKEN_ASCII = re.compile(rb"\w+|[^\w\s\x1c-\x1f]+")
+_ALNUM_ASCII = string.ascii_letters.encode() + string.digits.encode()
+_NOT_ALNUM_ASCII = bytes(b for b in range(256) if b not in _ALNUM_ASCII)
+_NOT_ALPHA_ASCII = bytes(b for b in range(256) if b not in string.ascii_letters.encode())
 
 
 def content_stats(text: str) -> dict[str, float | int]:
@@ -309,13 +316,20 @@ def content_stats(text: str) -> dict[str, float | int]:
     """
     lines = text.splitlines() or [""]
     n_chars = len(text)
-    n_tokens = sum(1 for _ in _TOKEN.finditer(text))
-    n_alpha = len(_NOT_ALPHA.sub("", text))
+    if text.isascii():
+        raw = text.encode("ascii")
+        n_tokens = len(_TOKEN_ASCII.findall(raw))
+        n_alpha = len(raw.translate(None, _NOT_ALPHA_ASCII))
+        n_alnum = len(raw.translate(None, _NOT_ALNUM_ASCII))
+    else:
+        n_tokens = len(_TOKEN.findall(text))
+        n_alpha = len(_NOT_ALPHA.sub("", text))
+        n_alnum = len(_NOT_ALNUM.sub("", text))
     return {
         "line_count": len(lines),
-        "max_line_length": max(len(line) for line in lines),
+        "max_line_length": max(map(len, lines)),
         "mean_line_length": round(n_chars / len(lines), 3),
-        "alnum_fraction": round(len(_NOT_ALNUM.sub("", text)) / n_chars, 4) if n_chars else 0.0,
+        "alnum_fraction": round(n_alnum / n_chars, 4) if n_chars else 0.0,
         "alpha_per_token": round(n_alpha / n_tokens, 4) if n_tokens else 0.0,
     }
 

@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train the bundled LLaMA on exported shards (CPU or GPU)",
-        description=__doc__.split("\n\n")[0].strip("`"),
+        description="Train the bundled LLaMA (trainer/) on a `pasture export` folder. --config is a train "
+        "YAML or a bundled preset (tiny, 125m, 350m). Multi-GPU: torchrun --standalone --nproc_per_node 8 "
+        "-m trainer.train --config ... --data DIR.",
     )
     add_arguments(parser)
     parser.set_defaults(func=main)

@@ -174,3 +174,13 @@ def test_local_repositories_with_a_license_map(tmp_path):
     assert isinstance(out["logo.png"], Dropped) and out["logo.png"].reason == gh.BINARY
     assert GithubLicenseFilter(CFG)(out["b.c"]).reason == gh.LICENSE
     assert GithubLicenseFilter(CFG)(out["stray.txt"]).reason == gh.LICENSE
+
+
+@pytest.mark.parametrize(("text", "tokens", "alpha", "alnum"), [
+    ("ab_1 +-\x1c x", 3, 3, 4),  # ASCII fast path; \x1c counts as space as in str.isspace
+    ("ab_1 +-\x1c xé", 3, 4, 5),  # same rules through the unicode regexes
+])
+def test_ascii_and_unicode_paths_count_alike(text, tokens, alpha, alnum):
+    stats = content_stats(text)
+    assert stats["alpha_per_token"] == round(alpha / tokens, 4)
+    assert stats["alnum_fraction"] == round(alnum / len(text), 4)

@@ -239,3 +239,31 @@ def test_filter_pickles_without_the_model(trained):
     clone.load()
     text = "Accessibility is the design of products, devices, services, or environments for people."
     assert clone.wiki_prob(text) == quality.wiki_prob(text)
+
+
+def test_initial_vectors_cover_every_word(tmp_path):
+    # fastText with thread=1 initialises only 10% of the input matrix; the vectors file
+    # must name every input word plus the end-of-line token so no row starts as garbage.
+    from filters.quality_training import write_initial_vectors
+
+    train = tmp_path / "train.txt"
+    train.write_text(f"{WIKI_LABEL} a b c\n{CC_LABEL} c d\n", encoding="utf-8")
+    vec = tmp_path / "train.vec"
+    assert write_initial_vectors(str(train), str(vec), dim=4, seed=1) == 5
+    lines = vec.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "5 4"
+    assert [line.split()[0] for line in lines[1:]] == ["</s>", "a", "b", "c", "d"]
+    assert all(abs(float(v)) <= 0.25 for line in lines[1:] for v in line.split()[1:])
+    again = tmp_path / "again.vec"
+    write_initial_vectors(str(train), str(again), dim=4, seed=1)
+    assert again.read_text(encoding="utf-8") == vec.read_text(encoding="utf-8")
+
+
+def test_trained_model_has_no_uninitialised_rows(trained):
+    import fasttext
+    import numpy as np
+
+    _, model, _ = trained
+    matrix = fasttext.load_model(model).get_input_matrix()
+    assert np.isfinite(matrix).all()
+    assert np.abs(matrix).max() < 10.0  # uninitialised rows held values up to 1e35

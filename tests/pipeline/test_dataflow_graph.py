@@ -120,7 +120,7 @@ def test_job_graph_names_and_nothing_needs_the_whole_corpus_on_one_worker(staged
     assert 0 < graph.proto_bytes < 1_000_000
 
 
-def test_real_recipes_translate_without_findings(corpus):
+def test_real_recipes_translate_without_findings(corpus, tmp_path):
     sources = {"cc": {"kind": "cc", "inputs": [str(corpus / "cc-pages" / "*.warc.gz")]},
                "wiki": {"kind": "wikipedia",
                         "inputs": [str(corpus / "wikipedia" / "enwiki-pages-articles-sample.xml.bz2")]}}
@@ -128,7 +128,7 @@ def test_real_recipes_translate_without_findings(corpus):
     if not available:
         pytest.skip("no real recipe module yet")
     cfg = config_from_dict({"output": "gs://pasture-test-bucket/run", "sources": available})
-    proto, _ = translate(build_job(cfg, ARGS))
+    proto, _ = translate(build_job(cfg, ARGS), str(tmp_path / "staging"))
     graph = inspect(proto)
     assert problems(graph) == []
     for name in available:

@@ -52,10 +52,6 @@ def _edit(text: str, edits: int, seed: int) -> str:
     return " ".join(words)
 
 
-def _ids(docs) -> list[str]:
-    return sorted(d.id for d in docs)
-
-
 def _dropped_view(doc: Document) -> tuple:
     return doc.id, doc.annotations["dropped"]["reason"], doc.annotations["minhash"]["kept_id"], \
         doc.annotations["minhash"]["cluster_size"]

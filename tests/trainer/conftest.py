@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mixtures.spec import load_mixture
 from tokenizer.export import export_blend
@@ -63,6 +64,15 @@ def _write_source(run: Path, name: str, kind: str, tokenizer: Tokenizer, documen
         "dtype": tokenizer.dtype.name, "documents": len(encoded), "empty_documents": 0,
         "tokens": shard["tokens"], "shards": [shard],
     })
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine two spinning threads run ~20x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

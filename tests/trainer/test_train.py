@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import subprocess
@@ -17,12 +18,12 @@ from mixtures.config import ConfigError
 from tests.trainer.conftest import SEQ_LEN, VOCAB
 from trainer.checkpoint import load_checkpoint
 from trainer.config import DataConfig, OptimConfig, TrainConfig, config_from_dict, load_train_config, to_dict
+from trainer.flops import peak_flops_for_name
 from trainer.model import Transformer, preset
 from trainer.train import (
     NonFiniteLossError,
     build_optimizer,
     lr_at,
-    peak_flops_for_name,
     train,
     train_tiny_demo,
 )
@@ -50,6 +51,9 @@ def test_tiny_model_loss_falls_on_real_text(book_shards, tmp_path):
     assert result.mfu is None  # CPU: no peak to compare with
     assert result.checkpoint == tmp_path / "checkpoints" / "step-0000040.pt"
     assert (tmp_path / "metrics.jsonl").read_text().count("\n") == 4
+    run_info = json.loads((tmp_path / "config.json").read_text())
+    assert config_from_dict(run_info["config"]) == tiny_config(book_shards, tmp_path)
+    assert run_info["data_manifest"]["tokenizer"]["vocab_size"] == VOCAB
 
 
 def test_resume_continues_the_same_run_bit_for_bit(book_shards, tmp_path):
@@ -183,11 +187,15 @@ def test_pasture_train_command_trains_and_resumes(book_shards, tmp_path, capsys)
                  "--resume", str(tmp_path / "run" / "checkpoints")]) == 0
     assert "trained to step 5" in capsys.readouterr().out
     assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["train", "--config", str(cfg), "--data", str(tmp_path)]) == 2
+    assert "no manifest.json in" in capsys.readouterr().err
+    assert main(["train", "--config", "tiny"]) == 2
+    assert "data.path is empty" in capsys.readouterr().err
 
 
 def test_python_dash_m_trainer_train(book_shards, tmp_path):
     cfg = _write_yaml(tmp_path / "train.yaml", book_shards, tmp_path / "run")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "trainer.train", "--config", str(cfg), "--steps", "2",
                            "--device", "cpu", "--out", str(tmp_path / "other")],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
@@ -204,7 +212,6 @@ def test_tiny_demo_helper_returns_falling_losses(book_shards, tmp_path):
 
 def test_torchrun_ddp_on_two_cpu_processes_matches_one_process(book_shards, tmp_path):
     """Two gloo ranks with micro-batch 2 see the same samples and gradients as one process with 4."""
-    import json
 
     def yaml_for(out: Path, micro_batch: int) -> Path:
         path = tmp_path / f"ddp-{micro_batch}.yaml"

@@ -1,0 +1,221 @@
+"""Throughput of the per-source readers and cleaners on the real sample corpus.
+
+For every source: documents/s and MB/s (of input text) for each pure step, plus a peer
+measured in the same process on the same documents:
+
+* GitHub content heuristics vs the RedPajama formulation (``sum(c.isalnum() for c in text)``
+  style counting, ``github_clean_dedup_local.py``), header cleaner alone.
+* arXiv cleaner vs a re-implementation of RedPajama's ``arxiv_cleaner.py`` regex pipeline
+  (preamble regex, comment regexes, bibliography regex, one ``re.sub`` per macro).
+* StackExchange HTML → text (stdlib ``html.parser``) vs selectolax's ``text()``.
+* Books: Gutenberg stripping; shingles + MinHash (xxh64 word hashes, numpy n-gram mix,
+  datasketch affine64) vs datasketch's default path (sha1 per shingle string).
+
+Run: ``.venv/bin/python bench/cleaners.py [--corpus ../shared/corpus] [--repeat 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from filters.cleaners.arxiv import ArxivCleaner  # noqa: E402
+from filters.cleaners.books import GutenbergCleaner, minhash_signature, shingle_hashes  # noqa: E402
+from filters.cleaners.github import GithubContentFilter, GithubHeaderCleaner  # noqa: E402
+from filters.cleaners.stackexchange import ANSWER, QUESTION, assemble, html_to_text  # noqa: E402
+from filters.document import Document  # noqa: E402
+from filters.readers_arxiv import ArxivReader  # noqa: E402
+from filters.readers_books import BooksReader  # noqa: E402
+from filters.readers_github import GithubReader  # noqa: E402
+from filters.readers_stackexchange import StackExchangeReader  # noqa: E402
+from mixtures.config import ArxivConfig, BooksConfig, GithubConfig, StackExchangeConfig  # noqa: E402
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Best wall time of ``repeat`` runs (the least disturbed by other processes)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def row(name: str, docs: int, chars: int, seconds: float, peer: float | None = None) -> str:
+    ratio = f"{peer / seconds:6.2f}x" if peer else "      "
+    return f"{name:<44}{docs:>7}{chars / 1e6:>9.2f}{docs / seconds:>12.1f}{chars / 1e6 / seconds:>9.2f}  {ratio}"
+
+
+# --- peers -----------------------------------------------------------------------------
+
+
+def redpajama_github_stats(text: str) -> tuple[int, float, float]:
+    """RedPajama's per-file numbers, computed its way (character loops)."""
+    lines = text.splitlines()
+    max_len = max((len(line) for line in lines), default=0)
+    avg = len(text) / max(len(lines), 1)
+    alnum = sum(c.isalnum() for c in text) / max(len(text), 1)
+    return max_len, avg, alnum
+
+
+_RP_SECTION = re.compile(
+    r"^(.*?)(\\\bchapter\b\*?(?:\[(.*?)\])?\{(.*?)\}|\\\bpart\b\*?(?:\[(.*?)\])?\{(.*?)\}"
+    r"|\\\bsection\b\*?(?:\[(.*?)\])?\{(.*?)\}|\\\bsubsection\b\*?(?:\[(.*?)\])?\{(.*?)\}"
+    r"|\\\bsubsubsection\b\*?(?:\[(.*?)\])?\{(.*?)\}|\\\bparagraph\b\*?(?:\[(.*?)\])?\{(.*?)\}"
+    r"\\\bsubparagraph\b\*?(?:\[(.*?)\])?\{(.*?)\})",
+    re.DOTALL,
+)
+_RP_BIB = re.compile(r"(\\appendix|\\begin\{references\}|\\begin\{REFERENCES\}|\\begin\{thebibliography\}"
+                     r"|\\bibliography\{.*\}).*$", re.DOTALL)
+_RP_NEWCOMMAND = re.compile(r"\\\bnewcommand\b\*?\{(\\[a-zA-Z0-9]+?)\}\{(.*?)\}$", re.MULTILINE)
+_RP_DEF = re.compile(r"\\def\s*(\\[a-zA-Z0-9]+?)\s*\{(.*?)\}$", re.MULTILINE)
+
+
+def redpajama_arxiv_clean(tex: str) -> str:
+    """RedPajama v1 arxiv_cleaner.py, re-implemented (its missing ``|`` included)."""
+    macros = {m.group(1): m.group(2) for rx in (_RP_NEWCOMMAND, _RP_DEF) for m in rx.finditer(tex)}
+    tex = _RP_SECTION.sub(r"\2", tex, count=1)
+    tex = re.sub(r"(?m)^%.*\n?", "", tex)
+    tex = re.sub(r"[^\\]%.+$", "", tex, flags=re.MULTILINE)
+    tex = _RP_BIB.sub("", tex)
+    for name, value in macros.items():
+        tex = re.sub("(" + re.escape(name) + ")" + r"([^a-zA-Z0-9])", lambda m, v=value: v + m.group(2), tex)
+    return tex
+
+
+def selectolax_text(html: str) -> str:
+    from selectolax.lexbor import LexborHTMLParser
+
+    return LexborHTMLParser(html).text(separator="")
+
+
+def datasketch_default_signature(text: str, num_perm: int) -> object:
+    from datasketch import MinHash
+
+    words = re.findall(r"\w+", text.lower())
+    grams = {" ".join(words[i:i + 5]).encode("utf-8") for i in range(len(words) - 4)}
+    m = MinHash(num_perm=num_perm)
+    m.update_batch(list(grams))
+    return m
+
+
+# --- per source ------------------------------------------------------------------------
+
+
+def bench_github(corpus: Path, repeat: int) -> list[str]:
+    path = corpus / "github" / "github_sample.jsonl.gz"
+    with path.open("rb") as fh:
+        raw = gzip.decompress(fh.read())
+    docs = [d for d in GithubReader("github")(str(path), open(path, "rb")) if isinstance(d, Document) and d.text]
+    chars = sum(len(d.text) for d in docs)
+    cfg = GithubConfig()
+    header, content = GithubHeaderCleaner(cfg), GithubContentFilter(cfg)
+    read_s = timed(lambda: list(GithubReader("github")(str(path), open(path, "rb"))), repeat)
+    header_s = timed(lambda: [header(d) for d in docs], repeat)
+    content_s = timed(lambda: [content(d) for d in docs], repeat)
+    peer_s = timed(lambda: [redpajama_github_stats(d.text) for d in docs], repeat)
+    return [
+        row("github reader (jsonl.gz → docs)", 723, len(raw), read_s),
+        row("github header cleaner", len(docs), chars, header_s),
+        row("github content heuristics (vs RedPajama calc)", len(docs), chars, content_s, peer_s),
+        row("  peer: RedPajama stats (no token ratio)", len(docs), chars, peer_s),
+    ]
+
+
+def bench_arxiv(corpus: Path, repeat: int) -> list[str]:
+    cfg = ArxivConfig()
+    paths = sorted((corpus / "arxiv").glob("*.tar.gz"))
+    read = lambda: [d for p in paths for d in ArxivReader("arxiv", cfg)(str(p), open(p, "rb"))]  # noqa: E731
+    docs = read()
+    chars = sum(len(d.text) for d in docs)
+    cleaner = ArxivCleaner(cfg)
+    read_s = timed(read, repeat)
+    clean_s = timed(lambda: [cleaner(d) for d in docs], repeat)
+    peer_s = timed(lambda: [redpajama_arxiv_clean(d.text) for d in docs], repeat)
+    return [
+        row("arxiv reader (tar.gz → flattened tex)", len(docs), chars, read_s),
+        row("arxiv cleaner (vs RedPajama regexes)", len(docs), chars, clean_s, peer_s),
+        row("  peer: RedPajama arxiv_cleaner re-impl.", len(docs), chars, peer_s),
+    ]
+
+
+def bench_stackexchange(corpus: Path, repeat: int) -> list[str]:
+    cfg = StackExchangeConfig()
+    paths = sorted((corpus / "stackexchange").glob("*/Posts.xml"))
+    read = lambda: [d for p in paths for d in StackExchangeReader("se", cfg)(str(p), open(p, "rb"))]  # noqa: E731
+    posts = [d for d in read() if isinstance(d, Document)]
+    raw = sum(p.stat().st_size for p in paths)
+    chars = sum(len(d.text) for d in posts)
+    groups: dict[tuple[str, int], list[Document]] = defaultdict(list)
+    questions = {}
+    for d in posts:
+        if d.meta["post_type"] == QUESTION:
+            questions[(d.meta["site"], d.meta["post_id"])] = d
+        elif d.meta["post_type"] == ANSWER:
+            groups[(d.meta["site"], d.meta["parent_id"])].append(d)
+    read_s = timed(read, repeat)
+    html_s = timed(lambda: [html_to_text(d.text) for d in posts], repeat)
+    peer_s = timed(lambda: [selectolax_text(d.text) for d in posts], repeat)
+    assemble_s = timed(lambda: [assemble(q, groups[k], "se") for k, q in questions.items()], repeat)
+    return [
+        row("stackexchange reader (Posts.xml → posts)", len(posts), raw, read_s),
+        row("stackexchange html_to_text (vs selectolax)", len(posts), chars, html_s, peer_s),
+        row("  peer: selectolax .text()", len(posts), chars, peer_s),
+        row("stackexchange assemble (per question)", len(questions), chars, assemble_s),
+    ]
+
+
+def bench_books(corpus: Path, repeat: int) -> list[str]:
+    cfg = BooksConfig()
+    paths = sorted((corpus / "books").glob("*.txt"))
+    read = lambda: [d for p in paths for d in BooksReader("books", cfg)(str(p), open(p, "rb"))]  # noqa: E731
+    docs = read()
+    chars = sum(len(d.text) for d in docs)
+    cleaner = GutenbergCleaner(cfg)
+    cleaned = [cleaner(d) for d in docs]
+    body = sum(len(d.text) for d in cleaned)
+    read_s = timed(read, repeat)
+    clean_s = timed(lambda: [cleaner(d) for d in docs], repeat)
+    sig_s = timed(lambda: [minhash_signature(shingle_hashes(d.text, cfg.shingle_words), cfg.num_perm, cfg.seed)
+                           for d in cleaned], repeat)
+    peer_s = timed(lambda: [datasketch_default_signature(d.text, cfg.num_perm) for d in cleaned], repeat)
+    return [
+        row("books reader (decode + newlines)", len(docs), chars, read_s),
+        row("books gutenberg cleaner", len(docs), chars, clean_s),
+        row("books shingles+minhash (vs datasketch sha1)", len(cleaned), body, sig_s, peer_s),
+        row("  peer: datasketch default (sha1/shingle)", len(cleaned), body, peer_s),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", default=str(REPO.parent / "shared" / "corpus"))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args(argv)
+    corpus = Path(args.corpus)
+    header = f"{'step':<44}{'docs':>7}{'MB':>9}{'docs/s':>12}{'MB/s':>9}  vs peer"
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for bench in (bench_github, bench_arxiv, bench_stackexchange, bench_books):
+        for line in bench(corpus, args.repeat):
+            rows.append(line)
+            print(line, flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
