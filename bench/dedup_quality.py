@@ -208,18 +208,21 @@ def evaluate(name: str, cfg: MinHashConfig, docs: list[Document], planted: list[
     print(f"\n=== {name}: bands={cfg.bands} rows={cfg.rows} num_perm={cfg.num_perm} "
           f"verify_threshold={cfg.verify_threshold} ({len(docs)} docs, {seconds:.1f} s on FnApiRunner)")
     by_level: dict[float, list[bool]] = {level: [] for level in LEVELS}
+    expected: dict[float, list[float]] = {level: [] for level in LEVELS}
     high = []
     for base_id, copy_id, level, j in planted:
         caught = result[base_id][0] == result[copy_id][0]
         by_level[level].append(caught)
+        expected[level].append(candidate_probability(j, cfg.bands, cfg.rows))
         if j >= 0.8:
             high.append(caught)
+    # S-curve column: the mean of P(candidate | true J) over the level's pairs (the expected
+    # rate of one LSH pass; clusters can add a few through third documents, verification removes some)
     print(f"{'J level':>8} {'pairs':>6} {'caught':>7} {'rate':>6} {'S-curve':>8}")
     for level in LEVELS:
         hits = by_level[level]
         rate = sum(hits) / len(hits) if hits else float("nan")
-        mid = level + 0.025
-        predicted = candidate_probability(mid, cfg.bands, cfg.rows)
+        predicted = sum(expected[level]) / len(expected[level]) if hits else float("nan")
         print(f"{level:>8.2f} {len(hits):>6} {sum(hits):>7} {rate:>6.3f} {predicted:>8.3f}")
     recall = sum(high) / len(high)
     dropped = [doc_id for doc_id, (_, is_dropped) in result.items() if is_dropped]

@@ -191,7 +191,8 @@ def clean_page_text(text: str, cfg: C4Config) -> CleanResult:
     kept: list[str] = []
     for raw in lines:
         line = raw.strip()
-        if any(len(word) > cfg.max_word_length for word in line.split()):
+        # A line no longer than the limit cannot hold a longer word: skip the split.
+        if len(line) > cfg.max_word_length and any(len(word) > cfg.max_word_length for word in line.split()):
             removed[LINE_TOO_LONG_WORD] += 1
             continue
         line, n_citations = CITATION_RE.subn("", line)
@@ -240,9 +241,39 @@ def load_badwords(lang: str = "en") -> tuple[str, ...]:
     return tuple(words)
 
 
-def badwords_regex(words: tuple[str, ...]) -> re.Pattern[str]:
-    """TFDS 2021: ``(?:\\W|^)(words)(?:\\W|$)``, searched on the lower-cased page."""
+def tfds_badwords_regex(words: tuple[str, ...]) -> re.Pattern[str]:
+    """TFDS 2021, literally: ``(?:\\W|^)(w1|w2|...)(?:\\W|$)`` on the lower-cased page."""
     return re.compile(r"(?:\W|^)({})(?:\W|$)".format("|".join(re.escape(w) for w in words)))
+
+
+def badwords_regex(words: tuple[str, ...]) -> re.Pattern[str]:
+    """TFDS's badwords regex with the alternation folded into a prefix trie.
+
+    Same boundaries and same set of matching strings as :func:`tfds_badwords_regex`, so a
+    page matches one exactly when it matches the other (a test checks this on every sample
+    page); Python's ``re`` tries 377 flat alternatives at every position, the trie about
+    4x faster. Where two listed phrases match at the same place ("girl on" / "girl on top")
+    the reported word may be the longer one; the decision is the same.
+    """
+    return re.compile(r"(?:\W|^)({})(?:\W|$)".format(_trie_pattern(words)))
+
+
+def _trie_pattern(words: tuple[str, ...]) -> str:
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def build(node: dict[str, dict]) -> str:
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
 
 
 # --- the cleaner and the filter ----------------------------------------------------------

@@ -416,6 +416,9 @@ _COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
 _VERBATIM_DROPPED_RE = re.compile(
     r"<(math|chem|ce|syntaxhighlight|source|score|timeline|graph|templatedata|mapframe|maplink|hiero)\b[^>]*?"
     r"(?:/>|>.*?</\1\s*>)", re.DOTALL | re.IGNORECASE)
+# Stands in for a cut template until rendering is done, so the markup around it keeps its
+# shape: bold quotes around a cut {{lang|..}} must not collapse into six stray quotes.
+_CUT_MARK = "\ue001"
 _BRACES_RE = re.compile(r"\{\{|\}\}")
 _REF_RE = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>]*>.*?</ref\s*>", re.DOTALL | re.IGNORECASE)
 _MAGIC_WORD_RE = re.compile(r"__\S+?__")
@@ -477,7 +480,7 @@ class _Renderer:
             text: list[str] = []
             self.render(node.text, text)
             shown = "".join(text)
-            if shown.strip():
+            if shown.replace(_CUT_MARK, "").strip():
                 out.append(shown)
                 return
             # Pipe trick [[Paris (France)|]] shows "Paris".
@@ -524,9 +527,6 @@ def _drop_empty_sections(lines: list[str]) -> list[str]:
     return kept
 
 
-_PRESTRIP = True
-
-
 def _strip_templates(wikitext: str) -> str:
     """Cuts balanced ``{{ ... }}`` spans (templates, parser functions) before parsing.
 
@@ -548,6 +548,7 @@ def _strip_templates(wikitext: str) -> str:
             depth -= 1
             if depth == 0:
                 pieces.append(wikitext[kept_from:start])
+                pieces.append(_CUT_MARK)
                 kept_from = match.end()
     pieces.append(wikitext[kept_from:])
     return "".join(pieces)
@@ -596,13 +597,14 @@ def wikitext_to_text(wikitext: str, hidden_prefixes: Iterable[str] = ()) -> str:
     # MediaWiki strips comments before anything else (an unclosed one runs to the end);
     # doing the same keeps comments inside link text or broken templates out of the prose.
     wikitext = _COMMENT_RE.sub("", wikitext)
-    if _PRESTRIP:
-        # Dropped verbatim tags first: braces in maths or code must not unbalance templates.
-        wikitext = _VERBATIM_DROPPED_RE.sub("", wikitext)
-        wikitext = _strip_refs_and_tables(_strip_templates(wikitext))
+    # Cut what is dropped anyway before parsing: building node trees for templates, refs and
+    # tables is most of the parser's time. Maths and code go first so that their braces
+    # cannot unbalance the template matching.
+    wikitext = _VERBATIM_DROPPED_RE.sub("", wikitext)
+    wikitext = _strip_refs_and_tables(_strip_templates(wikitext))
     out: list[str] = []
     _Renderer(hidden).render(mwparserfromhell.parse(wikitext), out)
-    text = "".join(out)
+    text = "".join(out).replace(_CUT_MARK, "")
     text = _MAGIC_WORD_RE.sub(_magic_word, text)
     # Safety net: markup the parser left as text (unbalanced brackets, broken refs).
     text = _STRAY_MARKUP_RE.sub("", text)

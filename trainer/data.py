@@ -114,10 +114,10 @@ class ShardDataset:
                     if want and _sha256(file) != want:
                         raise ShardError(f"{file}: sha256 differs from {manifest_file}")
             self.datasets.append(IndexedDataset(shard.prefix))
-        lengths = np.concatenate([ds.sizes for ds in self.datasets]) if self.datasets else np.zeros(0, np.int32)
-        if len(lengths) == 0:
+        if not any(len(ds) for ds in self.datasets):
             raise ShardError(f"{self.root}: the shards hold no samples")
-        self.sample_len = int(np.bincount(lengths).argmax())  # the export's fixed length
+        # The export's fixed length; only a ragged tail could be shorter.
+        self.sample_len = max(int(ds.sizes.max()) for ds in self.datasets if len(ds))
         declared = self.manifest.get("config", {}).get("sample_tokens")
         if declared is not None and declared != self.sample_len:
             raise ShardError(f"{manifest_file}: declares {declared}-token samples, the shards hold {self.sample_len}")
@@ -129,12 +129,11 @@ class ShardDataset:
         self._valid: list[np.ndarray | None] = []
         counts = []
         for ds in self.datasets:
-            ok = ds.sizes >= need
-            if ok.all():
+            if len(ds) == 0 or int(ds.sizes.min()) >= need:
                 self._valid.append(None)
                 counts.append(len(ds))
             else:
-                ids = np.flatnonzero(ok)
+                ids = np.flatnonzero(ds.sizes >= need)
                 self._valid.append(ids)
                 counts.append(len(ids))
         self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)

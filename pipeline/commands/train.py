@@ -10,6 +10,7 @@ several GPUs launch the trainer module through torchrun, which this verb does no
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from trainer.train import run
-
+    try:
+        from trainer.train import run
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        # torch is the optional `train` extra: the pipeline's base install (and Dataflow) lacks it.
+        print("pasture train: error: torch is not installed; install the trainer with pip install -e '.[train]'",
+              file=sys.stderr)
+        return 2
     return run(args)

@@ -30,6 +30,7 @@ from filters.c4 import (
     remove_duplicate_spans,
     span_hashes,
     split_sentences,
+    tfds_badwords_regex,
 )
 from filters.document import Document
 from filters.extract import HtmlExtractor, html_to_text
@@ -267,6 +268,20 @@ def test_badwords_list_is_the_ldnoobw_file():
 def test_badwords_regex_boundaries(text, found):
     match = badwords_regex(load_badwords("en")).search(text)
     assert (match.group(1) if match else None) == found
+
+
+def test_trie_badwords_regex_decides_like_tfds_on_every_page(pages):
+    words = load_badwords("en")
+    fast, tfds = badwords_regex(words), tfds_badwords_regex(words)
+    decisions = []
+    for doc in pages.values():
+        for text in (doc.text.lower(), C4Cleaner(DEFAULTS)(doc).text.lower()):
+            a, b = fast.search(text), tfds.search(text)
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert a.start() == b.start()
+            decisions.append(a is not None)
+    assert 10 < sum(decisions) < len(decisions)
 
 
 # --- span dedup (pure halves) -----------------------------------------------------------

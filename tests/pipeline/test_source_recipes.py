@@ -31,20 +31,38 @@ def _records(tmp_path: Path, kind: str, sub: str) -> list[dict]:
             for line in gzip.decompress(shard.read_bytes()).decode().splitlines()]
 
 
+def _repositories(root: Path) -> None:
+    """Two checked-out repositories beside a license map (a folder input, not JSONL)."""
+    code = "def mean(values):\n    return sum(values) / len(values)\n"
+    (root / "acme" / "stats" / "lib").mkdir(parents=True)
+    (root / "acme" / "stats" / "lib" / "mean.py").write_text(code)
+    (root / "acme" / "stats" / "vendor").mkdir()
+    (root / "acme" / "stats" / "vendor" / "mean.py").write_text(code)  # same file, other path
+    (root / "acme" / "stats" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (root / "gnu" / "tool").mkdir(parents=True)
+    (root / "gnu" / "tool" / "main.c").write_text("int main(void) { return 0; }\n")
+    (root / "licenses.json").write_text(json.dumps({"acme/stats": "MIT", "gnu/tool": "gpl-2.0"}))
+
+
 def test_github_rebuild(tmp_path, corpus):
-    stats = _run(tmp_path, "github", [str(corpus / "github" / "github_sample.jsonl.gz")])
-    assert stats["documents_in"] == 723 and stats["quarantined"] == 0
+    repos = tmp_path / "repos"
+    _repositories(repos)
+    stats = _run(tmp_path, "github", [str(corpus / "github" / "github_sample.jsonl.gz"), str(repos)])
+    assert stats["documents_in"] == 723 + 4 and stats["quarantined"] == 0
     dropped = stats["dropped"]
-    assert dropped["license"] == 28 and dropped["duplicate_file"] == 20 and dropped["empty"] == 20
+    assert dropped["license"] == 28 + 1 and dropped["duplicate_file"] == 20 + 1 and dropped["empty"] == 20
+    assert dropped["binary"] == 1
     assert dropped["minified"] == 8 and dropped["source_map"] == 2 and dropped["lock_file"] == 4
     docs = _records(tmp_path, "github", "docs")
     assert len(docs) == stats["documents_out"]
-    assert not any(d["meta"]["repo_name"] == "chfoo/warcat" for d in docs)
+    assert not any(d["meta"]["repo_name"] in ("chfoo/warcat", "gnu/tool") for d in docs)
+    [mean] = [d for d in docs if d["meta"]["repo_name"] == "acme/stats"]
+    assert mean["meta"]["license"] == "MIT" and mean["meta"]["language"] == "Python"
     assert len({d["text"] for d in docs}) == len(docs)  # no exact duplicates left
     by_id = {d["id"]: d for d in docs}
     duplicates = [d for d in _records(tmp_path, "github", "dropped")
                   if d["annotations"]["dropped"]["reason"] == "duplicate_file"]
-    assert len(duplicates) == 20
+    assert len(duplicates) == 21
     for dup in duplicates:
         keeper = by_id[dup["annotations"]["file_dedup"]["kept_id"]]
         assert keeper["id"] < dup["id"] and keeper["text"] == dup["text"]

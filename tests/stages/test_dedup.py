@@ -292,3 +292,22 @@ def test_kept_set_is_the_same_across_runs_and_worker_counts(tmp_path, paragraphs
         runs.append(_kept_ids(docs, out_dir, extra))
     assert runs[0] == runs[1] == runs[2]
     assert len(runs[0]) == 12
+
+
+def test_cross_source_is_a_no_op_when_disabled_and_skips_non_web_sources():
+    from pipeline import cross_source
+
+    cfg = config_from_dict({"minhash": {"enabled": False},
+                            "sources": {"web": {"kind": "cc"}, "wiki": {"kind": "wikipedia"}}})
+    p = beam.Pipeline(runner="FnApiRunner")
+    streams = {name: SourceStreams(name, p | f"{name} docs" >> beam.Create([])) for name in ("web", "wiki")}
+    before = {name: s.docs for name, s in streams.items()}
+    cross_source.apply(cfg, streams)
+    assert {name: s.docs for name, s in streams.items()} == before
+    assert all(not s.dropped and not s.quarantine for s in streams.values())
+
+    enabled = dataclasses.replace(cfg, minhash=MinHashConfig())
+    cross_source.apply(enabled, streams)
+    assert streams["wiki"].docs is before["wiki"] and not streams["wiki"].dropped
+    assert streams["web"].docs is not before["web"]
+    assert len(streams["web"].dropped) == 1 and len(streams["web"].quarantine) == 1

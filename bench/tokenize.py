@@ -1,0 +1,120 @@
+"""Tokenize + shard-write throughput against raw ``SentencePieceProcessor.encode``, same text.
+
+Peers, all on the same documents (real corpus text, read by tests/tokenizer/corpus_texts.py)
+and the same 32k LLaMA-settings BPE model trained here on a sample of them:
+
+  raw          ``sp.encode(text)`` per document, results discarded (the ceiling)
+  library      ``Tokenizer.encode_with_eos`` + ``assign_shards`` + ``write_shard`` (.bin/.idx on disk)
+  beam         ``TokenizeToShards`` in a local FnApiRunner pipeline (1 worker), shards + manifest
+
+MB = UTF-8 megabytes of document text. Run::
+
+    .venv/bin/python bench/tokenize.py [--max-chars 12000000] [--vocab-size 32000]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# This file is named like the stdlib ``tokenize`` module (which ``logging`` imports): drop
+# bench/ from the import path before anything else is imported, or it would shadow it.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+import argparse  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(_HERE).parent
+sys.path.insert(0, str(REPO))
+
+import apache_beam as beam  # noqa: E402
+
+from filters.document import Document  # noqa: E402
+from pipeline.options import make_options  # noqa: E402
+from stages.tokenize import TokenizeToShards  # noqa: E402
+from tests.tokenizer.corpus_texts import corpus_documents  # noqa: E402
+from tokenizer.shards import assign_shards, shard_name, write_shard  # noqa: E402
+from tokenizer.spm import Tokenizer, train_sentencepiece  # noqa: E402
+
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def _docs(max_chars: int) -> list[Document]:
+    """Round-robin over sources so every kind of text is in the mix, up to max_chars."""
+    by_kind = corpus_documents(CORPUS)
+    queues = {k: list(v) for k, v in sorted(by_kind.items())}
+    out, chars = [], 0
+    while chars < max_chars and any(queues.values()):
+        for kind, queue in queues.items():
+            if queue and chars < max_chars:
+                doc_id, text = queue.pop(0)
+                out.append(Document(doc_id, text, kind))
+                chars += len(text)
+    return out
+
+
+def _library(tok: Tokenizer, docs: list[Document], out: Path, shard_tokens: int) -> int:
+    encoded = {d.id: tok.encode_with_eos(d.text) for d in docs if d.text}
+    plan = assign_shards(((k, len(v)) for k, v in encoded.items()), shard_tokens)
+    groups: dict[int, list] = {}
+    for doc_id, ids in encoded.items():
+        groups.setdefault(plan.assignment[doc_id], []).append((doc_id, ids))
+    total = 0
+    for index, items in sorted(groups.items()):
+        total += write_shard(out / shard_name(index, plan.num_shards), items, tok.dtype)["tokens"]
+    return total
+
+
+def _beam(model: Path, docs: list[Document], out: Path, shard_tokens: int) -> None:
+    with beam.Pipeline(options=make_options([])) as p:
+        _ = p | beam.Create(docs, reshuffle=False) | TokenizeToShards(str(model), str(out), "bench", shard_tokens)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-chars", type=int, default=12_000_000)
+    parser.add_argument("--vocab-size", type=int, default=32000)
+    parser.add_argument("--shard-tokens", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=2, help="best of N for each peer")
+    args = parser.parse_args()
+
+    docs = _docs(args.max_chars)
+    mb = sum(len(d.text.encode("utf-8")) for d in docs) / 1e6
+    work = Path(tempfile.mkdtemp(prefix="bench-tokenize-"))
+    try:
+        t = time.perf_counter()
+        lines = (line for d in docs for line in d.text.split("\n") if line.strip())
+        model = train_sentencepiece(lines, work / "bench", args.vocab_size, num_threads=2)
+        train_s = time.perf_counter() - t
+        tok = Tokenizer.load(model)
+        print(f"{len(docs)} documents, {mb:.1f} MB UTF-8; trained {args.vocab_size}-piece BPE in {train_s:.1f} s")
+
+        def best(fn) -> float:
+            times = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            return min(times)
+
+        raw_s = best(lambda: [tok.sp.encode(d.text) for d in docs])
+        lib_dir = work / "lib"
+        lib_dir.mkdir()
+        tokens = _library(tok, docs, lib_dir, args.shard_tokens)
+        lib_s = best(lambda: _library(tok, docs, lib_dir, args.shard_tokens))
+        beam_s = best(lambda: _beam(model, docs, work / "beam", args.shard_tokens))
+        print(f"{tokens:,} tokens ({mb * 1e6 / tokens:.2f} bytes/token)")
+        print(f"{'peer':<10}{'seconds':>9}{'MB/s':>8}{'vs raw':>8}")
+        for name, sec in (("raw", raw_s), ("library", lib_s), ("beam", beam_s)):
+            print(f"{name:<10}{sec:>9.2f}{mb / sec:>8.2f}{raw_s / sec:>8.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
