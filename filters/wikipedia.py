@@ -575,8 +575,9 @@ def _strip_refs_and_tables(wikitext: str) -> str:
         elif stripped.startswith("|}") and opened:
             start = opened.pop()
             if not opened:
-                for j in range(start, i + 1):
+                for j in range(start + 1, i + 1):
                     drop[j] = True
+                lines[start] = ""  # a table ends the paragraph before it
     if not any(drop):
         return wikitext
     return "\n".join(line for line, cut in zip(lines, drop) if not cut)

@@ -95,7 +95,7 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
           ["tokenizer", "encode", "--run", str(run_dir), "--model", str(models / "tokenizer" / "tokenizer.model")])
     _step("mixture plan", ["mixture", "plan", "--run", str(run_dir), "--tokens", str(args.export_tokens)])
     _step("blended export",
-          ["export", "--run", str(run_dir), "--format", "megatron", "--format", "parquet",
+          ["export", "--run", str(run_dir), "--format", "both",
            "--tokens", str(args.export_tokens), "--seq-len", "256", "--output", str(output / "export")])
     _step("run report", ["report", str(run_dir), "--output", str(output / "report.html")])
 
