@@ -21,28 +21,45 @@ Usage: .venv/bin/python bench/dedup_throughput.py [--docs 3000] [--repeat 3] [--
 
 from __future__ import annotations
 
-import argparse
-import json
-import re
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+# Run as a script, bench/ is sys.path[0]; a bench named tokenize.py there would shadow the
+# standard library's tokenize (imported by dataclasses → inspect), so bench/ leaves the path
+# and sibling bench modules are loaded by file path.
+_BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+REPO = _BENCH.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _bench_module(name: str):
+    """A sibling bench script as a module, without putting bench/ on sys.path."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, _BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 _WORD_RE = re.compile(r"\w+")
 
 
 def load_texts(n: int, chars: int = 2000) -> list[str]:
     """``n`` real text chunks of about ``chars`` characters, cycling through the sources."""
-    from dedup_quality import book_chunks, cc_pages, wikipedia_articles
-
-    pools = [[d.text for d in cc_pages()], [d.text for d in wikipedia_articles()],
-             [d.text for d in book_chunks()]]
+    quality = _bench_module("dedup_quality")
+    pools = [[d.text for d in quality.cc_pages()], [d.text for d in quality.wikipedia_articles()],
+             [d.text for d in quality.book_chunks()]]
     chunks: list[list[str]] = []
     for pool in pools:
         out = []
@@ -179,8 +196,10 @@ def pipeline_run(n: int, base: int) -> dict:
 
 
 def _in_subprocess(kind: str, n: int, base: int) -> dict:
-    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
-            f"import dedup_throughput as b; print(json.dumps(b.{kind}({n}, {base})))")
+    code = ("import importlib.util, json, sys; "
+            f"spec = importlib.util.spec_from_file_location('dedup_throughput', {str(Path(__file__).resolve())!r}); "
+            "b = importlib.util.module_from_spec(spec); sys.modules['dedup_throughput'] = b; "
+            f"spec.loader.exec_module(b); print(json.dumps(b.{kind}({n}, {base})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -222,9 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"peak RSS {r['peak_rss_mb']:.1f} MB, largest LSH bucket {r['largest_bucket']}, "
                   f"dropped {r['dropped']}")
     if args.record:
-        from _results import record
-
-        record("minhash", docs_per_s_per_core=round(ours, 1), mb_per_s_per_core=round(ours * mean_bytes / 1e6, 3),
+        _bench_module("_results").record("minhash", docs_per_s_per_core=round(ours, 1), mb_per_s_per_core=round(ours * mean_bytes / 1e6, 3),
                text_bytes_per_doc=round(mean_bytes), note="signatures + band keys; the shuffles "
                "(band GroupByKey, connected-component rounds, join) are not included",
                command=".venv/bin/python bench/dedup_throughput.py --record")

@@ -5,7 +5,10 @@ and the same 32k LLaMA-settings BPE model trained here on a sample of them:
 
   raw          ``sp.encode(text)`` per document, results discarded (the ceiling)
   library      ``Tokenizer.encode_with_eos`` + ``assign_shards`` + ``write_shard`` (.bin/.idx on disk)
-  beam         ``TokenizeToShards`` in a local FnApiRunner pipeline (1 worker), shards + manifest
+  beam         what ``pasture tokenizer encode`` runs: read the documents from ``docs/*.jsonl.gz``
+               inside a local FnApiRunner pipeline (1 worker), ``TokenizeToShards`` → shards +
+               manifest. (Feeding documents through ``beam.Create`` instead would time Beam
+               pickling and bz2-compressing 16 MB into the pipeline proto, not tokenizing.)
 
 MB = UTF-8 megabytes of document text. Run::
 
@@ -35,8 +38,10 @@ import apache_beam as beam  # noqa: E402
 
 from filters.document import Document  # noqa: E402
 from pipeline.options import make_options  # noqa: E402
+from stages.sinks import gzip_bytes  # noqa: E402
 from stages.tokenize import TokenizeToShards  # noqa: E402
 from tests.tokenizer.corpus_texts import corpus_documents  # noqa: E402
+from tokenizer.manifest import iter_documents  # noqa: E402
 from tokenizer.shards import assign_shards, shard_name, write_shard  # noqa: E402
 from tokenizer.spm import Tokenizer, train_sentencepiece  # noqa: E402
 
@@ -69,9 +74,25 @@ def _library(tok: Tokenizer, docs: list[Document], out: Path, shard_tokens: int)
     return total
 
 
-def _beam(model: Path, docs: list[Document], out: Path, shard_tokens: int) -> None:
+def _write_docs(docs: list[Document], folder: Path, num_files: int = 4) -> list[str]:
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(num_files):
+        payload = "".join(d.to_json() + "\n" for d in docs[i::num_files]).encode("utf-8")
+        path = folder / f"part-{i:05d}-of-{num_files:05d}.jsonl.gz"
+        path.write_bytes(gzip_bytes(payload))
+        paths.append(str(path))
+    return paths
+
+
+def _beam(model: Path, paths: list[str], out: Path, shard_tokens: int) -> None:
     with beam.Pipeline(options=make_options([])) as p:
-        _ = p | beam.Create(docs, reshuffle=False) | TokenizeToShards(str(model), str(out), "bench", shard_tokens)
+        _ = (
+            p
+            | beam.Create(paths)
+            | beam.FlatMap(iter_documents)
+            | TokenizeToShards(str(model), str(out), "bench", shard_tokens)
+        )
 
 
 def main() -> int:
@@ -106,7 +127,8 @@ def main() -> int:
         lib_dir.mkdir()
         tokens = _library(tok, docs, lib_dir, args.shard_tokens)
         lib_s = best(lambda: _library(tok, docs, lib_dir, args.shard_tokens))
-        beam_s = best(lambda: _beam(model, docs, work / "beam", args.shard_tokens))
+        paths = _write_docs(docs, work / "docs")
+        beam_s = best(lambda: _beam(model, paths, work / "beam", args.shard_tokens))
         print(f"{tokens:,} tokens ({mb * 1e6 / tokens:.2f} bytes/token)")
         print(f"{'peer':<10}{'seconds':>9}{'MB/s':>8}{'vs raw':>8}")
         for name, sec in (("raw", raw_s), ("library", lib_s), ("beam", beam_s)):

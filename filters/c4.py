@@ -99,7 +99,6 @@ SPAN_SENTENCES = 3
 
 # A terminal mark run, optional closing quotes/brackets, then whitespace or the end.
 _BOUNDARY_RE = re.compile(r"""[.!?]+["'”’»)\]]*(?=\s|$)""")
-_LAST_TOKEN_RE = re.compile(r"(\S+)$")
 # Common English abbreviations after which a period does not end a sentence (lower-cased,
 # without the final period). punkt learns such a list from data; this one is fixed.
 ABBREVIATIONS = frozenset({
@@ -125,8 +124,10 @@ def split_sentences(text: str) -> list[str]:
     for match in _BOUNDARY_RE.finditer(text):
         mark = match.group()
         if mark.rstrip("\"'”’»)]") == ".":
-            token = _LAST_TOKEN_RE.search(text, start, match.start())
-            word = token.group(1).lstrip("(\"'“‘") if token else ""
+            # Only the last word before the period matters; abbreviations are short, so a
+            # bounded window avoids rescanning long lines (a cut-off word is never one).
+            tokens = text[max(start, match.start() - 24):match.start()].split()
+            word = tokens[-1].lstrip("(\"'“‘") if tokens else ""
             # "Dr. Smith", "e.g. this", "J. R. R. Tolkien": not a sentence end.
             if word.lower() in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue
@@ -359,16 +360,19 @@ def _page_sentences(text: str) -> list[tuple[int, str]]:
     return [(i, s) for i, line in enumerate(text.split("\n")) for s in split_sentences(line)]
 
 
-def _span_key(sentences: list[str]) -> str:
-    # Lower-case and collapse whitespace so trivial variants share a hash (TFDS lower-cases).
-    normalised = " ".join(" ".join(sentences).lower().split())
-    return hashlib.md5(normalised.encode("utf-8")).hexdigest()
+def _span_keys(sentences: list[str], span: int) -> list[str]:
+    """md5 of each window of ``span`` sentences, lower-cased with whitespace collapsed.
+
+    Normalising lets trivial variants share a hash (TFDS lower-cases its dedup lines).
+    """
+    normalised = [" ".join(sentence.lower().split()) for sentence in sentences]
+    return [hashlib.md5(" ".join(normalised[i:i + span]).encode()).hexdigest()
+            for i in range(len(normalised) - span + 1)]
 
 
 def span_hashes(text: str, span: int = SPAN_SENTENCES) -> list[str]:
     """md5 of every window of ``span`` consecutive sentences, in page order (with repeats)."""
-    sentences = [s for _, s in _page_sentences(text)]
-    return [_span_key(sentences[i:i + span]) for i in range(len(sentences) - span + 1)]
+    return _span_keys([s for _, s in _page_sentences(text)], span)
 
 
 @dataclass(frozen=True)
@@ -401,8 +405,7 @@ def remove_duplicate_spans(text: str, keep: set[str] | frozenset[str],
     removed: set[int] = set()
     seen: set[str] = set()
     spans_removed = 0
-    for i in range(len(sentences) - span + 1):
-        key = _span_key(sentences[i:i + span])
+    for i, key in enumerate(_span_keys(sentences, span)):
         if key in keep and key not in seen:
             seen.add(key)
             continue

@@ -118,13 +118,17 @@ class LowestRanks:
     def __init__(self, limit: int, seed: int) -> None:
         self.limit = limit
         self.seed = seed
-        self._heap: list[tuple[str, str, Any]] = []  # (negated rank, key, item) max-heap
+        # (negated rank, key, arrival, item): a max-heap on rank; ``arrival`` breaks ties
+        # between equal keys so items themselves are never compared.
+        self._heap: list[tuple[str, str, int, Any]] = []
+        self._arrivals = 0
 
     def offer(self, key: str, item: Any) -> None:
         if self.limit <= 0:
             return
         rank = seeded_rank(self.seed, key)
-        entry = (_negate(rank), key, item)
+        self._arrivals += 1
+        entry = (_negate(rank), key, -self._arrivals, item)
         if len(self._heap) < self.limit:
             heapq.heappush(self._heap, entry)
         elif entry > self._heap[0]:
@@ -132,7 +136,7 @@ class LowestRanks:
 
     def items(self) -> list[Any]:
         """Kept items, lowest rank first."""
-        return [item for _, _, item in sorted(self._heap, key=lambda e: (e[0], e[1]), reverse=True)]
+        return [item for _, _, _, item in sorted(self._heap, key=lambda e: e[:3], reverse=True)]
 
 
 def _negate(hex_rank: str) -> str:
@@ -224,8 +228,7 @@ class TrainingOptions:
     epoch: int = 5  # fastText supervised defaults, as RedPajama trained with
     lr: float = 0.1
     dim: int = 100
-    word_ngrams: int = 1
-    min_count: int = 1
+    word_ngrams: int = 1  # must stay 1: see _train_fasttext
     min_chars: int = 300  # shorter pages / chunks are not examples
     max_negatives: int = 100_000
     max_wiki_articles: int = 5_000  # raw wikitext held in memory for the top-up
@@ -345,15 +348,15 @@ def roc_auc(labels: list[int], scores: list[float]) -> float | None:
         for k in range(i, j + 1):
             ranks[order[k]] = (i + j) / 2.0 + 1.0
         i = j + 1
-    rank_sum = sum(r for r, y in zip(ranks, labels) if y == 1)
+    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y == 1)
     return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
 def precision_recall(labels: list[int], scores: list[float], threshold: float) -> tuple[float | None, float | None]:
     """Precision and recall of the wiki class for ``score >= threshold``."""
-    tp = sum(1 for y, s in zip(labels, scores) if y == 1 and s >= threshold)
-    fp = sum(1 for y, s in zip(labels, scores) if y == 0 and s >= threshold)
-    fn = sum(1 for y, s in zip(labels, scores) if y == 1 and s < threshold)
+    tp = sum(1 for y, s in zip(labels, scores, strict=True) if y == 1 and s >= threshold)
+    fp = sum(1 for y, s in zip(labels, scores, strict=True) if y == 0 and s >= threshold)
+    fn = sum(1 for y, s in zip(labels, scores, strict=True) if y == 1 and s < threshold)
     precision = tp / (tp + fp) if tp + fp else None
     recall = tp / (tp + fn) if tp + fn else None
     return precision, recall
@@ -394,7 +397,7 @@ def write_initial_vectors(train_path: str, vec_path: str, dim: int, seed: int) -
         out.write(f"{len(words)} {dim}\n")
         for start in range(0, len(words), 10_000):
             block = rng.uniform(-bound, bound, size=(len(words[start:start + 10_000]), dim))
-            for word, row in zip(words[start:start + 10_000], block):
+            for word, row in zip(words[start:start + 10_000], block, strict=True):
                 out.write(word + " " + " ".join(f"{v:.8f}" for v in row) + "\n")
     return len(words)
 
@@ -410,7 +413,8 @@ def _train_fasttext(path: str, options: TrainingOptions) -> Any:
     write_initial_vectors(path, vectors, options.dim, options.seed)
     return fasttext.train_supervised(
         input=path, epoch=options.epoch, lr=options.lr, dim=options.dim, wordNgrams=1,
-        minCount=options.min_count, loss="softmax", seed=options.seed, thread=1, verbose=0,
+        # minCount 1: words of the vectors file re-enter the dictionary anyway.
+        minCount=1, loss="softmax", seed=options.seed, thread=1, verbose=0,
         pretrainedVectors=vectors)
 
 
@@ -516,7 +520,8 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
         f"quality model  {metrics['model']}",
         f"  sha256       {metrics['model_sha256']}",
         f"  positives    {sum(counts['positives'].values())} "
-        f"(reference pages {counts['positives'][REFERENCE_PAGES]}, Wikipedia text {counts['positives'][WIKIPEDIA_TEXT]}); "
+        f"(reference pages {counts['positives'][REFERENCE_PAGES]}, "
+        f"Wikipedia text {counts['positives'][WIKIPEDIA_TEXT]}); "
         f"{counts['reference_urls']} cited URLs, {counts['web_pages_read']} web pages read",
         f"  negatives    {counts['negatives']} (of {counts['negatives_available']} candidate pages)",
         f"  duplicates   {counts['duplicates_removed']} removed",

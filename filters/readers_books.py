@@ -20,6 +20,7 @@ import io
 import json
 import os
 import posixpath
+import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -31,8 +32,24 @@ from mixtures.config import BooksConfig
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+# UTF-32 first: its little-endian BOM starts with UTF-16's.
+_UTF_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+             (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# C0 controls other than tab, LF, FF, CR (and ESC, in old ANSI-art texts), plus the C1 block:
+# a decoded book where they are common was binary or decoded with the wrong codec.
+_CONTROL_CHARS = frozenset(chr(c) for c in (*range(32), *range(0x7F, 0xA0)) if chr(c) not in "\t\n\x0c\r\x1b")
+_CONTROL_SAMPLE = 65536
+MAX_CONTROL_FRACTION = 0.01
+
+
 def decode_book(data: bytes) -> tuple[str, str]:
     """(text, encoding) for the bytes of a plain-text book."""
+    for bom, codec in _UTF_BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), codec  # the codec consumes the BOM
+            except UnicodeDecodeError:
+                break
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
@@ -44,6 +61,37 @@ def decode_book(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1"), "latin-1"
+
+
+def undecodable(text: str, encoding: str) -> str | None:
+    """Why ``text`` is no readable book (binary data, a wrong codec), or None if it reads.
+
+    The latin-1 fallback of :func:`decode_book` decodes every byte string, so a PNG, a UTF-16
+    file without BOM or an EBCDIC file would otherwise become a "book" of mojibake.
+    """
+    sample = text[:_CONTROL_SAMPLE]
+    if not sample:
+        return None
+    control = sum(1 for ch in sample if ch in _CONTROL_CHARS)
+    if control / len(sample) <= MAX_CONTROL_FRACTION:
+        return None
+    return (f"undecodable book: {control / len(sample):.0%} control characters after decoding as {encoding} "
+            "(binary data, or an encoding such as UTF-16 without byte-order mark or EBCDIC)")
+
+
+def unpaired_surrogate(record: dict[str, Any]) -> str | None:
+    """The first string field holding an unpaired UTF-16 surrogate (``"\\ud800"`` in JSON).
+
+    Python's JSON parser accepts such escapes, but the text cannot be written as UTF-8: the
+    run's output sink would fail on it.
+    """
+    for key, value in record.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return key
+    return None
 
 
 def is_jsonl(path: str) -> bool:
@@ -63,10 +111,21 @@ class BooksReader:
             yield from self._jsonl(path, name, fh)
             return
         data = fh.read(self._max + 1)
+        if len(data) <= self._max and data.startswith(_GZIP_MAGIC):
+            # A gzipped book under a plain name: decompress (bounded) rather than decode gzip bytes.
+            try:
+                data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(self._max + 1)
+            except (OSError, EOFError, zlib.error) as exc:
+                yield QuarantineRecord(self._source, path, name, "read", f"corrupt gzip data: {type(exc).__name__}: {exc}")
+                return
         if len(data) > self._max:
             yield QuarantineRecord(self._source, path, name, "read", f"book exceeds max_book_bytes={self._max}")
             return
         text, encoding = decode_book(data)
+        problem = undecodable(text, encoding)
+        if problem is not None:
+            yield QuarantineRecord(self._source, path, name, "read", problem)
+            return
         text = normalize_newlines(text)
         meta = {"file": path, "record": name, "encoding": encoding, "title": gutenberg_title(text) or name}
         yield Document(stable_id(self._source, name), text, self._source, meta)
@@ -81,6 +140,9 @@ class BooksReader:
                 record = json.loads(line)
                 if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                     raise ValueError("record has no string 'text' field")
+                bad_field = unpaired_surrogate(record) if b"\\u" in line else None
+                if bad_field is not None:
+                    raise ValueError(f"field {bad_field!r} holds an unpaired UTF-16 surrogate (not valid Unicode)")
             except (ValueError, UnicodeDecodeError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:2000]
                 yield QuarantineRecord(self._source, path, f"line {line_no}", "read", error)

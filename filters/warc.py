@@ -9,9 +9,10 @@ It handles gzip-per-record ``.warc.gz`` and plain ``.warc`` through warcio, and 
   as is, ``meta["format"] = "text"``, ``meta["kind"] = "wet"``;
 * a :class:`Dropped` (stage ``read``) for input records that are pages but not usable, so
   that stats reconcile: ``revisit`` records, non-200 responses (``http_status``) and
-  non-HTML payloads such as images, JS, CSS, PDFs, DNS records (``non_html``);
+  non-HTML payloads such as images, JS, CSS, PDFs, DNS records (``non_html``), including
+  binary payloads mislabelled ``text/html`` (sniffed by magic number, ``meta["sniffed"]``);
 * a :class:`QuarantineRecord` naming file + byte offset + error for a record that cannot be
-  read (corrupt headers or payload, oversized payload). The reader then resyncs on the next
+  read (corrupt WARC or HTTP headers, corrupt payload, oversized payload). The reader then resyncs on the next
   record start (next gzip member, or next ``WARC/1.`` line in a plain file). A truncated
   gzip stream therefore ends the file with exactly one quarantine record.
 
@@ -73,6 +74,11 @@ _CHARSET_PARAM = re.compile(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:\-]+)", re.IG
 _META_CHARSET = re.compile(rb"<meta[^>]{0,512}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:\-]+)", re.IGNORECASE)
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _GZIP_MAGIC = b"\x1f\x8b\x08"
+_BINARY_MAGIC = (
+    b"%PDF-", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b\x08",
+    b"BZh", b"7z\xbc\xaf\x27\x1c", b"\x00\x00\x01\x00", b"wOFF", b"wOF2", b"\x7fELF", b"OggS", b"fLaC", b"ID3",
+)
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
 _WARC_MAGIC = b"WARC/1."
 
 
@@ -155,6 +161,23 @@ def looks_like_html(payload: bytes) -> bool:
     if head.startswith((b"<!doctype html", b"<html")):
         return True
     return head.startswith(b"<") and any(tag in head for tag in (b"<html", b"<head", b"<body"))
+
+
+def looks_binary(payload: bytes) -> bool:
+    """True when the payload is a binary format (PDF, image, archive, font...), whatever its label.
+
+    Servers send PDFs and images as ``text/html`` often enough that the label alone would
+    turn them into pages of mojibake. A known magic number decides; otherwise more than 10%
+    control bytes in the first KiB (NUL and friends; tab, CR, LF, FF, ESC are text) does.
+    UTF-16 with a byte-order mark is text, whatever its NULs.
+    """
+    head = payload[:SNIFF_BYTES]
+    if head.startswith(_BINARY_MAGIC) or (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
+        return True
+    if not head or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return control / len(head) > 0.10
 
 
 def clean_url(url: str | None) -> str:
@@ -256,6 +279,13 @@ def _record_items(record: Any, source: str, basename: str, offset: int,
     has_http = http is not None and http.protocol.upper().startswith("HTTP") and rec_type in ("response", "revisit")
     content_type = (http.get_header("Content-Type") or "") if has_http else warc_content_type
     meta["content_type"] = content_type
+    if rec_type == "response" and http is not None and not has_http:
+        # warcio parsed the block as HTTP (an http(s) target) but found no HTTP status line:
+        # the headers are garbage, so neither the status nor the content type can be trusted.
+        status_line = f"{http.protocol} {http.statusline}".strip()
+        yield QuarantineRecord(source, basename, str(offset), "read",
+                               f"unparseable HTTP response headers: status line {status_line[:100]!r}")
+        return
     if rec_type == "revisit":
         yield Dropped(Document(doc_id, "", source, meta), REVISIT)
         return
@@ -286,6 +316,10 @@ def _record_items(record: Any, source: str, basename: str, offset: int,
     payload = _read_bounded(record, cfg.max_html_bytes)
     if payload is None:
         yield _oversized(source, basename, offset, cfg)
+        return
+    if looks_binary(payload):
+        meta["sniffed"] = "binary"
+        yield Dropped(Document(doc_id, "", source, meta), NON_HTML)
         return
     if kind not in HTML_TYPES and not looks_like_html(payload):
         yield Dropped(Document(doc_id, "", source, meta), NON_HTML)

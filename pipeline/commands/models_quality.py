@@ -19,6 +19,9 @@ import os
 
 from mixtures.config import ConfigError, QualityConfig
 
+# Folder inputs: WARC/WET and dump files only (corpus folders also hold READMEs, manifests).
+INPUT_SUFFIXES = (".gz", ".warc", ".wet", ".bz2", ".xml", ".xz")
+
 
 def register(models: argparse._SubParsersAction) -> None:
     parser = models.add_parser(
@@ -41,7 +44,6 @@ def register(models: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of sampling and training (default 1)")
     parser.add_argument("--lr", type=float, default=0.1, help="fastText learning rate (default 0.1)")
     parser.add_argument("--dim", type=int, default=100, help="fastText vector size (default 100)")
-    parser.add_argument("--word-ngrams", type=int, default=1, help="fastText word n-grams (default 1)")
     parser.add_argument("--min-chars", type=int, default=300,
                         help="shortest page / Wikipedia chunk used as an example (default 300)")
     parser.add_argument("--max-negatives", type=int, default=100_000, help="cap on sampled web pages (default 100000)")
@@ -58,7 +60,7 @@ def _expand(specs: list[str]) -> list[str]:
     for spec in specs:
         if os.path.isdir(spec):
             found = [os.path.join(root, name) for root, _, names in os.walk(spec) for name in names
-                     if not name.startswith(".") and name.lower().endswith((".gz", ".warc", ".wet", ".bz2", ".xml", ".xz"))]
+                     if not name.startswith(".") and name.lower().endswith(INPUT_SUFFIXES)]
         elif glob.has_magic(spec):
             found = [p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)]
         elif os.path.isfile(spec):
@@ -89,7 +91,7 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     # Reference pages are looked up in every web input; the rest are negative candidates.
     web = sorted(dict.fromkeys([*[p for p in positives if not is_dump(p)], *negatives]))
     options = TrainingOptions(
-        seed=args.seed, epoch=args.epoch, lr=args.lr, dim=args.dim, word_ngrams=args.word_ngrams,
+        seed=args.seed, epoch=args.epoch, lr=args.lr, dim=args.dim,
         min_chars=args.min_chars, max_negatives=args.max_negatives, heldout_fraction=args.heldout,
         threshold=args.threshold,
     )

@@ -152,7 +152,8 @@ def test_roc_auc_matches_pairwise_count():
     labels = [1, 0, 1, 1, 0, 0, 1, 0]
     scores = [0.9, 0.8, 0.8, 0.3, 0.2, 0.5, 0.7, 0.1]
     pairs = [(p, n) for p, n in itertools.product(
-        [s for s, y in zip(scores, labels) if y], [s for s, y in zip(scores, labels) if not y])]
+        [s for s, y in zip(scores, labels, strict=True) if y],
+        [s for s, y in zip(scores, labels, strict=True) if not y])]
     pairwise = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
     assert roc_auc(labels, scores) == pytest.approx(pairwise)
     assert roc_auc([1, 1], [0.1, 0.2]) is None

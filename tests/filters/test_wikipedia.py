@@ -203,6 +203,9 @@ def test_unknown_encoding_is_quarantined_with_a_clear_message():
     ("* one\n* two [[x|three]]", "one\ntwo three"),
     ("Stray }} and {{ and [[ brackets ]].", "Stray and and brackets."),
     ("A&nbsp;B &amp; C", "A B & C"),
+    ("A <math>x^{{2}</math> B {{t}} C.", "A B C."),  # maths braces do not unbalance templates
+    ("'''{{lang|ru|Россия}}''' (Rossiya) is big.", "(Rossiya) is big."),
+    ("Dialect ([[:fr:Chiac|{{lang|fr|chiac}}]]) here.", "Dialect (Chiac) here."),
 ])
 def test_wikitext_to_text_cases(wikitext, expected):
     assert wikitext_to_text(wikitext) == expected

@@ -6,6 +6,7 @@ import collections
 import gzip
 import json
 
+from filters.base import Dropped, QuarantineRecord
 from filters.c4 import (
     C4_BADWORDS,
     C4_CURLY_BRACKET,
@@ -16,8 +17,6 @@ from filters.c4 import (
     C4Cleaner,
     C4PageFilter,
 )
-from filters.base import Dropped, QuarantineRecord
-from filters.document import Document
 from filters.extract import ExtractedTextFilter, HtmlExtractor
 from filters.lang_id import LanguageFilter
 from filters.warc import read_warc

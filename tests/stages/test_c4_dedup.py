@@ -35,7 +35,8 @@ def cleaned(corpus):
               ("http://data.gov.uk/privacy", FIRST), ("https://www.deutschland.de/en", "cc-pages-00000.warc.gz")}
     extractor, cleaner = HtmlExtractor(), C4Cleaner(CFG)
     out = {}
-    for folder, name in sorted({("cc", f) for _, f in wanted if f.startswith("ukwa")} | {("cc-pages", "cc-pages-00000.warc.gz")}):
+    files = {("cc", f) for _, f in wanted if f.startswith("ukwa")} | {("cc-pages", "cc-pages-00000.warc.gz")}
+    for folder, name in sorted(files):
         path = corpus / folder / name
         with open(path, "rb") as fh:
             for item in read_warc(str(path), fh):

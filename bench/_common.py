@@ -1,0 +1,171 @@
+"""Helpers shared by the cluster-readiness benches (vs_datatrove, overhead, scaling).
+
+Import it after the ``sys.path`` fix every bench script starts with (``bench/tokenize.py``
+would otherwise shadow the stdlib module for every later import)::
+
+    BENCH = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+    sys.path.insert(0, str(BENCH.parent))
+    sys.path.append(str(BENCH))  # after the stdlib: `import _common` works, `tokenize` stays stdlib
+
+Only stdlib at module level: the datatrove side of ``vs_datatrove.py`` imports this module
+from its own virtualenv, where none of our dependencies exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
+CACHE = REPO / ".cache"
+RESULT_PREFIX = "BENCH-RESULT "  # the line a side process prints its JSON figures on
+
+
+def cc_pages(corpus: str | Path) -> list[Path]:
+    """The two real WARC files of ``corpus/cc-pages`` (216 pages, 7.6 MB gzip)."""
+    paths = sorted((Path(corpus) / "cc-pages").glob("*.warc.gz"))
+    if not paths:
+        raise SystemExit(f"no WARC files in {Path(corpus) / 'cc-pages'} (use --corpus)")
+    return paths
+
+
+def repeated_inputs(sources: Sequence[Path], copies: int, dest: Path) -> list[Path]:
+    """``copies`` copies of every file in ``dest``, named ``<stem>.copyNN.warc.gz``.
+
+    Distinct file names give distinct stable document ids, so the copies are separate
+    documents everywhere (and exact duplicates for dedup, which only stage 1 sees here).
+    Hard links where possible: the bytes are the same, nothing needs writing.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for copy in range(copies):
+        for src in sources:
+            name = src.name.replace(".warc.gz", f".copy{copy:02d}.warc.gz")
+            target = dest / name
+            if not target.exists():
+                try:
+                    os.link(src, target)
+                except OSError:
+                    shutil.copyfile(src, target)
+            out.append(target)
+    return out
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its waited-for children (sandboxes, workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@dataclass
+class Timing:
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+class timed:
+    """``with timed() as t: ...`` → ``t.wall``, ``t.cpu`` (CPU includes reaped children)."""
+
+    def __enter__(self) -> Timing:
+        self._t = Timing()
+        self._wall, self._cpu = time.perf_counter(), cpu_seconds()
+        return self._t
+
+    def __exit__(self, *exc: Any) -> None:
+        self._t.wall = time.perf_counter() - self._wall
+        self._t.cpu = cpu_seconds() - self._cpu
+
+
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def single_core_env() -> dict[str, str]:
+    """Environment for a one-core side process: no BLAS/OpenMP/tokenizer thread pools."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+        env[var] = "1"
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def pinned(cmd: list[str], core: int | None) -> list[str]:
+    """``cmd`` under ``taskset -c core`` (when taskset exists and a core is given)."""
+    if core is None or shutil.which("taskset") is None:
+        return cmd
+    return ["taskset", "-c", str(core), *cmd]
+
+
+def run_side(cmd: list[str], env: dict[str, str] | None = None, core: int | None = 0,
+             timeout: float | None = None) -> dict[str, Any]:
+    """Runs one side in its own interpreter and returns the JSON it printed.
+
+    Raises:
+        RuntimeError: the process failed or printed no result line (its output is included).
+    """
+    proc = subprocess.run(pinned(cmd, core), env=env or single_core_env(), capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    raise RuntimeError(f"{' '.join(cmd)} failed (rc {proc.returncode}):\n"
+                       f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Prints a side's result for :func:`run_side`."""
+    sys.stdout.write(RESULT_PREFIX + json.dumps(result, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def record(stage: str, **figures: Any) -> None:
+    """``bench/_results.py:record`` (imported lazily: only the orchestrating process records)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pasture_bench_results", BENCH / "_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.record(stage, **figures)
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def ensure_venv(venv: Path, requirements: Sequence[str], base_python: str | None = None) -> Path:
+    """Creates ``venv`` with ``requirements`` if it is missing; returns its python.
+
+    A marker file records what was installed; a changed requirement list reinstalls.
+    """
+    marker = venv / ".bench-requirements"
+    wanted = "\n".join(requirements) + "\n"
+    python = venv_python(venv)
+    if python.exists() and marker.exists() and marker.read_text() == wanted:
+        return python
+    base = base_python or shutil.which("python3.11") or sys.executable
+    if not python.exists():
+        print(f"creating {venv} ...", flush=True)
+        subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    print(f"installing into {venv}: {' '.join(requirements)}", flush=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements], check=True)
+    marker.write_text(wanted)
+    return python
+
+
+def pct(values: Sequence[float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
