@@ -44,7 +44,8 @@ setup(
         # Only trainer/ imports torch, so Dataflow workers (base install) never pull it.
         # Exact pin: a range pulls a multi-GB CUDA build on machines without the local CPU wheel.
         "train": ["torch==2.13.0"],
-        "dev": ["torch==2.13.0", "pytest>=8", "networkx>=3"],
+        # datasets: only tests/tokenizer/test_export.py loads the exported Parquet with it.
+        "dev": ["torch==2.13.0", "pytest>=8", "networkx>=3", "datasets>=3"],
         "gcp": ["apache-beam[gcp]==2.77.0"],
     },
     entry_points={"console_scripts": ["pasture=pipeline.cli:main"]},

@@ -7,8 +7,9 @@
      default ``affine32`` scheme) per document: what one writes from the datasketch README;
    - ``same shingles, bulk+xxh32``: the same shingling with ``MinHash.bulk(...,
      hashfunc=xxh32_intdigest)``, to show which part of the gain is hashing;
-   - ``ours``: ``filters.minhash.MinHasher.signature`` (bytes-table normalisation, shingles
-     joined in C, template copy, xxh32, LeanMinHash).
+   - ``ours``: ``filters.minhash.MinHasher.signature`` (bytes-table normalisation, words
+     hashed once with xxh32, shingle hashes combined in numpy, datasketch's affine32
+     permutations in one broadcast, LeanMinHash).
 2. Memory per worker as the input grows 1×, 4×, 16×: a fresh subprocess streams N documents
    through the worker-side code of ``DedupNearDuplicates`` (signature DoFn + band keys) and
    reports its peak RSS (``resource.getrusage``). Reduce-side state is one bucket or one node
@@ -36,6 +37,7 @@ import json  # noqa: E402
 import re  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 
 REPO = _BENCH.parent
@@ -121,8 +123,8 @@ def throughput(texts: list[str], repeat: int) -> dict[str, float]:
         return [hasher.signature(t) for t in batch]
 
     def ours_shingles_only(batch):
-        from filters.minhash import shingles
-        return [shingles(t, cfg.ngram) for t in batch]
+        from filters.minhash import shingle_hashes
+        return [shingle_hashes(t, cfg.ngram) for t in batch]
 
     def naive_shingles_only(batch):
         return [naive_shingles(t, cfg.ngram) for t in batch]
@@ -132,7 +134,7 @@ def throughput(texts: list[str], repeat: int) -> dict[str, float]:
         "naive shingles + MinHash.bulk(xxh32)": _best_rate(naive_bulk_xxh32, texts, repeat),
         "ours (MinHasher.signature)": _best_rate(ours, texts, repeat),
         "  shingling only, naive": _best_rate(naive_shingles_only, texts, repeat),
-        "  shingling only, ours": _best_rate(ours_shingles_only, texts, repeat),
+        "  shingling only, ours (shingle_hashes)": _best_rate(ours_shingles_only, texts, repeat),
     }
 
 
@@ -148,13 +150,13 @@ def _doc_stream(texts: list[str], n: int):
         yield Document(f"bench/{i:08d}", f"{texts[i % len(texts)]} copy {i}", "bench")
 
 
-def worker_rss(n: int, base: int) -> dict:
+def worker_rss(n: int, texts_path: str) -> dict:
     """Streams ``n`` docs through the worker-side DoFns; returns peak RSS in MB."""
     from filters.minhash import band_keys
     from mixtures.config import MinHashConfig
     from stages.dedup import _SignatureDoFn
 
-    texts = load_texts(base)
+    texts = json.loads(Path(texts_path).read_text(encoding="utf-8"))
     cfg = MinHashConfig()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     fn = _SignatureDoFn(cfg, "minhash", "")
@@ -172,7 +174,7 @@ def worker_rss(n: int, base: int) -> dict:
             "band_entries": emitted, "docs_per_s": round(n / seconds, 1)}
 
 
-def pipeline_run(n: int, base: int) -> dict:
+def pipeline_run(n: int, texts_path: str) -> dict:
     """The whole DedupNearDuplicates on FnApiRunner; peak RSS of the (single) runner process."""
     import apache_beam as beam
     from apache_beam.metrics.metric import MetricsFilter
@@ -180,7 +182,7 @@ def pipeline_run(n: int, base: int) -> dict:
     from mixtures.config import MinHashConfig
     from stages.dedup import DedupNearDuplicates
 
-    texts = load_texts(base)
+    texts = json.loads(Path(texts_path).read_text(encoding="utf-8"))
     docs = list(_doc_stream(texts, n))
     started = time.perf_counter()
     with beam.Pipeline(runner="FnApiRunner") as p:
@@ -195,11 +197,11 @@ def pipeline_run(n: int, base: int) -> dict:
             "largest_bucket": sizes[0].max if sizes else 0, "dropped": counters.get("dropped", 0)}
 
 
-def _in_subprocess(kind: str, n: int, base: int) -> dict:
+def _in_subprocess(kind: str, n: int, texts_path: str) -> dict:
     code = ("import importlib.util, json, sys; "
             f"spec = importlib.util.spec_from_file_location('dedup_throughput', {str(Path(__file__).resolve())!r}); "
             "b = importlib.util.module_from_spec(spec); sys.modules['dedup_throughput'] = b; "
-            f"spec.loader.exec_module(b); print(json.dumps(b.{kind}({n}, {base})))")
+            f"spec.loader.exec_module(b); print(json.dumps(b.{kind}({n}, {texts_path!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -227,19 +229,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ours vs datasketch default: {ours / baseline:.2f}x (target >= 3x); "
           f"{ours * mean_bytes / 1e6:.2f} MB of text/s/core")
 
+    texts_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8")
+    with texts_file:
+        json.dump(texts[:args.memory_base], texts_file)
     print("\nmemory per worker (signature DoFn + band keys, streaming, fresh process each):")
     for scale in (1, 4, 16):
-        r = _in_subprocess("worker_rss", args.memory_base * scale, args.memory_base)
+        r = _in_subprocess("worker_rss", args.memory_base * scale, texts_file.name)
         print(f"  {scale:>2}x {r['docs']:>7} docs: peak RSS {r['peak_rss_mb']:>7.1f} MB "
-              f"(after loading texts {r['rss_after_load_mb']:.1f} MB), {r['docs_per_s']:.0f} docs/s, "
+              f"(after imports and {args.memory_base} base texts: {r['rss_after_load_mb']:.1f} MB), "
+              f"{r['docs_per_s']:.0f} docs/s, "
               f"{r['band_entries']} band entries emitted")
     if args.pipeline:
         print("\nwhole transform on FnApiRunner (one process holds every PCollection; not a worker figure):")
         for scale in (1, 4):
-            r = _in_subprocess("pipeline_run", 500 * scale, 500)
+            r = _in_subprocess("pipeline_run", 500 * scale, texts_file.name)
             print(f"  {scale}x {r['docs']:>6} docs: {r['seconds']:>6.1f} s ({r['docs_per_s']:.0f} docs/s), "
                   f"peak RSS {r['peak_rss_mb']:.1f} MB, largest LSH bucket {r['largest_bucket']}, "
                   f"dropped {r['dropped']}")
+    Path(texts_file.name).unlink()
     if args.record:
         _bench_module("_results").record("minhash", docs_per_s_per_core=round(ours, 1), mb_per_s_per_core=round(ours * mean_bytes / 1e6, 3),
                text_bytes_per_doc=round(mean_bytes), note="signatures + band keys; the shuffles "

@@ -101,11 +101,13 @@ SPAN_SENTENCES = 3
 _BOUNDARY_RE = re.compile(r"""[.!?]+["'”’»)\]]*(?=\s|$)""")
 # Common English abbreviations after which a period does not end a sentence (lower-cased,
 # without the final period). punkt learns such a list from data; this one is fixed.
+# Ordinary words that are also abbreviations ("no", "est") are left out: a sentence ending
+# in them is commoner than the abbreviation.
 ABBREVIATIONS = frozenset({
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "vs", "etc", "e.g", "i.e",
-    "cf", "al", "inc", "ltd", "co", "corp", "no", "nos", "vol", "vols", "pp", "p", "fig", "figs",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "u.s", "u.k", "a.m", "p.m", "approx", "dept", "est", "gen", "gov", "rev", "sen", "rep",
+    "cf", "al", "inc", "ltd", "corp", "vol", "vols", "pp", "fig", "figs",
+    "jan", "feb", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "u.s", "u.k", "a.m", "p.m", "approx", "dept", "gov",
 })
 
 

@@ -16,9 +16,10 @@ SentencePiece reports it accepts.
 
 Cutoffs: cc_net's ``cutoff.csv`` holds, per language, percentiles 0..99 of document
 perplexity measured on *Common Crawl* documents. At training time we only have Wikipedia,
-so we store the percentiles of per-paragraph perplexity on held-out Wikipedia pages (pages
-whose id hash falls in ``heldout_percent``; all paragraphs when the dump is too small to
-hold any out, which the manifest records). Scored in-sample, a 5-gram model memorises its
+so we store the percentiles of per-paragraph perplexity on held-out Wikipedia pages: pages
+whose id hash falls in ``heldout_percent``; when that picks none (a corpus of a few pages),
+the one page with the largest hash; with a single page, its own training paragraphs (the
+cutoffs file says which in ``set``). Scored in-sample, a 5-gram model memorises its
 training text and the cutoffs would be far too low.
 
 Everything here is plain Python plus the SentencePiece/KenLM libraries and the KenLM
@@ -73,12 +74,14 @@ def lm_lines(text: str) -> list[str]:
     return lines
 
 
+def split_key(doc_id: str) -> int:
+    """A stable 32-bit hash of the document id that decides its side of the split."""
+    return int.from_bytes(hashlib.sha1(doc_id.encode("utf-8")).digest()[:4], "little")
+
+
 def is_heldout(doc_id: str, heldout_percent: int) -> bool:
     """Deterministic held-out split by a hash of the document id (independent of order)."""
-    if heldout_percent <= 0:
-        return False
-    bucket = int.from_bytes(hashlib.sha1(doc_id.encode("utf-8")).digest()[:4], "little") % 100
-    return bucket < heldout_percent
+    return heldout_percent > 0 and split_key(doc_id) % 100 < heldout_percent
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -163,8 +166,8 @@ def tokenize_line(sp: Any, normalized_line: str) -> str:
 def find_kenlm_binary(name: str, bin_dir: str | Path | None = None, venv: str | Path | None = None) -> Path:
     """Locates ``lmplz`` / ``build_binary``.
 
-    Order: ``bin_dir`` (explicit), ``~/.cache/pasture/kenlm-bin``, the folder named in
-    ``<venv>/.kenlm-bin``, then ``PATH``.
+    Order: ``bin_dir`` (explicit), the folder ./install.sh named in ``<venv>/.kenlm-bin``,
+    ``~/.cache/pasture/kenlm-bin`` (install.sh's default), then ``PATH``.
 
     Raises:
         LMTrainingError: not found; the message tells the user to run ./install.sh.
@@ -172,11 +175,11 @@ def find_kenlm_binary(name: str, bin_dir: str | Path | None = None, venv: str | 
     candidates: list[Path] = []
     if bin_dir:
         candidates.append(Path(bin_dir) / name)
-    candidates.append(KENLM_CACHE_DIR / name)
     if venv:
         marker = Path(venv) / ".kenlm-bin"
         if marker.is_file():
             candidates.append(Path(marker.read_text(encoding="utf-8").strip()) / name)
+    candidates.append(KENLM_CACHE_DIR / name)
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
@@ -305,24 +308,41 @@ def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str 
         # 1. Read + clean + normalise, split by page into training and held-out text.
         started = time.time()
         n_docs = n_train_docs = n_train_lines = n_heldout_lines = chars = 0
-        with train_txt.open("w", encoding="utf-8") as train_fh, heldout_txt.open("w", encoding="utf-8") as held_fh:
+        # The training page with the largest split key, as (key, start, end byte, lines): the
+        # page to hold out when the hash split held out none (a corpus of a few pages).
+        spare: tuple[int, int, int, int] | None = None
+        written = 0
+        with train_txt.open("wb") as train_fh, heldout_txt.open("wb") as held_fh:
             for doc in documents:
                 lines = lm_lines(doc.text)
                 if not lines:
                     continue
                 n_docs += 1
                 chars += sum(len(line) for line in lines)
+                payload = ("\n".join(lines) + "\n").encode("utf-8")
                 if is_heldout(doc.id, settings.heldout_percent):
-                    held_fh.write("\n".join(lines) + "\n")
+                    held_fh.write(payload)
                     n_heldout_lines += len(lines)
                 else:
-                    train_fh.write("\n".join(lines) + "\n")
+                    key = split_key(doc.id)
+                    if spare is None or key > spare[0]:
+                        spare = (key, written, written + len(payload), len(lines))
+                    train_fh.write(payload)
+                    written += len(payload)
                     n_train_lines += len(lines)
                     n_train_docs += 1
                 if n_docs % 10_000 == 0:
-                    log.info("read: %s documents, %s paragraphs so far", f"{n_docs:,}", f"{n_train_lines + n_heldout_lines:,}")
+                    log.info("read: %s documents, %s paragraphs so far", f"{n_docs:,}",
+                             f"{n_train_lines + n_heldout_lines:,}")
         if n_docs == 0:
             raise LMTrainingError(f"no {lang} articles with text in {inputs}")
+        if n_heldout_lines == 0 and settings.heldout_percent > 0 and n_train_docs >= 2 and spare is not None:
+            # Too few pages for the hash split to hold one out: hold out one page anyway, since
+            # in-sample perplexity of a 5-gram model is far too low to be a cutoff.
+            data = train_txt.read_bytes()
+            heldout_txt.write_bytes(data[spare[1]:spare[2]])
+            train_txt.write_bytes(data[:spare[1]] + data[spare[2]:])
+            n_heldout_lines, n_train_lines, n_train_docs = spare[3], n_train_lines - spare[3], n_train_docs - 1
         if n_train_lines == 0:  # every page fell in the held-out share: train on them instead
             train_txt.write_bytes(heldout_txt.read_bytes())
             heldout_txt.write_text("", encoding="utf-8")
@@ -368,7 +388,7 @@ def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str 
         model = kenlm.Model(str(lm_bin))
         cutoff_set = "heldout" if n_heldout_lines else "training"
         if cutoff_set == "training":
-            log.warning("%s: no held-out pages (corpus too small); cutoffs use the training paragraphs", lang)
+            log.warning("%s: a single page, none to hold out; cutoffs use the training paragraphs", lang)
         values = []
         with (heldout_txt if n_heldout_lines else train_txt).open(encoding="utf-8") as src:
             for line in src:

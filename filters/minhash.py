@@ -7,21 +7,29 @@ Pipeline for one document:
    ``TextNormConfig`` default (lowercase, remove_punctuation, norm_unicode_diacritics,
    norm_numbers, norm_whitespace), so "Page 12 — Café" and "page 47: cafe" shingle alike.
 2. ``shingles(text, n)``: the set of word n-grams (``n = MinHashConfig.ngram``, 5 as in
-   datatrove and BigCode), as UTF-8 bytes because datasketch and xxhash hash bytes only.
-   A document with 1..n-1 words is one shingle (so identical short texts still collide); a
+   datatrove and BigCode), as UTF-8 bytes. This set *defines* the Jaccard we report. A
+   document with 1..n-1 words is one shingle (identical short texts still collide); a
    document with no words has no shingles and no signature: it is never a near-duplicate.
-3. ``MinHasher.signature(text)``: datasketch ``MinHash`` (scheme ``affine32``, seeded) with
-   ``hashfunc=xxhash.xxh32_intdigest``, returned as a ``LeanMinHash``. The values are exactly
-   what ``MinHash.bulk(..., hashfunc=xxh32_intdigest)`` gives, so they can be loaded into a
-   datasketch ``MinHashLSH`` for inspection.
-4. ``band_keys(hashvalues, bands, rows)``: one key per band; two documents become candidates
+3. ``shingle_hashes(text, n)``: the same shingles as 32-bit hashes, computed without building
+   them: each word is hashed once with ``xxhash.xxh32_intdigest`` and the n word hashes of a
+   shingle are combined by a polynomial (``h = h * 0x9E3779B1 + w`` mod 2^32) in numpy.
+   Equal shingles give equal hashes; different shingles collide with probability ~2^-32, as
+   with xxh32 over the shingle bytes.
+4. ``MinHasher.hashvalues(text)``: datasketch's ``affine32`` MinHash scheme, seeded: the
+   MurmurHash3 finalizer (``fmix32``), then ``a * h + b`` mod 2^32 with datasketch's own
+   permutations ``MinHash(num_perm, seed).permutations``, then the minimum per permutation.
+   The values are exactly ``MinHash(num_perm, seed, hashfunc=int).update_batch(
+   shingle_hashes(text))`` (tests check it), so ``MinHasher.signature`` returns a
+   datasketch ``LeanMinHash`` that works with ``MinHashLSH`` and ``jaccard``.
+5. ``band_keys(hashvalues, bands, rows)``: one key per band; two documents become candidates
    when any band key is equal.
 
-Speed: building shingles dominated (deps.md §5). ``normalized_words`` handles ASCII with one
-``bytes.translate`` table (punctuation → space, digit → 0) and a C ``split``, 2-3x faster than
-a Unicode regex ``findall``; only non-ASCII text pays for NFD and one regex. Shingles are
-joined as bytes in C (``map(b" ".join, zip(...))``), never encoded one by one. Figures:
-bench/dedup_throughput.py.
+Speed (deps.md §5: shingling dominated, then the per-shingle Python hash calls inside
+``update_batch``): ASCII punctuation/digits go through one ``bytes.translate`` table and a
+C ``split``; only non-ASCII text pays for one regex (and NFD when it is not already NFD);
+words are hashed with ``map`` over a C function; shingles never exist as Python objects;
+the permutations are one numpy broadcast per 4,096 shingles (which also bounds memory on
+book-length documents). Figures: bench/dedup_throughput.py.
 
 Known limit: scripts written without spaces (zh, ja, th) give few, long "words"; their
 documents still dedup when nearly identical, but with coarse shingles.
@@ -48,7 +56,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import xxhash
@@ -96,8 +104,10 @@ def normalized_words(text: str) -> list[bytes]:
     """
     text = text.lower()
     if not text.isascii():
-        # NFD + a regex over combining marks is 2x faster than a per-character category test.
-        text = _COMBINING_RE.sub("", unicodedata.normalize("NFD", text))
+        # NFD + a regex over combining marks is 2x faster than a per-character category test;
+        # the quick check skips both for text with nothing to decompose (most non-Latin text).
+        if not unicodedata.is_normalized("NFD", text):
+            text = _COMBINING_RE.sub("", unicodedata.normalize("NFD", text))
         text = _NON_ASCII_BREAK_RE.sub(" ", text)
     # The ASCII part is one C-level table lookup per byte: 2-3x faster than a regex findall.
     return text.encode("utf-8").translate(_BYTE_TABLE).split()
@@ -119,6 +129,55 @@ def shingles(text: str, n: int = 5) -> set[bytes]:
         return {b" ".join(words)} if words else set()
     # zip of shifted views + map(b" ".join) builds every n-gram in C, without a Python loop.
     return set(map(b" ".join, zip(*(words[i:] for i in range(n)))))
+
+
+# Odd multiplier of the polynomial shingle hash (the 32-bit golden ratio, as in Fibonacci
+# hashing); fmix32 afterwards avalanches the result before the affine permutations.
+_SHINGLE_MULTIPLIER = np.uint32(0x9E3779B1)
+# MurmurHash3 fmix32 constants: datasketch's ``_FMIX_CONSTANTS[32]`` (pre-mix of affine32).
+_FMIX_M1 = np.uint32(0x85EBCA6B)
+_FMIX_M2 = np.uint32(0xC2B2AE35)
+_CHUNK = 4096  # shingles per numpy broadcast: 4096 x num_perm x 4 bytes ≈ 2.4 MB at 144
+
+
+def shingle_hashes(text: str, n: int = 5) -> np.ndarray:
+    """32-bit hashes of the word ``n``-grams of ``text`` (see the module docstring).
+
+    Args:
+        text: Document text.
+        n: Words per shingle.
+
+    Returns:
+        A uint32 array with one hash per shingle position (repeated shingles repeat their
+        hash, which does not change a minimum); empty when the text has no words.
+    """
+    words = normalized_words(text)
+    count = len(words)
+    word_hashes = np.fromiter(map(xxhash.xxh32_intdigest, words), dtype=np.uint32, count=count)
+    if count <= n:
+        if count == 0:
+            return word_hashes
+        h = word_hashes[:1].copy()
+        for j in range(1, count):
+            h *= _SHINGLE_MULTIPLIER
+            h += word_hashes[j]
+        return h
+    positions = count - n + 1
+    h = word_hashes[:positions].copy()
+    for j in range(1, n):
+        h *= _SHINGLE_MULTIPLIER
+        h += word_hashes[j:j + positions]
+    return h
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's finalizer on a uint32 array (in place)."""
+    h ^= h >> np.uint32(16)
+    h *= _FMIX_M1
+    h ^= h >> np.uint32(13)
+    h *= _FMIX_M2
+    h ^= h >> np.uint32(16)
+    return h
 
 
 def jaccard(a: set[bytes], b: set[bytes]) -> float:
@@ -190,37 +249,45 @@ class MinHasher:
 
     def __init__(self, cfg: MinHashConfig) -> None:
         self.cfg = cfg
-        self._template = None
+        self._a: np.ndarray | None = None
+        self._b: np.ndarray | None = None
 
     def load(self) -> None:
-        """Draws the permutations once; every signature copies this template."""
+        """Takes datasketch's seeded ``affine32`` permutations once."""
         from datasketch import MinHash
 
-        self._template = MinHash(num_perm=self.cfg.num_perm, seed=self.cfg.seed,
-                                 hashfunc=xxhash.xxh32_intdigest)
+        a, b = MinHash(num_perm=self.cfg.num_perm, seed=self.cfg.seed, scheme="affine32").permutations
+        self._a = np.ascontiguousarray(a, dtype=np.uint32)
+        self._b = np.ascontiguousarray(b, dtype=np.uint32)
 
-    def signature(self, text: str):
-        """The ``LeanMinHash`` of ``text``, or ``None`` when it has no words.
+    def hashvalues(self, text: str) -> np.ndarray | None:
+        """The ``num_perm`` uint32 MinHash values of ``text``, or ``None`` when it has no words.
 
         Raises:
             TypeError: ``text`` is not a string.
         """
-        from datasketch import LeanMinHash
-
         if not isinstance(text, str):
             raise TypeError(f"document text must be str, got {type(text).__name__}")
-        if self._template is None:
+        if self._a is None:
             self.load()
-        grams = shingles(text, self.cfg.ngram)
-        if not grams:
+        hashes = shingle_hashes(text, self.cfg.ngram)
+        if hashes.shape[0] == 0:
             return None
-        minhash = self._template.copy()
-        minhash.update_batch(grams)
-        return LeanMinHash(minhash)
+        mixed = _fmix32(hashes)
+        values = np.full(self.cfg.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
+        for start in range(0, mixed.shape[0], _CHUNK):
+            block = mixed[start:start + _CHUNK, None] * self._a + self._b
+            np.minimum(values, block.min(axis=0), out=values)
+        return values
 
-    def signatures(self, texts: Iterable[str]) -> list:
-        """``signature`` for many texts (one template, as ``MinHash.bulk`` does)."""
-        return [self.signature(text) for text in texts]
+    def signature(self, text: str):
+        """The datasketch ``LeanMinHash`` of ``text`` (scheme ``affine32``), or ``None``."""
+        from datasketch import LeanMinHash
+
+        values = self.hashvalues(text)
+        if values is None:
+            return None
+        return LeanMinHash(seed=self.cfg.seed, hashvalues=values, scheme="affine32")
 
     def band_keys(self, hashvalues: np.ndarray | bytes) -> list[bytes]:
         return band_keys(hashvalues, self.cfg.bands, self.cfg.rows)

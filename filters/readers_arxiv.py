@@ -35,6 +35,7 @@ from filters.document import Document, stable_id
 from mixtures.config import ArxivConfig
 
 TEX_SUFFIXES = (".tex", ".ltx", ".latex")
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 UNSAFE_PATH = "unsafe_path"
 LINK = "link"
 SPECIAL = "special"
@@ -83,20 +84,30 @@ def unsafe_reason(member: tarfile.TarInfo) -> str | None:
     return None
 
 
-def read_source(fh: BinaryIO, cfg: ArxivConfig, single_name: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+def read_source(fh: BinaryIO, cfg: ArxivConfig, single_name: str,
+                expect_tar: bool = False) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """The ``.tex`` files of one paper (name → text) and the members that were skipped.
+
+    Args:
+        expect_tar: the file is named as a tarball (``.tar``, ``.tar.gz``, ``.tgz``). It may
+            still be one gzipped ``.tex`` (arXiv serves single-file papers so), but bytes
+            that are neither gzip nor tar are a broken download, not LaTeX.
 
     Raises:
         BadRecord: the archive is corrupt or exceeds ``max_total_bytes``/``max_members``.
     """
     raw = fh if hasattr(fh, "peek") else io.BufferedReader(fh)  # type: ignore[arg-type]
     stream: Any = raw
-    if raw.peek(2)[:2] == _GZIP_MAGIC:
+    gzipped = raw.peek(2)[:2] == _GZIP_MAGIC
+    if gzipped:
         stream = io.BufferedReader(gzip.GzipFile(fileobj=raw), buffer_size=1 << 16)  # type: ignore[arg-type]
     try:
         head = stream.peek(512)[:512]
         if _is_tar_header(head):
             return _read_tar(stream, cfg)
+        if expect_tar and not gzipped:
+            found = "an empty file" if not head else f"it starts with {head[:16]!r}"
+            raise BadRecord(f"not a tar archive: named as a tarball but neither gzip nor tar ({found})")
         data = stream.read(cfg.max_total_bytes + 1)
     except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
         raise BadRecord(f"corrupt archive: {type(exc).__name__}: {exc}") from exc
@@ -152,7 +163,8 @@ class ArxivReader:
         meta: dict[str, Any] = {"arxiv_id": pid, "file": path, "record": pid}
         doc_id = stable_id(self._source, pid)
         try:
-            files, skipped = read_source(fh, self._cfg, single_name=pid + ".tex")
+            files, skipped = read_source(fh, self._cfg, single_name=pid + ".tex",
+                                         expect_tar=path.endswith(TAR_SUFFIXES))
         except BadRecord as exc:
             yield QuarantineRecord(self._source, path, pid, "read", str(exc)[:2000])
             return

@@ -35,6 +35,7 @@ from filters.document import Document, stable_id
 LICENSE_MAP_NAMES = ("licenses.json", "licenses.yaml", "licenses.yml")
 _GZIP_MAGIC = b"\x1f\x8b"
 _REQUIRED = ("repo_name", "path", "content")
+_SKIP_CHUNK = 1 << 20
 
 
 def is_license_map(path: str) -> bool:
@@ -129,17 +130,58 @@ class GithubReader:
         return Document(doc_id, text.removeprefix("\ufeff"), self._source, meta)
 
 
-def _lines(fh: BinaryIO) -> Iterable[bytes]:
+def _lines(fh: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """Each line of the (possibly gzipped) file; None for a line longer than ``limit`` bytes.
+
+    An overlong line is skipped in bounded pieces and never held whole, so one runaway
+    line (a missing newline in a multi-GB file) cannot exhaust a worker's memory.
+    """
     buffered = io.BufferedReader(fh) if not hasattr(fh, "peek") else fh
-    if buffered.peek(2)[:2] == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered)
-    return buffered
+    stream: Any = gzip.GzipFile(fileobj=buffered) if buffered.peek(2)[:2] == _GZIP_MAGIC else buffered
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = stream.readline(_SKIP_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line
+
+
+def max_line_bytes(max_file_bytes: int) -> int:
+    """Longest JSONL line parsed: room for a ``max_file_bytes`` file fully JSON-escaped
+    (``\\u00XX`` is 6 bytes a character) plus 1 MiB of other fields."""
+    return 6 * max_file_bytes + (1 << 20)
+
+
+def _unpaired_surrogate(record: dict[str, Any]) -> str | None:
+    """The first string field holding an unpaired UTF-16 surrogate (``"\\ud800"`` in JSON).
+
+    Python's JSON parser accepts such escapes, but the text cannot be written as UTF-8: the
+    run's output sink would fail on it.
+    """
+    for key, value in record.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return key
+    return None
 
 
 def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_000_000) -> Iterator[Any]:
     """BigQuery-style records, one per line; bad lines are quarantined by line number."""
     name = posixpath.basename(file.replace(os.sep, "/"))
-    for line_no, raw in enumerate(_lines(fh), start=1):
+    limit = max_line_bytes(max_file_bytes)
+    for line_no, raw in enumerate(_lines(fh, limit), start=1):
+        if raw is None:
+            yield QuarantineRecord(source, file, f"line {line_no}", "read",
+                                   f"line longer than {limit} bytes (6 x github.max_file_bytes + 1 MiB): not parsed")
+            continue
         if not raw.strip():
             continue
         try:
@@ -149,6 +191,9 @@ def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_00
             missing = [k for k in _REQUIRED if not isinstance(record.get(k), str)]
             if missing:
                 raise ValueError(f"missing or non-string field(s) {missing}")
+            bad_field = _unpaired_surrogate(record) if b"\\u" in raw else None
+            if bad_field is not None:
+                raise ValueError(f"field {bad_field!r} holds an unpaired UTF-16 surrogate (not valid Unicode)")
         except (ValueError, UnicodeDecodeError) as exc:
             yield QuarantineRecord(source, file, f"line {line_no}", "read", f"{type(exc).__name__}: {exc}"[:2000])
             continue
@@ -160,7 +205,7 @@ def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_00
         doc_id = stable_id(source, repo, path, record.get("ref", ""))
         if len(content) > max_file_bytes:
             yield Dropped(Document(doc_id, "", source, {**meta, "size": len(content)}), TOO_LARGE)
-        elif "\x00" in content:
+        elif "\x00" in content or is_binary(content[:8192].encode("utf-8")):
             yield Dropped(Document(doc_id, "", source, {**meta, "size": len(content)}), BINARY)
         else:
             yield Document(doc_id, content, source, meta)

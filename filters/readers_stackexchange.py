@@ -66,6 +66,12 @@ def iter_rows(fh: BinaryIO) -> Iterator[dict[str, str]]:
         BadRecord: DOCTYPE/entity declarations.
         expat.ExpatError: malformed XML (the caller quarantines the rest of the file).
     """
+    for _, attrs in iter_rows_at(fh):
+        yield attrs
+
+
+def iter_rows_at(fh: BinaryIO) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line number, attributes)`` of every ``<row>``: the line names a row without an Id."""
     parser = expat.ParserCreate(encoding=None)
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse_doctype
@@ -73,11 +79,11 @@ def iter_rows(fh: BinaryIO) -> Iterator[dict[str, str]]:
     parser.UnparsedEntityDeclHandler = _refuse_entity
     parser.ExternalEntityRefHandler = _refuse_entity
     parser.buffer_text = False
-    pending: list[dict[str, str]] = []
+    pending: list[tuple[int, dict[str, str]]] = []
 
     def start(tag: str, attrs: dict[str, str]) -> None:
         if tag == "row":
-            pending.append(attrs)
+            pending.append((parser.CurrentLineNumber, attrs))
 
     parser.StartElementHandler = start
     while True:
@@ -114,16 +120,16 @@ class StackExchangeReader:
         excluded = self._restrict and site not in self._sites
         last_id = "none"
         try:
-            for attrs in iter_rows(fh):
+            for line, attrs in iter_rows_at(fh):
                 last_id = attrs.get("Id", last_id)
-                yield from self._row(path, site, excluded, attrs)
+                yield from self._row(path, site, excluded, attrs, line)
         except (BadRecord, expat.ExpatError) as exc:
             yield QuarantineRecord(self._source, path, f"after row Id={last_id}", "read",
                                    f"{type(exc).__name__}: {exc}"[:2000])
 
-    def _row(self, path: str, site: str, excluded: bool, attrs: dict[str, str]) -> Iterator[Any]:
-        row_id = attrs.get("Id", "?")
-        record = f"{site}/Posts.xml row Id={row_id}"
+    def _row(self, path: str, site: str, excluded: bool, attrs: dict[str, str], line: int = 0) -> Iterator[Any]:
+        row_id = attrs.get("Id")
+        record = f"{site}/Posts.xml row Id={row_id}" if row_id else f"{site}/Posts.xml row without Id at line {line}"
         try:
             post_type = _int(attrs, "PostTypeId")
             required = _QUESTION_ATTRS if post_type == 1 else _ANSWER_ATTRS if post_type == 2 else ("Id",)

@@ -16,8 +16,14 @@ def _is_remote(spec: str) -> bool:
     return "://" in spec
 
 
-def resolve_inputs(specs: list[str] | tuple[str, ...], source: str) -> list[str]:
-    """Every file the specs name, sorted and de-duplicated; raises ConfigError if none."""
+def resolve_inputs(specs: list[str] | tuple[str, ...], source: str,
+                   folder_suffixes: tuple[str, ...] | None = None) -> list[str]:
+    """Every file the specs name, sorted and de-duplicated; raises ConfigError if none.
+
+    Inside a folder only files ending in one of ``folder_suffixes`` are taken (a folder of
+    WARC files often holds a manifest or README too); files named explicitly or by a glob
+    are always taken.
+    """
     paths: set[str] = set()
     for spec in specs:
         if _is_remote(spec):
@@ -31,6 +37,7 @@ def resolve_inputs(specs: list[str] | tuple[str, ...], source: str) -> list[str]
                 for root, _, names in os.walk(spec)
                 for name in names
                 if not name.startswith(".") and not name.endswith((".md", ".MD")) and name != "LICENSE"
+                and (folder_suffixes is None or name.lower().endswith(folder_suffixes))
             ]
         elif glob.has_magic(spec):
             matched = [p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)]

@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from mixtures.config import PipelineConfig, resolved
 from pipeline.inputs import resolve_inputs
 from pipeline.options import make_options, runner_name
-from pipeline.recipes import recipe_for
+from pipeline.recipes import FOLDER_SUFFIXES, recipe_for
 from pipeline.versions import git_revision, package_versions, sha256_file
 from stages.counts import CountStreams, counts_to_stats
 from stages.sinks import WriteDocuments, WriteQuarantine, write_atomically
@@ -68,9 +68,14 @@ def _make_dirs(path: str) -> None:
         os.makedirs(path, exist_ok=True)
 
 
+def inputs_of(cfg: PipelineConfig, name: str) -> list[str]:
+    spec = cfg.source(name)
+    return resolve_inputs(spec.inputs, name, FOLDER_SUFFIXES.get(spec.kind))
+
+
 def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resume: bool = False) -> None:
     """Add every named source's stages and sinks to ``p``."""
-    resolved_inputs = {name: resolve_inputs(cfg.source(name).inputs, name) for name in names}
+    resolved_inputs = {name: inputs_of(cfg, name) for name in names}
     streams: dict[str, SourceStreams] = {}
     for name in names:
         spec = cfg.source(name)
@@ -125,7 +130,7 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
         raise ValueError("no sources to run: add sources to the config or name one")
     for name in names:
         cfg.source(name)  # fail on unknown names before any work starts
-        resolve_inputs(cfg.source(name).inputs, name)
+        inputs_of(cfg, name)
     results: dict[str, SourceResult] = {}
     groups = plan_pipelines(cfg, names)
     for index, group in enumerate(groups, start=1):

@@ -79,16 +79,16 @@ class _SignatureDoFn(beam.DoFn):
 
     def process(self, doc: Document) -> Iterator[Any]:
         try:
-            minhash = self._hasher.signature(doc.text)
+            values = self._hasher.hashvalues(doc.text)
         except Exception as exc:  # noqa: BLE001 - one bad record is quarantined, the run goes on
             self._quarantined.inc()
             yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, self._stage, exc).to_dict())
             return
-        if minhash is None:
+        if values is None:
             self._no_shingles.inc()
         else:
             self._signed.inc()
-            yield pvalue.TaggedOutput(_SIGNED, (doc.id, signature_bytes(minhash.hashvalues)))
+            yield pvalue.TaggedOutput(_SIGNED, (doc.id, signature_bytes(values)))
         yield doc.id, (self._tag, doc)
 
 

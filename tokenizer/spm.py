@@ -70,10 +70,16 @@ class TokenizerTrainingError(RuntimeError):
     """Training failed for a reason the user can fix (e.g. a vocabulary too large for the sample)."""
 
 
+# Training threads. A fixed number, not os.cpu_count(): the pieces do not depend on it, but
+# the .model file records it in its trainer_spec, so a machine-dependent value would make
+# the model bytes (and its sha256 in every manifest) differ between machines.
+DEFAULT_TRAIN_THREADS = 2
+
+
 def trainer_options(vocab_size: int, num_threads: int | None = None) -> dict[str, Any]:
-    """LLaMA's options with our vocab size and a thread count bounded by the machine."""
-    threads = num_threads or min(4, os.cpu_count() or 1)
-    return {**LLAMA_TRAINER_OPTIONS, "vocab_size": int(vocab_size), "num_threads": int(threads)}
+    """LLaMA's options with our vocab size and a bounded thread count."""
+    threads = max(1, min(int(num_threads or DEFAULT_TRAIN_THREADS), 16))
+    return {**LLAMA_TRAINER_OPTIONS, "vocab_size": int(vocab_size), "num_threads": threads}
 
 
 def train_sentencepiece(
@@ -89,7 +95,7 @@ def train_sentencepiece(
         sentences: Training lines, in a deterministic order.
         model_prefix: Output path without extension.
         vocab_size: Number of pieces.
-        num_threads: Trainer threads (default min(4, cores)).
+        num_threads: Trainer threads (default ``DEFAULT_TRAIN_THREADS``; recorded in the model).
         seed: Seeds SentencePiece's global generator (BPE does not sample, but be sure).
 
     Returns:
@@ -122,9 +128,9 @@ def train_sentencepiece(
         match = _VOCAB_TOO_LOW.search(str(err))
         if match:
             raise TokenizerTrainingError(
-                f"vocab size {match.group(1)} is too small: the sample has {match.group(2)} distinct characters "
-                f"that character_coverage={LLAMA_TRAINER_OPTIONS['character_coverage']} keeps as pieces. Pass "
-                f"--vocab-size larger than {match.group(2)}."
+                f"vocab size {match.group(1)} is too small: the characters that character_coverage="
+                f"{LLAMA_TRAINER_OPTIONS['character_coverage']} keeps, plus the special and 256 byte pieces, "
+                f"already need {match.group(2)}. Pass --vocab-size {match.group(2)} or more."
             ) from err
         if "empty" in str(err).lower() or "no sentence" in str(err).lower():
             raise TokenizerTrainingError(f"the training sample is empty: {err}") from err

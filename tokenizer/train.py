@@ -51,7 +51,6 @@ def train_from_sources(
     log.info("tokenizer sample: %d chars from %d sources", sample.chars, len(sample.sources))
     model_path = train_sentencepiece(sample.lines(), model_prefix, vocab_size, num_threads, seed)
     options = trainer_options(vocab_size, num_threads)
-    options.pop("num_threads")  # machine-dependent; does not change the BPE result
     manifest = {
         "format": TOKENIZER_FORMAT,
         "model": model_path.name,

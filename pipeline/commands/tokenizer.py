@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="characters in the training sample, split over sources by mixture weight")
     train.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="sampling seed")
     train.add_argument("--mixture", default="llama1", help="mixture whose weights shape the sample")
-    train.add_argument("--threads", type=int, default=None, help="trainer threads (default: min(4, cores))")
+    train.add_argument("--threads", type=int, default=None,
+                       help="trainer threads (default 2; recorded in the model file)")
     train.set_defaults(func=main_train)
 
     encode = verbs.add_parser("encode", help="tokenize every source of a run into RUN_DIR/<source>/tokens/")

@@ -19,6 +19,14 @@ RECIPES = {
     "stackexchange": "pipeline.recipes.stackexchange",
 }
 
+# What a recipe reads when an input is a folder (explicit files and globs are always read).
+FOLDER_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "cc": (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc.gz"),
+    "c4": (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc.gz"),
+    "wikipedia": (".xml", ".xml.bz2"),
+    "arxiv": (".tar.gz", ".tgz", ".tar", ".gz"),
+}
+
 
 def recipe_for(kind: str) -> Any:
     try:

@@ -244,6 +244,7 @@ def test_line_counts_cover_every_rule(pages):
     ('He said "stop." Then he left.', ['He said "stop."', "Then he left."]),
     ("Dr. Smith met Mr. Jones at 3.30 p.m. today.", ["Dr. Smith met Mr. Jones at 3.30 p.m. today."]),
     ("J. R. R. Tolkien wrote it, e.g. in 1937. Done.", ["J. R. R. Tolkien wrote it, e.g. in 1937.", "Done."]),
+    ("The answer is no. Then it rained.", ["The answer is no.", "Then it rained."]),
     ("No terminal mark", ["No terminal mark"]),
     ("", []),
 ])

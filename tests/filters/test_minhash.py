@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import xxhash
 from datasketch import MinHash
@@ -16,6 +17,7 @@ from filters.minhash import (
     jaccard,
     normalized_words,
     s_curve,
+    shingle_hashes,
     shingles,
     signature_array,
     signature_bytes,
@@ -53,20 +55,36 @@ def test_shingles_are_word_ngrams_and_short_texts_are_one_shingle():
     assert shingles("The cat, the HAT.", 2) == shingles("the cat the hat", 2)
 
 
-def test_signature_equals_datasketch_bulk_with_xxh32(frankenstein):
+def test_shingle_hashes_are_the_shingles_hashed(frankenstein):
+    text = frankenstein[:20000]
+    hashes = shingle_hashes(text, 5)
+    grams = shingles(text, 5)
+    assert hashes.dtype == np.uint32
+    assert len(hashes) == len(normalized_words(text)) - 4
+    assert len(set(hashes.tolist())) == len(grams)  # no collisions on a real text
+    # the first shingle by hand: h = h * 0x9E3779B1 + xxh32(word) mod 2^32
+    h = 0
+    for word in normalized_words(text)[:5]:
+        h = (h * 0x9E3779B1 + xxhash.xxh32_intdigest(word)) % 2**32
+    assert int(hashes[0]) == h
+    assert shingle_hashes("two words", 5).shape == (1,)
+    assert shingle_hashes("— …", 5).shape == (0,)
+
+
+def test_signature_is_datasketch_affine32_minhash(frankenstein):
     cfg = MinHashConfig()
     hasher = MinHasher(cfg)
     hasher.load()
-    text = frankenstein[:5000]
-    ours = hasher.signature(text)
-    [theirs] = MinHash.bulk([list(shingles(text, cfg.ngram))], num_perm=cfg.num_perm, seed=cfg.seed,
-                            hashfunc=xxhash.xxh32_intdigest)
-    assert list(ours.hashvalues) == list(theirs.hashvalues)
-    assert len(ours.hashvalues) == 144
+    for text in (frankenstein[:5000], frankenstein):  # the whole book crosses the 4096-shingle chunks
+        ours = hasher.signature(text)
+        theirs = MinHash(num_perm=cfg.num_perm, seed=cfg.seed, hashfunc=int)
+        theirs.update_batch(shingle_hashes(text, cfg.ngram).tolist())
+        assert list(ours.hashvalues) == list(theirs.hashvalues)
+        assert ours.scheme == "affine32" and len(ours.hashvalues) == 144
     # seeded: a second hasher gives the same values; another seed does not
-    assert list(MinHasher(cfg).signature(text).hashvalues) == list(ours.hashvalues)
-    other = MinHasher(MinHashConfig(seed=2)).signature(text)
-    assert list(other.hashvalues) != list(ours.hashvalues)
+    text = frankenstein[:5000]
+    assert list(MinHasher(cfg).hashvalues(text)) == list(hasher.hashvalues(text))
+    assert list(MinHasher(MinHashConfig(seed=2)).hashvalues(text)) != list(hasher.hashvalues(text))
 
 
 def test_signature_of_text_without_words_is_none_and_non_text_raises():

@@ -107,9 +107,19 @@ def test_cutoffs_are_percentiles_of_heldout_paragraph_perplexity(model_dir):
     assert len(table) == 100 and table == sorted(table)
     assert uk["cutoffs"] == {"p30": table[30], "p60": table[60]}
     assert uk["set"] == "heldout" and uk["paragraphs"] > 0
-    # Two English articles leave no page to hold out: the training paragraphs are used, and said so.
+    # Two English articles are too few for the 10% hash split: one article is held out anyway.
     en = json.loads((model_dir / "en.cutoffs.json").read_text())
-    assert en["set"] == "training"
+    manifest = json.loads((model_dir / "manifest.json").read_text())["languages"]["en"]
+    assert en["set"] == "heldout" and en["paragraphs"] == manifest["counts"]["heldout_paragraphs"] > 0
+    assert manifest["counts"]["train_documents"] == 1
+    assert 20 < en["cutoffs"]["p30"] < en["cutoffs"]["p60"]  # held-out perplexity, not memorised text
+
+
+def test_a_single_page_falls_back_to_in_sample_cutoffs(corpus, kenlm_tools, tmp_path):
+    wiki = corpus / "wikipedia"
+    result = train_language(iter_articles([str(wiki / EN)], ["en"], max_docs=1), [str(wiki / EN)], tmp_path,
+                            LMTrainingSettings("en", vocab_size=1000), *kenlm_tools)
+    assert result.cutoffs["set"] == "training" and result.counts["heldout_paragraphs"] == 0
 
 
 def test_document_perplexity_is_cc_nets_formula(models):
@@ -125,12 +135,14 @@ def test_document_perplexity_is_cc_nets_formula(models):
         log_score += model.lm.score(tokenized, bos=True, eos=True)
         length += len(tokenized.split()) + 1
     assert document_perplexity(text, model.sp, model.lm) == round(10 ** (-log_score / length), 1)
-    assert lm_lines(text) == ["accessibility is often abbreviated as a00y.", "the number 00 refers to   the omitted letters."]
+    assert lm_lines(text) == ["accessibility is often abbreviated as a00y.",
+                              "the number 00 refers to   the omitted letters."]
     assert document_perplexity("\n \n", model.sp, model.lm) is None
 
 
 def test_wikipedia_text_scores_lower_than_boilerplate_and_gibberish(models, unseen_uk_pages):
-    wiki_en = "Accessibility is often abbreviated as the numeronym a11y, where the number 11 refers to the number of letters omitted."
+    wiki_en = ("Accessibility is often abbreviated as the numeronym a11y, where the number 11 refers to the "
+               "number of letters omitted.")
     en = {name: score_text(text, "en", models)[0] for name, text in
           (("wiki", wiki_en), ("boilerplate", EN_BOILERPLATE), ("gibberish", EN_GIBBERISH))}
     assert en["wiki"] < en["boilerplate"] and en["wiki"] < en["gibberish"]

@@ -35,7 +35,8 @@ def docs(corpus) -> list[Document]:
 
 def _run(docs, model, out_dir, shard_tokens):
     p = _pipeline()
-    manifest = p | beam.Create(docs) | TokenizeToShards(str(model), str(out_dir), "mixed", shard_tokens, kind="wikipedia")
+    manifest = p | beam.Create(docs) | TokenizeToShards(str(model), str(out_dir), "mixed", shard_tokens,
+                                                        kind="wikipedia")
     summary = manifest | beam.Map(lambda m: (m["documents"], m["empty_documents"], m["source"], m["kind"]))
     assert_that(summary, equal_to([(len(docs) - 1, 1, "mixed", "wikipedia")]))
     return p.run()
