@@ -242,6 +242,16 @@ def read_warc(path: str, fileobj: BinaryIO, cfg: ExtractConfig | None = None,
                                            f"unreadable WARC record: {type(exc).__name__}: {exc}"[:2000])
                 break
             offset = iterator.offset  # start of the record just parsed (see warcio read_to_end)
+            if record.format == "arc":
+                # warcio falls back to the legacy ARC format for any line that is no WARC
+                # header, so plain text would become bogus "records". We read WARC/WET only:
+                # the rest of the file is skipped up to the next WARC record, if any.
+                failed_at = offset
+                quarantined.add(offset)
+                fields = " ".join(str(v) for _, v in record.rec_headers.headers)
+                yield QuarantineRecord(source, basename, str(offset), "read",
+                                       f"not a WARC record (legacy ARC format or no web archive): {fields[:100]!r}")
+                break
             try:
                 yield from _record_items(record, source, basename, offset, cfg)
                 emitted.add(offset)
