@@ -170,7 +170,11 @@ def worker_rss(n: int, texts_path: str) -> dict:
                 emitted += len(band_keys(value[1], cfg.bands, cfg.rows))
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import psutil
+
+    now = psutil.Process().memory_info().rss / 2**20
     return {"docs": n, "rss_after_load_mb": round(before, 1), "peak_rss_mb": round(peak, 1),
+            "rss_end_mb": round(now, 1), "growth_mb": round(peak - before, 1),
             "band_entries": emitted, "docs_per_s": round(n / seconds, 1)}
 
 
@@ -235,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nmemory per worker (signature DoFn + band keys, streaming, fresh process each):")
     for scale in (1, 4, 16):
         r = _in_subprocess("worker_rss", args.memory_base * scale, texts_file.name)
-        print(f"  {scale:>2}x {r['docs']:>7} docs: peak RSS {r['peak_rss_mb']:>7.1f} MB "
-              f"(after imports and {args.memory_base} base texts: {r['rss_after_load_mb']:.1f} MB), "
+        print(f"  {scale:>2}x {r['docs']:>7} docs: peak RSS {r['peak_rss_mb']:>6.1f} MB, growth while streaming "
+              f"{r['growth_mb']:.1f} MB (after imports + {args.memory_base} base texts: {r['rss_after_load_mb']:.1f} MB; "
+              f"at the end {r['rss_end_mb']:.1f} MB), "
               f"{r['docs_per_s']:.0f} docs/s, "
               f"{r['band_entries']} band entries emitted")
     if args.pipeline:

@@ -58,7 +58,8 @@ def _png(fig: Any) -> bytes:
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure  # Agg canvas by default; no pyplot global state
 
-    return Figure(figsize=(width, height))
+    # constrained layout keeps stacked panels' titles and tick labels from overlapping
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def plot_mixture(figs: list[SourceFigures], weights: dict[str, float]) -> bytes | None:
@@ -98,7 +99,7 @@ def plot_drops(figs: list[SourceFigures]) -> bytes | None:
     if not with_drops:
         return None
     rows = [min(len(f.drops), DROP_ROWS) for f in with_drops]
-    fig = _figure(8.0, 0.9 + 0.32 * sum(rows) + 0.5 * len(rows))
+    fig = _figure(8.0, 0.9 + 0.32 * sum(rows) + 0.9 * len(rows))
     axes = fig.subplots(len(with_drops), 1, squeeze=False, gridspec_kw={"height_ratios": rows})[:, 0]
     for ax, f in zip(axes, with_drops):
         top = sorted(f.drops.items(), key=lambda kv: (-kv[1], kv[0]))[:DROP_ROWS]
