@@ -116,11 +116,38 @@ def read_source(fh: BinaryIO, cfg: ArxivConfig, single_name: str,
     return {single_name: _decode(data)}, []
 
 
+class _TailReader:
+    """Passes reads through and keeps the last bytes read, to look at where tarfile stopped.
+
+    tarfile ends iteration *silently* at a corrupt or truncated header after the first one
+    (only a zero block is a proper end), so every member behind it would be lost without a
+    word. tarfile reads ahead in 10 KiB records; 64 KiB of tail always holds that header.
+    """
+
+    def __init__(self, raw: BinaryIO, keep: int = 1 << 16) -> None:
+        self._raw = raw
+        self._keep = keep
+        self._tail = b""
+        self.position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.position += len(data)
+        self._tail = (self._tail + data)[-self._keep:]
+        return data
+
+    def block_at(self, offset: int) -> bytes | None:
+        """The 512-byte block at stream ``offset`` (shorter at the end), or None if no longer held."""
+        start = offset - (self.position - len(self._tail))
+        return self._tail[start:start + 512] if start >= 0 else None
+
+
 def _read_tar(stream: BinaryIO, cfg: ArxivConfig) -> tuple[dict[str, str], list[dict[str, Any]]]:
     files: dict[str, str] = {}
     skipped: list[dict[str, Any]] = []
     total = 0
-    with tarfile.open(fileobj=stream, mode="r|") as tar:
+    reader = _TailReader(stream)
+    with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
         for count, member in enumerate(tar, start=1):
             if count > cfg.max_members:
                 raise BadRecord(f"archive has more than max_members={cfg.max_members} entries")
@@ -143,6 +170,11 @@ def _read_tar(stream: BinaryIO, cfg: ArxivConfig) -> tuple[dict[str, str], list[
                 continue
             data = extracted.read(cfg.max_member_bytes + 1)
             files[name] = _decode(data)
+        stop = reader.block_at(tar.offset)
+    if stop and stop.strip(b"\0"):
+        # Neither the end of the data nor an end-of-archive (zero) block: a broken header.
+        kind = "truncated" if len(stop) < 512 else "corrupt"
+        raise BadRecord(f"{kind} tar header at offset {tar.offset}: the members after it cannot be read")
     return files, skipped
 
 

@@ -41,8 +41,15 @@ class SourceResult:
     stats_path: str
 
 
+def join_path(base: str, *parts: str) -> str:
+    """Join without resolving the filesystem, so a job can be built where gs:// is not installed."""
+    if "://" in base:
+        return "/".join([base.rstrip("/"), *parts])
+    return os.path.join(base, *parts)
+
+
 def source_dir(cfg: PipelineConfig, name: str) -> str:
-    return FileSystems.join(cfg.output, name)
+    return join_path(cfg.output, name)
 
 
 def _is_remote(path: str) -> bool:
@@ -83,16 +90,16 @@ def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resum
     _apply_cross_source_steps(cfg, streams)
     for name, s in streams.items():
         out_dir = source_dir(cfg, name)
-        s.docs | f"{name}/Write docs" >> WriteDocuments(FileSystems.join(out_dir, "docs"), cfg.shards.num_shards,
+        s.docs | f"{name}/Write docs" >> WriteDocuments(join_path(out_dir, "docs"), cfg.shards.num_shards,
                                                           skip_existing=resume)
         dropped = s.dropped | f"{name}/Flatten dropped" >> beam.Flatten()
         quarantine = s.quarantine | f"{name}/Flatten quarantine" >> beam.Flatten()
         if cfg.shards.write_dropped:
-            dropped | f"{name}/Write dropped" >> WriteDocuments(FileSystems.join(out_dir, "dropped"),
+            dropped | f"{name}/Write dropped" >> WriteDocuments(join_path(out_dir, "dropped"),
                                                                  cfg.shards.num_shards, skip_existing=resume)
-        quarantine | f"{name}/Write quarantine" >> WriteQuarantine(FileSystems.join(out_dir, "quarantine"))
+        quarantine | f"{name}/Write quarantine" >> WriteQuarantine(join_path(out_dir, "quarantine"))
         p | f"{name}/Count" >> CountStreams(
-            FileSystems.join(out_dir, "_counts.json"),
+            join_path(out_dir, "_counts.json"),
             {"inputs": s.inputs, "out": [s.docs], "dropped": [dropped], "quarantine": [quarantine]},
         )
 
@@ -134,13 +141,13 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
     results: dict[str, SourceResult] = {}
     groups = plan_pipelines(cfg, names)
     for index, group in enumerate(groups, start=1):
-        if resume and all(_exists(FileSystems.join(source_dir(cfg, n), "stats.json")) for n in group):
+        if resume and all(_exists(join_path(source_dir(cfg, n), "stats.json")) for n in group):
             log.info("[%d/%d] %s: complete in an earlier run, skipped (--resume)", index, len(groups), ", ".join(group))
             results.update({n: _load_result(cfg, n) for n in group})
             continue
         for name in group:
             _make_dirs(source_dir(cfg, name))
-            stale = FileSystems.join(source_dir(cfg, name), "stats.json")
+            stale = join_path(source_dir(cfg, name), "stats.json")
             if _exists(stale):
                 FileSystems.delete([stale])  # rewritten below; never left describing older outputs
         log.info("[%d/%d] %s: running", index, len(groups), ", ".join(group))
@@ -158,7 +165,7 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
 
 
 def _load_result(cfg: PipelineConfig, name: str) -> SourceResult:
-    path = FileSystems.join(source_dir(cfg, name), "stats.json")
+    path = join_path(source_dir(cfg, name), "stats.json")
     return SourceResult(name, _read_json(path), path)
 
 
@@ -175,7 +182,7 @@ def output_checksums(directory: str) -> dict[str, str]:
     """sha256 of every finished output shard, keyed by ``sub/name`` (any Beam filesystem)."""
     sums = {}
     for sub in ("docs", "dropped", "quarantine"):
-        pattern = FileSystems.join(directory, sub, "part-*")
+        pattern = join_path(directory, sub, "part-*")
         matched = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
         for path in sorted(matched):
             name = path.rsplit("/", 1)[-1]
@@ -194,7 +201,7 @@ def output_checksums(directory: str) -> dict[str, str]:
 
 def _finish_source(cfg: PipelineConfig, name: str, runner: str, elapsed: float) -> SourceResult:
     out_dir = source_dir(cfg, name)
-    stats = counts_to_stats(_read_json(FileSystems.join(out_dir, "_counts.json")))
+    stats = counts_to_stats(_read_json(join_path(out_dir, "_counts.json")))
     reconcile(name, stats)
     spec = cfg.source(name)
     stats.update({
@@ -207,9 +214,9 @@ def _finish_source(cfg: PipelineConfig, name: str, runner: str, elapsed: float) 
         "git_revision": git_revision(),
         "runner": runner,
     })
-    path = FileSystems.join(out_dir, "stats.json")
+    path = join_path(out_dir, "stats.json")
     # Timing varies run to run; it goes to a side file so stats.json stays byte-identical.
-    _write_json(FileSystems.join(out_dir, "timing.json"), {"pipeline_seconds": round(elapsed, 3)})
+    _write_json(join_path(out_dir, "timing.json"), {"pipeline_seconds": round(elapsed, 3)})
     _write_json(path, stats)
     return SourceResult(name, stats, path)
 

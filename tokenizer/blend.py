@@ -93,7 +93,9 @@ class SourceStream:
             rng = np.random.default_rng([*self._seed, _DOC_ORDER, epoch])
             order = rng.permutation(self.num_documents)
             cached = (order, np.cumsum(self._doc_len[order]))
-            self._epochs = {epoch: cached}  # windows are read in near-increasing order; keep one epoch
+            # Kept for every epoch touched: windows come in shuffled order, so they jump between
+            # epochs, and a blend touches only ceil(epochs) + 1 of them.
+            self._epochs[epoch] = cached
         return cached
 
     def tokens(self, start: int, length: int) -> np.ndarray:
