@@ -1,12 +1,12 @@
 """Helpers shared by the cluster-readiness benches (vs_datatrove, overhead, scaling).
 
-Import it after the ``sys.path`` fix every bench script starts with (``bench/tokenize.py``
-would otherwise shadow the stdlib module for every later import)::
+A script run from bench/ has bench/ as ``sys.path[0]``, so ``import _common`` just works; the
+scripts add the repository root for the project packages::
 
     BENCH = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
     sys.path.insert(0, str(BENCH.parent))
-    sys.path.append(str(BENCH))  # after the stdlib: `import _common` works, `tokenize` stays stdlib
+
+(No bench script may be named like a stdlib module: it would shadow it for every import.)
 
 Only stdlib at module level: the datatrove side of ``vs_datatrove.py`` imports this module
 from its own virtualenv, where none of our dependencies exist.

@@ -31,9 +31,6 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-# Python puts this script's folder first on sys.path; bench/ modules named like stdlib ones
-# (bench/tokenize.py) would then shadow the stdlib for every import below.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 sys.path.insert(0, str(REPO))
 
 from filters.document import Document  # noqa: E402
@@ -132,12 +129,7 @@ def main(argv: list[str] | None = None) -> int:
               f"   ours = {seconds / t_extract:>5.2f}x its speed   text out {out_bytes / 1e6:.2f} MB")
 
     if args.record:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("pasture_bench_results", BENCH / "_results.py")
-        results = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(results)
-        record = results.record
+        from _results import record  # bench/ is sys.path[0] when this runs as a script
 
         command = ".venv/bin/python bench/cc_stages.py --record"
         per_doc = text_bytes / n

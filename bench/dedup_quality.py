@@ -23,22 +23,16 @@ Usage: .venv/bin/python bench/dedup_quality.py [--per-level 120] [--seed 1]
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
+import random
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-# Run as a script, bench/ is sys.path[0]; a bench named tokenize.py there would shadow the
-# standard library's tokenize (imported by dataclasses → inspect), so bench/ leaves the path.
-_BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
-
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import apache_beam as beam  # noqa: E402
+import apache_beam as beam
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

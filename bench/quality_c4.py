@@ -23,23 +23,15 @@ Usage::
 
 from __future__ import annotations
 
-import os
+import argparse
 import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-# bench/ holds scripts named like stdlib modules (bench/tokenize.py); Python puts the
-# script's folder first on sys.path, so drop it before anything imports ``tokenize``.
-BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != BENCH]
-
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-REPO = Path(BENCH).parent
+REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from filters.c4 import C4Cleaner, C4PageFilter, remove_duplicate_spans, span_hashes  # noqa: E402
@@ -136,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<34}{n:>6}{seconds:>9.3f}{rate:>10.1f}{size / 1e6 / seconds:>8.2f}{rate / lid_rate:>11.2f}x")
 
     if args.record:
-        spec = importlib.util.spec_from_file_location("_results", os.path.join(BENCH, "_results.py"))
-        results = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(results)
-        record = results.record
+        from _results import record  # bench/ is sys.path[0] when this runs as a script
 
         command = ".venv/bin/python bench/quality_c4.py --record"
         record("quality", mb_per_s_per_core=round(text_bytes / 1e6 / t_quality, 3),

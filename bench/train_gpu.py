@@ -17,22 +17,18 @@ GPU throughput.
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-# Python puts bench/ first on sys.path, where a script named like a stdlib module
-# (bench/tokenize.py) would shadow it; import from the repository root instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+import numpy as np
+import torch
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root
 
 from tokenizer.indexed import write_indexed_dataset  # noqa: E402
 from trainer.config import DataConfig, OptimConfig, TrainConfig  # noqa: E402

@@ -14,19 +14,12 @@ Usage: .venv/bin/python bench/wikipedia_lm.py [--corpus ../shared/corpus] [--no-
 
 from __future__ import annotations
 
-import os
+import argparse
+import logging
 import sys
-
-# bench/ is sys.path[0] when run as a script, and a bench module named like a stdlib module
-# (bench/tokenize.py) would shadow it: put bench/ last instead.
-_BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _BENCH] + [_BENCH]
-
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

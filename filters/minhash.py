@@ -65,7 +65,8 @@ from mixtures.config import MinHashConfig
 
 # Everything that is neither a word character nor ASCII: Unicode punctuation, symbols and
 # spaces (NBSP, U+3000, ...). They become ASCII spaces; ASCII is handled by _BYTE_TABLE.
-_NON_ASCII_BREAK_RE = re.compile(r"[^\w\x00-\x7f]+")
+# (ASCII range first in the class: the common case is decided without a Unicode lookup.)
+_NON_ASCII_BREAK_RE = re.compile(r"[^\x00-\x7f\w]+")
 # Combining marks left by NFD decomposition: "é" → "e" + U+0301.
 _COMBINING_RE = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 

@@ -10,7 +10,10 @@ is checked *before* its data is read:
 * a member larger than ``cfg.max_member_bytes`` is skipped (``oversize``);
 * the sum of all member sizes (what the stream must decompress) above
   ``cfg.max_total_bytes``, or more than ``cfg.max_members`` entries, quarantines the paper:
-  a decompression bomb stops after the limit, not at the end of the stream.
+  a decompression bomb stops after the limit, not at the end of the stream;
+* a corrupt or truncated header after the first member quarantines the paper (``tarfile``
+  alone would end the archive there without a word), and so does a file named as a
+  tarball that is neither gzip nor tar.
 
 One paper is one input document. A paper without any ``.tex`` is dropped (``no_tex``).
 The document text is the flattened source: the main file (the one with

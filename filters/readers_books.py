@@ -1,12 +1,16 @@
 """Read books: Project Gutenberg ``.txt`` files (any encoding) and JSONL book collections.
 
-* ``*.txt``: one book per file. The encoding is detected, in order: a UTF-8 BOM, strict
-  UTF-8, strict cp1252, then latin-1 (which always succeeds). Real Gutenberg mirrors mix all
-  of these; ``84-0-frankenstein-cp1252.txt`` was re-encoded to cp1252 by its uploader, and its
-  BOM became a literal ``?`` (it sits in the header, which the cleaner removes). Line ends are
-  normalised to ``\\n``; the detected encoding is recorded in ``meta["encoding"]``.
+* ``*.txt``: one book per file (gzipped content is decompressed, whatever the name). The
+  encoding is detected, in order: a UTF-32/UTF-16 BOM, a UTF-8 BOM, strict UTF-8, strict
+  cp1252, then latin-1 (which always succeeds). Real Gutenberg mirrors mix all of these;
+  ``84-0-frankenstein-cp1252.txt`` was re-encoded to cp1252 by its uploader, and its BOM
+  became a literal ``?`` (it sits in the header, which the cleaner removes). Line ends are
+  normalised to ``\\n``; the detected encoding is recorded in ``meta["encoding"]``. A text
+  that decodes to more than 1% control characters (binary data, UTF-16 without BOM, EBCDIC)
+  is quarantined as undecodable rather than kept as mojibake.
 * ``*.jsonl`` / ``*.jsonl.gz``: one book per line, ``{"text": ..., "title": ..., ...}`` (PG-19,
-  Books3-style dumps). Other fields go to meta; a line without a string ``text`` is quarantined.
+  Books3-style dumps). Other fields go to meta; a line without a string ``text``, or with an
+  unpaired surrogate escape (``"\\\\ud800"``: no valid Unicode), is quarantined.
 
 Ids are ``stable_id(source, file name[, line])``: RedPajama numbered PG-19 and Books3 books
 from the same counter, so their ids collided across the two collections.
@@ -116,7 +120,8 @@ class BooksReader:
             try:
                 data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(self._max + 1)
             except (OSError, EOFError, zlib.error) as exc:
-                yield QuarantineRecord(self._source, path, name, "read", f"corrupt gzip data: {type(exc).__name__}: {exc}")
+                yield QuarantineRecord(self._source, path, name, "read",
+                                       f"corrupt gzip data: {type(exc).__name__}: {exc}")
                 return
         if len(data) > self._max:
             yield QuarantineRecord(self._source, path, name, "read", f"book exceeds max_book_bytes={self._max}")

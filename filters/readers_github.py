@@ -12,8 +12,9 @@ Two input shapes:
 
 Binary files are *dropped* with reason ``binary`` rather than quarantined: a PNG in a
 repository is expected data, not a broken record. The dropped copy keeps an empty text and
-its size in meta. Records that cannot be parsed (bad JSON, a missing field) are quarantined
-naming the file and line.
+its size in meta; a NUL byte or more than 10% control bytes in the first 8 KiB make a file
+binary. Records that cannot be parsed (bad JSON, a missing field, an unpaired surrogate
+escape, a line longer than :func:`max_line_bytes`) are quarantined naming the file and line.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import io
 import json
 import os
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import yaml

@@ -17,7 +17,7 @@ and the size of the job graph; ``problems`` turns that into findings:
   large"). Data inlined with ``beam.Create`` (e.g. one path per input file) counts.
 
 GroupByKeys are listed with their labels for review; the ones in this project are keyed by
-shard index (``Write */Group shards``), random keys (``Reshuffle``), band or line hash
+shard index (``Write */Group shards``, ``Tokenize/*/Group shards``), random keys (``Reshuffle``), band or line hash
 (dedup stages), so no key collects a whole corpus.
 """
 
@@ -38,8 +38,11 @@ from pipeline.options import make_options
 DATAFLOW_REQUEST_LIMIT = 20 * 1024 * 1024
 # Global combines whose input is one (key, 1) pair per document and whose output is a small
 # dict; combiner lifting pre-aggregates them on every worker before the single-key shuffle.
-SMALL_GLOBAL_COMBINES = (re.compile(r"(^|/)Count/Merge$"),)
-SMALL_SIDE_INPUT_PRODUCERS = (re.compile(r"(^|/)Count/Merge(/|$)"),)
+# TokenizeToShards (stages/tokenize.py) sums (documents, tokens, empty) the same way, and lists
+# one small description per token shard (not per document) before writing its manifest.
+SMALL_GLOBAL_COMBINES = (re.compile(r"(^|/)Count/Merge$"), re.compile(r"(^|/)Token totals$"),
+                         re.compile(r"(^|/)Shard descriptions/Shard descriptions$"))
+SMALL_SIDE_INPUT_PRODUCERS = (re.compile(r"(^|/)Count/Merge(/|$)"), re.compile(r"(^|/)Token totals(/|$)"))
 
 GBK_URN = common_urns.primitives.GROUP_BY_KEY.urn
 PARDO_URN = common_urns.primitives.PAR_DO.urn
@@ -177,6 +180,8 @@ def shuffle_keys(graph: JobGraph) -> dict[str, str]:
         (r"/Group shards/", "shard index (one group per output shard)"),
         (r"Reshuffle", "random key"),
         (r"/Count/Merge/", "counts key (combiner-lifted)"),
+        (r"/Token totals/", "None key: one (documents, tokens, empty) sum (combiner-lifted)"),
+        (r"/Shard descriptions/", "None key: one description per token shard"),
         (r"(?i)band", "MinHash band key"),
         (r"(?i)line", "line hash"),
         (r"(?i)(span|c4_dedup|C4Dedup)", "sentence-span hash"),

@@ -1,15 +1,31 @@
 """``TokenizeToShards``: documents → per-source Megatron ``.bin/.idx`` shards + a tokens manifest.
 
-Graph (labels in quotes)::
+Graph (labels in quotes; N = number of shards)::
 
-    docs ─"Encode"─> (id, ids+eos) ─┬─"Sizes"─> [(id, n)] ─"Plan"─> ShardPlan (singleton)
-                                    └─"Key by shard" (plan as side input) ─"Group"─> "Write"
-                                         ─> shard descriptions ─"Manifest"─> manifest dict
+    docs ─"Encode"─> (id, ids+eos | None) ─┬─"Sizes"─"Token totals"─> (documents, tokens, empty)
+                                           │                            │   one scalar triple
+                                           │      side input: N ◄───────┤
+                                           ├─"Key by shard"─> (sha1(id) mod N, (id, ids))
+                                           │                            └─"Shard indices"─> (0..N-1, N)
+                                           └─> "Group shards" (CoGroupByKey of both) ─"Write"─> shard description
+                                                 ─"Shard descriptions" (N small dicts) ─"Manifest" (totals side input)
+
+No step holds per-document state of the whole source, so it scales to Common Crawl
+(~1e9 documents): pass 1 reduces the source to one scalar triple with a combiner-lifted
+global sum; ``N = max(1, ceil(tokens / shard_tokens))`` follows from it; each document's
+shard is a stable hash of its id modulo ``N`` (``tokenizer.shards.shard_of``); each shard's
+documents meet on one worker, are sorted by id and written. The only list collected in one
+place is the shard descriptions (one small dict per shard). Output is byte-identical
+whatever the input order, bundling or worker count.
+
+``shard_tokens`` is the target *average* shard size, not a cap: hash assignment balances
+shards to within a small statistical spread (see ``tokenizer/shards.py``), and a shard is
+sorted in one worker's memory, so it must fit there.
 
 Each document is encoded on its own (long ones in line chunks, see ``tokenizer.spm``) and
-followed by ``</s>``. Shards hold documents in id order, at most ``shard_tokens`` tokens each,
-and are written to temporary names then renamed; the manifest is written last, so a
-manifest on disk means every shard it lists is complete.
+followed by ``</s>``; empty documents are skipped and counted. Shards are written to
+temporary names then renamed; the manifest is written last (after stale shards of an
+earlier run are removed), so a manifest on disk means every shard it lists is complete.
 """
 
 from __future__ import annotations
@@ -19,12 +35,16 @@ from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics import Metrics
 
-from filters.document import Document
-from tokenizer.manifest import MANIFEST, TOKENS_FORMAT, write_json_atomically
-from tokenizer.shards import ShardPlan, assign_shards, remove_stale_shards, shard_name, write_shard
+from tokenizer.manifest import MANIFEST, write_json_atomically
+from tokenizer.shards import num_shards, remove_stale_shards, shard_name, shard_of, tokens_manifest, write_shard
 from tokenizer.spm import Tokenizer
+
+# Labels pipeline/dataflow.py recognises as small global combines / side inputs.
+TOKEN_TOTALS = "Token totals"
+SHARD_DESCRIPTIONS = "Shard descriptions"
 
 
 class _EncodeDoFn(beam.DoFn):
@@ -40,7 +60,7 @@ class _EncodeDoFn(beam.DoFn):
     def setup(self) -> None:
         self._tokenizer = Tokenizer.load(self._model_path)
 
-    def process(self, doc: Document) -> Iterable[tuple[str, Any]]:
+    def process(self, doc: Any) -> Iterable[tuple[str, np.ndarray | None]]:
         self._documents.inc()
         if not doc.text:
             self._empty.inc()
@@ -51,52 +71,90 @@ class _EncodeDoFn(beam.DoFn):
         yield doc.id, ids
 
 
-def _size(kv: tuple[str, Any]) -> tuple[str, int]:
-    return kv[0], 0 if kv[1] is None else len(kv[1])
+def _sizes(kv: tuple[str, np.ndarray | None]) -> tuple[int, int, int]:
+    """``(documents with tokens, tokens, empty documents)`` of one encoded document."""
+    return (0, 0, 1) if kv[1] is None else (1, len(kv[1]), 0)
 
 
-def _key_by_shard(kv: tuple[str, Any], plan: ShardPlan) -> Iterable[tuple[int, tuple[str, Any]]]:
+class _SumTriplesFn(beam.CombineFn):
+    """Element-wise sum of ``(documents, tokens, empty)``; lifted, so each worker pre-sums."""
+
+    def create_accumulator(self) -> tuple[int, int, int]:
+        return 0, 0, 0
+
+    def add_input(self, acc: tuple[int, int, int], value: tuple[int, int, int]) -> tuple[int, int, int]:
+        return acc[0] + value[0], acc[1] + value[1], acc[2] + value[2]
+
+    def merge_accumulators(self, accs: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
+        docs = tokens = empty = 0
+        for a in accs:
+            docs, tokens, empty = docs + a[0], tokens + a[1], empty + a[2]
+        return docs, tokens, empty
+
+    def extract_output(self, acc: tuple[int, int, int]) -> tuple[int, int, int]:
+        return acc
+
+
+def _key_by_shard(kv: tuple[str, np.ndarray | None], totals: tuple[int, int, int],
+                  shard_tokens: int) -> Iterable[tuple[int, tuple[str, np.ndarray]]]:
     if kv[1] is not None:
-        yield plan.assignment[kv[0]], kv
+        yield shard_of(kv[0], num_shards(totals[1], shard_tokens)), kv
+
+
+def _shard_indices(totals: tuple[int, int, int], shard_tokens: int) -> Iterable[tuple[int, int]]:
+    """``(index, N)`` for every shard: each one is written, empty or not, so names are dense."""
+    n = num_shards(totals[1], shard_tokens)
+    for index in range(n):
+        yield index, n
 
 
 class _WriteShardDoFn(beam.DoFn):
-    def __init__(self, out_dir: str) -> None:
-        self._out_dir = out_dir
+    """One shard's documents → sorted by id → ``.bin/.idx`` → its description."""
 
-    def process(self, keyed: tuple[int, Iterable[tuple[str, Any]]], plan: ShardPlan) -> Iterable[dict]:
-        index, docs = keyed
-        docs = list(docs)
-        prefix = os.path.join(self._out_dir, shard_name(index, plan.num_shards))
-        yield write_shard(prefix, docs, docs[0][1].dtype)
+    def __init__(self, model_path: str, out_dir: str) -> None:
+        self._model_path = model_path
+        self._out_dir = out_dir
+        self._dtype: np.dtype | None = None
+
+    def setup(self) -> None:
+        # The dtype follows the vocabulary; an empty shard has no array to take it from.
+        self._dtype = np.dtype(Tokenizer.load(self._model_path).info.dtype)
+
+    def process(self, keyed: tuple[int, dict[str, Iterable[Any]]]) -> Iterable[dict]:
+        index, grouped = keyed
+        [n] = list(grouped["index"])
+        prefix = os.path.join(self._out_dir, shard_name(index, n))
+        yield write_shard(prefix, grouped["docs"], self._dtype)
 
 
 class _WriteManifestDoFn(beam.DoFn):
+    """All shard descriptions + the totals → stale shards removed → ``manifest.json``."""
+
     def __init__(self, model_path: str, out_dir: str, source: str, kind: str, shard_tokens: int) -> None:
         self._model_path = model_path
         self._out_dir = out_dir
         self._source = source
         self._kind = kind
         self._shard_tokens = shard_tokens
+        self._tokenizer: dict[str, Any] | None = None
+        self._dtype = ""
 
-    def process(self, shards: list[dict], plan: ShardPlan) -> Iterable[dict[str, Any]]:
-        shards = sorted(shards, key=lambda s: s["name"])
+    def setup(self) -> None:
         info = Tokenizer.load(self._model_path).info
-        manifest = {
-            "format": TOKENS_FORMAT,
-            "source": self._source,
-            "kind": self._kind,
-            "tokenizer": {"model": os.path.basename(info.path), "sha256": info.sha256,
-                          "vocab_size": info.vocab_size, "eos_id": info.eos_id},
-            "dtype": info.dtype,
-            "shard_tokens": self._shard_tokens,
-            "documents": sum(s["documents"] for s in shards),
-            "empty_documents": plan.empty_documents,
-            "tokens": sum(s["tokens"] for s in shards),
-            "shards": shards,
-        }
+        self._tokenizer = {"model": os.path.basename(info.path), "sha256": info.sha256,
+                           "vocab_size": info.vocab_size, "eos_id": info.eos_id}
+        self._dtype = info.dtype
+
+    def process(self, shards: list[dict], totals: tuple[int, int, int]) -> Iterable[dict[str, Any]]:
+        manifest = tokens_manifest(source=self._source, kind=self._kind, tokenizer=self._tokenizer,
+                                   dtype=self._dtype, shard_tokens=self._shard_tokens,
+                                   empty_documents=totals[2], shards=shards)
+        # The shards were counted in a separate pass: a difference means lost or doubled data.
+        if (manifest["documents"], manifest["tokens"]) != (totals[0], totals[1]):
+            raise RuntimeError(f"tokenize {self._source}: shards hold {manifest['documents']} documents / "
+                               f"{manifest['tokens']} tokens, the totals pass counted {totals[0]} / {totals[1]}")
         os.makedirs(self._out_dir, exist_ok=True)
-        remove_stale_shards(self._out_dir, {s["name"] for s in shards})
+        remove_stale_shards(self._out_dir, {s["name"] for s in manifest["shards"]})
         write_json_atomically(os.path.join(self._out_dir, MANIFEST), manifest)
         yield manifest
 
@@ -116,7 +174,9 @@ class TokenizeToShards(beam.PTransform):
             model_path: SentencePiece ``.model``.
             out_dir: Folder for ``part-*.bin/.idx`` and ``manifest.json``.
             source: Source name (manifest, counters).
-            shard_tokens: Upper bound of tokens per shard.
+            shard_tokens: Target average tokens per shard; the shard count is
+                ``max(1, ceil(total tokens / shard_tokens))``. A shard is sorted in one
+                worker's memory, so this bounds (on average) what a worker holds.
             kind: Source kind (default: the name).
             label: Beam label.
         """
@@ -134,24 +194,24 @@ class TokenizeToShards(beam.PTransform):
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
         shard_tokens = self._shard_tokens
         encoded = docs | "Encode" >> beam.ParDo(_EncodeDoFn(self._model_path, self._source))
-        plan = (
+        totals = (
             encoded
-            | "Sizes" >> beam.Map(_size)
-            | "Collect sizes" >> beam.combiners.ToList()
-            | "Plan" >> beam.Map(lambda sizes: assign_shards(sizes, shard_tokens))
+            | "Sizes" >> beam.Map(_sizes)
+            | TOKEN_TOTALS >> beam.CombineGlobally(_SumTriplesFn())
         )
-        plan_side = beam.pvalue.AsSingleton(plan)
+        totals_side = beam.pvalue.AsSingleton(totals)
+        keyed = encoded | "Key by shard" >> beam.FlatMap(_key_by_shard, totals_side, shard_tokens)
+        indices = totals | "Shard indices" >> beam.FlatMap(_shard_indices, shard_tokens)
         shards = (
-            encoded
-            | "Key by shard" >> beam.FlatMap(_key_by_shard, plan_side)
-            | "Group" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShardDoFn(self._out_dir), plan_side)
+            {"docs": keyed, "index": indices}
+            | "Group shards" >> beam.CoGroupByKey()
+            | "Write" >> beam.ParDo(_WriteShardDoFn(self._model_path, self._out_dir))
         )
         return (
             shards
-            | "Collect shards" >> beam.combiners.ToList()
+            | SHARD_DESCRIPTIONS >> beam.combiners.ToList()
             | "Manifest" >> beam.ParDo(
                 _WriteManifestDoFn(self._model_path, self._out_dir, self._source, self._kind, shard_tokens),
-                plan_side,
+                totals_side,
             )
         )

@@ -1,23 +1,38 @@
-"""Per-source token shards: which document goes to which shard, and writing one shard.
+"""Per-source token shards: how many, which document goes where, writing one, the manifest.
 
 Beam-free so the stage (``stages/tokenize.py``), the benchmark and tests share it.
-Documents are ordered by id and packed greedily: a shard is closed when the next document
-would take it past ``shard_tokens`` (a document larger than that gets a shard of its own).
-The assignment therefore depends only on the set of (id, token count) pairs, never on
-bundling or worker count.
+
+Sharding scales to Common Crawl (~1e9 documents) because nothing here needs the list of
+documents: the number of shards follows from one scalar, the source's total token count
+(``num_shards``), and a document's shard from its id alone (``shard_of``: a stable hash of
+the id modulo that number, the same hash as ``stages.sinks.shard_of``). Inside a shard,
+documents are written in id order. The layout therefore depends only on the set of
+``(id, tokens)`` pairs, never on input order, bundling or worker count.
+
+``shard_tokens`` is the *target average* shard size, not a cap: hashing spreads documents
+evenly, so a shard holds about ``total / num_shards <= shard_tokens`` tokens, give or take
+the statistical spread (relative standard deviation about ``1 / sqrt(documents per shard)``
+for documents of similar length, e.g. ~0.5 % for 50M-token shards of 1k-token web pages).
+A shard is sorted and written by one worker, in memory: keep ``shard_tokens`` well within a
+worker's RAM (the default 50M tokens is 100 MB of ``uint16`` plus per-document overhead).
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tokenizer.indexed import IndexedDatasetWriter, bin_path, idx_path
-from tokenizer.manifest import sha256_file
+from tokenizer.manifest import TOKENS_FORMAT, sha256_file
+
+# Recorded in the manifest so a reader can tell how documents were spread over shards.
+SHARDING = "sha1(id) mod num_shards; id order within a shard"
 
 
 def shard_name(index: int, num_shards: int) -> str:
@@ -25,49 +40,49 @@ def shard_name(index: int, num_shards: int) -> str:
     return f"part-{index:05d}-of-{num_shards:05d}"
 
 
-@dataclass(frozen=True)
-class ShardPlan:
-    """Document id → shard index, for the documents that have tokens."""
-
-    assignment: dict[str, int]
-    num_shards: int
-    empty_documents: int
-
-
-def assign_shards(sizes: Iterable[tuple[str, int]], shard_tokens: int) -> ShardPlan:
-    """Packs documents, in id order, into shards of at most ``shard_tokens`` tokens.
+def num_shards(total_tokens: int, shard_tokens: int) -> int:
+    """Shards for a source of ``total_tokens`` tokens: ``max(1, ceil(total / shard_tokens))``.
 
     Args:
-        sizes: ``(doc_id, token_count)`` pairs; count 0 means an empty document (skipped,
-            as Megatron's ``preprocess_data.py`` skips them).
-        shard_tokens: Upper bound of tokens per shard.
+        total_tokens: Tokens of every non-empty document of the source (eos included).
+        shard_tokens: Target average tokens per shard.
 
     Returns:
-        The plan.
+        At least 1, so a source whose documents are all empty still gets one (empty) shard.
     """
     if shard_tokens <= 0:
         raise ValueError("shard_tokens must be > 0")
-    assignment: dict[str, int] = {}
-    empty = 0
-    shard, filled = 0, 0
-    for doc_id, count in sorted(sizes):
-        if count == 0:
-            empty += 1
-            continue
-        if filled and filled + count > shard_tokens:
-            shard, filled = shard + 1, 0
-        assignment[doc_id] = shard
-        filled += count
-    return ShardPlan(assignment, shard + 1 if assignment else 0, empty)
+    if total_tokens < 0:
+        raise ValueError("total_tokens must be >= 0")
+    return max(1, math.ceil(total_tokens / shard_tokens))
+
+
+def shard_of(doc_id: str, shards: int) -> int:
+    """The shard of a document: first 8 bytes of ``sha1(id)`` (little-endian) mod ``shards``.
+
+    Identical to ``stages.sinks.shard_of`` (which this package may not import: it is Beam).
+    """
+    return int.from_bytes(hashlib.sha1(doc_id.encode("utf-8")).digest()[:8], "little") % shards
+
+
+def _ordered(documents: Iterable[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """Documents by id; the rare equal ids (the same document given twice) by content too,
+    so their order does not depend on the order they arrived in."""
+    ordered = sorted(documents, key=lambda kv: kv[0])
+    if any(a[0] == b[0] for a, b in zip(ordered, ordered[1:])):
+        ordered.sort(key=lambda kv: (kv[0], np.asarray(kv[1]).tobytes()))
+    return ordered
 
 
 def write_shard(prefix: str | os.PathLike, documents: Iterable[tuple[str, np.ndarray]], dtype: np.dtype) -> dict:
     """Writes one shard (documents sorted by id) atomically and describes it.
 
+    An empty ``documents`` gives a valid empty shard (``IndexedDataset`` reads it).
+
     Returns:
         ``{"name", "documents", "tokens", "bin_sha256", "idx_sha256"}``.
     """
-    ordered = sorted(documents, key=lambda kv: kv[0])
+    ordered = _ordered(documents)
     with IndexedDatasetWriter(prefix, dtype) as writer:
         for _, tokens in ordered:
             writer.add_document(tokens)
@@ -78,6 +93,46 @@ def write_shard(prefix: str | os.PathLike, documents: Iterable[tuple[str, np.nda
         "tokens": tokens_total,
         "bin_sha256": sha256_file(bin_path(prefix)),
         "idx_sha256": sha256_file(idx_path(prefix)),
+    }
+
+
+def tokens_manifest(
+    *,
+    source: str,
+    kind: str,
+    tokenizer: Mapping[str, Any],
+    dtype: str,
+    shard_tokens: int,
+    empty_documents: int,
+    shards: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The ``tokens/manifest.json`` of one source (format ``TOKENS_FORMAT``).
+
+    Args:
+        source: Source name.
+        kind: Source kind.
+        tokenizer: ``{"model", "sha256", "vocab_size", "eos_id"}``.
+        dtype: Token dtype name (``uint16`` or ``int32``).
+        shard_tokens: Target average tokens per shard.
+        empty_documents: Documents skipped for having no text.
+        shards: ``write_shard`` descriptions, any order (listed by name).
+
+    Returns:
+        The manifest; document and token counts are the sums over the shards.
+    """
+    ordered = sorted(shards, key=lambda s: s["name"])
+    return {
+        "format": TOKENS_FORMAT,
+        "source": source,
+        "kind": kind,
+        "tokenizer": dict(tokenizer),
+        "dtype": dtype,
+        "shard_tokens": int(shard_tokens),
+        "sharding": SHARDING,
+        "documents": sum(int(s["documents"]) for s in ordered),
+        "empty_documents": int(empty_documents),
+        "tokens": sum(int(s["tokens"]) for s in ordered),
+        "shards": [dict(s) for s in ordered],
     }
 
 

@@ -23,7 +23,9 @@ definitions and macros written by users." RedPajama v1 ``arxiv_cleaner.py`` impl
 * Argument-less macros from ``\\newcommand``/``\\renewcommand``/``\\providecommand`` (starred
   or not, ``{\\x}`` or ``\\x``, optional ``[0]``) and ``\\def``/``\\gdef`` without a parameter
   text are expanded, with balanced-brace bodies over several lines. Expansion is bounded by
-  ``cfg.max_macro_expansions`` and ``cfg.max_macro_depth`` passes, so ``\\def\\a{\\a}`` stops.
+  ``cfg.max_macro_expansions`` and ``cfg.max_macro_depth`` passes, so ``\\def\\a{\\a}`` stops,
+  and may add at most the body's length + 1 Mi characters, so a huge body used thousands of
+  times cannot build gigabytes of text.
   LaTeX structure commands (``\\section``, ``\\begin``, ``\\item`` …) are never expanded even
   when a class redefines them. All definitions of one paper are global and the last wins.
 """

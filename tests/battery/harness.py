@@ -17,7 +17,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,3 +207,21 @@ def the_quarantine(run: BatchRun, name: str) -> dict[str, Any]:
     assert os.path.basename(record["file"]) == name
     assert record["source"] == run.source
     return record
+
+
+def billion_laughs(root_xml: bytes, root: str = "mediawiki") -> bytes:
+    """``root_xml`` behind a DOCTYPE whose ``&lol9;`` would expand to 10^9 "lol"s (3 GB)."""
+    entities = [b' <!ENTITY lol "lol">']
+    for level in range(1, 10):
+        previous = b"&lol;" if level == 1 else b"&lol%d;" % (level - 1)
+        entities.append(b' <!ENTITY lol%d "%s">' % (level, previous * 10))
+    doctype = b'<?xml version="1.0"?>\n<!DOCTYPE ' + root.encode() + b" [\n" + b"\n".join(entities) + b"\n]>\n"
+    return doctype + root_xml
+
+
+def finishes(fn: Callable[[], object], seconds: float = 30.0) -> bool:
+    """True when ``fn()`` returns within ``seconds`` (a hang guard, not a speed figure)."""
+    thread = threading.Thread(target=fn, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive()

@@ -15,7 +15,7 @@ import pytest
 
 from filters.cleaners.books import normalize_newlines
 from tests.battery.harness import BatchRun, assert_sound, run_batch, the_quarantine
-from tests.battery.test_cc import _real_png
+from tests.battery.warcs import real_png
 
 PETER_PAN = "16-0-peter-pan.txt"
 FRANKENSTEIN = "84-0-frankenstein-body-only.txt"
@@ -52,13 +52,14 @@ def books(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> BooksBatch:
     (inputs / "peter-pan-ebcdic.txt").write_bytes(peter.decode("utf-8-sig").encode("cp500", errors="replace"))
     (inputs / "peter-pan-utf16-no-bom.txt").write_bytes(peter.decode("utf-8-sig").encode("utf-16-le"))
     # Binary data under a book's name (a real PNG from the crawl sample).
-    (inputs / "image.txt").write_bytes(_real_png(corpus))
+    (inputs / "image.txt").write_bytes(real_png(corpus / "cc" / "ukwa-gov.uk-BL-20140325121225068-00000.warc.gz"))
     # 6. An empty book.
     (inputs / "empty.txt").write_bytes(b"")
     # JSONL collection with one good book, one line that is not JSON, one unpaired surrogate.
     good = json.dumps({"title": "Frankenstein", "text": originals["frankenstein-utf16.txt"][:20000]})
-    (inputs / "collection.jsonl").write_text(
-        good + "\n" + '{"title": "cut", "text": "no end\n' + '{"title": "bad", "text": "x\\udc80y"}\n', encoding="utf-8")
+    cut = '{"title": "cut", "text": "no end\n'
+    surrogate = '{"title": "bad", "text": "x\\udc80y"}\n'
+    (inputs / "collection.jsonl").write_text(good + "\n" + cut + surrogate, encoding="utf-8")
     inputs_given_twice = [str(inputs), str(inputs / "*.txt"), str(inputs / "peter-pan.txt")]
     run = run_batch(root, "books", inputs_given_twice, watch=[folder])
     return BooksBatch(run, originals)

@@ -23,7 +23,7 @@ from filters.base import Dropped
 from filters.document import Document
 from filters.warc import read_warc
 from tests.battery.harness import BatchRun, assert_sound, run_batch, the_quarantine
-from tests.battery.warcs import Member, join, members, offsets, plain_headers, with_content_type
+from tests.battery.warcs import Member, join, members, offsets, plain_headers, real_png, with_content_type
 
 CRAWL = "dolma-sample-0000.warc.gz"
 IMAGES = "ukwa-gov.uk-BL-20140325121225068-00000.warc.gz"  # holds real PNG responses
@@ -51,15 +51,6 @@ def _matplotlib_pdf() -> bytes | None:
         return None
     path = Path(spec.submodule_search_locations[0]) / "mpl-data" / "images" / "matplotlib.pdf"
     return path.read_bytes() if path.is_file() else None
-
-
-def _real_png(corpus: Path) -> bytes:
-    for member in members((corpus / "cc" / IMAGES).read_bytes()):
-        if member.warc_type == "response":
-            headers, payload = member.http_parts()
-            if payload.startswith(b"\x89PNG\r\n\x1a\n") and b"chunked" not in headers.lower():
-                return payload
-    raise AssertionError("no PNG response in the ukwa sample")
 
 
 def _replace(parts: list[Member], index: int, member: Member) -> list[Member]:
@@ -118,7 +109,7 @@ def _build_cases(corpus: Path) -> tuple[list[Member], dict[str, Case]]:
     # 7. Binary payloads under text/html and application/pdf: dropped non_html, not parsed.
     first = responses[0]
     first_headers = plain_headers(base[first].http_parts()[0])
-    png = _real_png(corpus)
+    png = real_png(corpus / "cc" / IMAGES)
     cases["png-as-html.warc.gz"] = Case(join(_replace(base, first, base[first].with_http(
         with_content_type(first_headers, b"text/html; charset=utf-8"), png))), record_id=base[first].record_id)
     pdf = _matplotlib_pdf()
@@ -135,8 +126,9 @@ def _build_cases(corpus: Path) -> tuple[list[Member], dict[str, Case]]:
     # 21. A response whose HTTP headers are garbage: quarantined, neighbours kept.
     junk = responses[4]
     _, junk_payload = base[junk].http_parts()
+    garbage = b"GARBAGE \x00\x01\x02 not http at all\r\nno colon here"
     cases["garbage-http.warc.gz"] = Case(
-        join(_replace(base, junk, base[junk].with_http(b"GARBAGE \x00\x01\x02 not http at all\r\nno colon here", junk_payload))),
+        join(_replace(base, junk, base[junk].with_http(garbage, junk_payload))),
         damaged={base[junk].record_id}, offset=at[junk], record_id=base[junk].record_id)
 
     # Not a WARC at all (a Gutenberg book under a WARC name).

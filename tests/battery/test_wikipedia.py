@@ -10,7 +10,6 @@ from __future__ import annotations
 import bz2
 import io
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from filters.base import Dropped, QuarantineRecord
 from filters.document import Document
 from filters.wikipedia import WikitextCleaner, read_wikipedia_dump
-from tests.battery.harness import BatchRun, assert_sound, run_batch, the_quarantine
+from tests.battery.harness import BatchRun, assert_sound, billion_laughs, finishes, run_batch, the_quarantine
 
 UKWIKI = "ukwiki-20230501-pages-articles-multistream-first100k-lines.xml.bz2"
 ENWIKI = "enwiki-pages-articles-sample.xml.bz2"
@@ -28,27 +27,11 @@ _PAGE_ID = re.compile(rb"<id>(\d+)</id>")
 FOOTER = b"</mediawiki>\n"
 
 
-def billion_laughs(root_xml: bytes) -> bytes:
-    """``root_xml`` behind a DOCTYPE whose ``&lol9;`` would expand to 10^9 "lol"s."""
-    entities = [b' <!ENTITY lol "lol">']
-    for level in range(1, 10):
-        previous = b"&lol;" if level == 1 else b"&lol%d;" % (level - 1)
-        entities.append(b' <!ENTITY lol%d "%s">' % (level, previous * 10))
-    return b'<?xml version="1.0"?>\n<!DOCTYPE mediawiki [\n' + b"\n".join(entities) + b"\n]>\n" + root_xml
-
-
-def finishes(fn, seconds: float = 30.0) -> bool:
-    """True when ``fn()`` returns within ``seconds`` (a hang guard, not a speed figure)."""
-    thread = threading.Thread(target=fn, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    return not thread.is_alive()
-
-
 def read_ids(data: bytes) -> set[str]:
     """Page ids the pure reader makes documents (or language drops) of."""
     items = read_wikipedia_dump("x.xml", io.BytesIO(data))
-    return {(i.doc if isinstance(i, Dropped) else i).meta["record"] for i in items if isinstance(i, (Document, Dropped))}
+    return {(i.doc if isinstance(i, Dropped) else i).meta["record"]
+            for i in items if isinstance(i, (Document, Dropped))}
 
 
 @dataclass
@@ -108,7 +91,8 @@ def wiki(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> WikiBatch:
     (inputs / "enwiki-utf16.xml").write_bytes(utf16)
     expected["enwiki-utf16.xml"] = read_ids(en)
     cleaner = WikitextCleaner()
-    texts = {d.meta["title"]: cleaner(d).text for d in read_wikipedia_dump("en", io.BytesIO(en)) if isinstance(d, Document)}
+    texts = {d.meta["title"]: cleaner(d).text
+             for d in read_wikipedia_dump("en", io.BytesIO(en)) if isinstance(d, Document)}
 
     # 6. Empty files.
     (inputs / "empty.xml.bz2").write_bytes(b"")
@@ -145,7 +129,7 @@ def test_bz2_truncated_mid_stream_keeps_the_pages_before(wiki):  # case 23
     assert len(got) >= 10
 
 
-def test_billion_laughs_is_refused_unexpanded(wiki, corpus):  # case 9
+def test_billion_laughs_is_refused_unexpanded(wiki):  # case 9
     record = the_quarantine(wiki.run, "billion-laughs.xml")
     assert record["record"] == "after start of dump"
     assert record["error"] == ("DumpReadError: DOCTYPE or entity declaration in a dump: refused "

@@ -10,6 +10,7 @@ import gzip
 import re
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -91,3 +92,13 @@ def plain_headers(headers: bytes) -> bytes:
 
 def with_content_type(headers: bytes, content_type: bytes) -> bytes:
     return re.sub(rb"(?i)\r\ncontent-type:[^\r]*", b"\r\nContent-Type: " + content_type, headers)
+
+
+def real_png(warc: Path) -> bytes:
+    """The payload of the first PNG response (stored without transfer encoding) in ``warc``."""
+    for member in members(warc.read_bytes()):
+        if member.warc_type == "response":
+            headers, payload = member.http_parts()
+            if payload.startswith(b"\x89PNG\r\n\x1a\n") and b"chunked" not in headers.lower():
+                return payload
+    raise AssertionError(f"no PNG response in {warc}")

@@ -1,8 +1,9 @@
-"""TokenizeToShards: per-document encoding + eos, id-ordered shards within the token bound."""
+"""TokenizeToShards: per-document encoding + eos, shards by id hash, id order inside, no global lists."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import apache_beam as beam
 import pytest
@@ -12,11 +13,14 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from filters.document import Document
+from pipeline.dataflow import dataflow_args, inspect, problems, shuffle_keys
+from pipeline.options import make_options
 from stages.tokenize import TokenizeToShards
 from tests.tokenizer.corpus_texts import corpus_documents
 from tests.tokenizer.fixtures import SHARD_TOKENS, read_docs, small_tokenizer, tokenized_run, tiny_run  # noqa: F401
 from tokenizer.indexed import IndexedDataset
 from tokenizer.manifest import read_tokens_manifest, sha256_file
+from tokenizer.shards import shard_of
 from tokenizer.spm import Tokenizer
 
 
@@ -33,8 +37,8 @@ def docs(corpus) -> list[Document]:
     return out
 
 
-def _run(docs, model, out_dir, shard_tokens):
-    p = _pipeline()
+def _run(docs, model, out_dir, shard_tokens, runner_flags=()):
+    p = TestPipeline(options=PipelineOptions(["--runner=FnApiRunner", *runner_flags]))
     manifest = p | beam.Create(docs) | TokenizeToShards(str(model), str(out_dir), "mixed", shard_tokens,
                                                         kind="wikipedia")
     summary = manifest | beam.Map(lambda m: (m["documents"], m["empty_documents"], m["source"], m["kind"]))
@@ -42,40 +46,68 @@ def _run(docs, model, out_dir, shard_tokens):
     return p.run()
 
 
-def test_shards_hold_each_document_with_eos_in_id_order(docs, small_tokenizer, tmp_path):  # noqa: F811
+def test_shards_hold_each_document_with_eos_by_id_hash_in_id_order(docs, small_tokenizer, tmp_path):  # noqa: F811
     result = _run(docs, small_tokenizer, tmp_path, 8000)
     tok = Tokenizer.load(small_tokenizer)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     expected = {d.id: tok.encode(d.text) + [2] for d in docs if d.text}
-    names = [s["name"] for s in manifest["shards"]]
-    assert names == [f"part-{i:05d}-of-{len(names):05d}" for i in range(len(names))] and len(names) > 1
-    got_tokens = []
-    for shard in manifest["shards"]:
+    total = sum(map(len, expected.values()))
+    n = math.ceil(total / 8000)
+    assert n > 1 and manifest["shard_tokens"] == 8000 and manifest["tokens"] == total
+    # Every shard is written, empty or not, so the names are dense: part-i-of-N.
+    assert [s["name"] for s in manifest["shards"]] == [f"part-{i:05d}-of-{n:05d}" for i in range(n)]
+    got = {}
+    for index, shard in enumerate(manifest["shards"]):
         ds = IndexedDataset(tmp_path / shard["name"])
         assert ds.num_tokens == shard["tokens"] and len(ds) == shard["documents"] == ds.num_documents
-        assert shard["tokens"] <= 8000 or shard["documents"] == 1  # an oversized document sits alone
         assert shard["bin_sha256"] == sha256_file(tmp_path / f"{shard['name']}.bin")
-        got_tokens += [ds[i].tolist() for i in range(len(ds))]
-    got_ids = sorted(expected)
-    assert got_tokens == [expected[i] for i in got_ids]  # id order across and within shards
-    assert manifest["tokens"] == sum(map(len, expected.values()))
+        ids = sorted(i for i in expected if shard_of(i, n) == index)  # the stable id hash picks the shard
+        assert [ds[k].tolist() for k in range(len(ds))] == [expected[i] for i in ids]  # id order inside
+        got.update(zip(ids, range(len(ids))))
+    assert sorted(got) == sorted(expected) and manifest["documents"] == len(expected)
     assert manifest["tokenizer"]["sha256"] == tok.sha256 and manifest["dtype"] == "uint16"
     counters = {r.key.metric.name: r.committed
                 for r in result.metrics().query(MetricsFilter().with_namespace("tokenize.mixed"))["counters"]}
     assert counters == {"documents": len(docs), "empty_documents": 1, "tokens": manifest["tokens"]}
 
 
-def test_output_is_byte_identical_whatever_the_input_order(docs, small_tokenizer, tmp_path):  # noqa: F811
+def test_output_is_byte_identical_whatever_the_input_order_and_worker_count(docs, small_tokenizer,  # noqa: F811
+                                                                            tmp_path):
     _run(docs, small_tokenizer, tmp_path / "a", 5000)
-    _run(list(reversed(docs)), small_tokenizer, tmp_path / "b", 5000)
+    _run(list(reversed(docs)), small_tokenizer, tmp_path / "b", 5000,
+         ["--direct_num_workers=2", "--direct_running_mode=multi_threading"])
     a = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert a == sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert a == sorted(p.name for p in (tmp_path / "b").iterdir()) and len(a) > 3
     for name in a:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     # Re-running into the same folder with fewer, larger shards removes the stale ones.
     _run(docs, small_tokenizer, tmp_path / "a", 10**9)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == \
         ["manifest.json", "part-00000-of-00001.bin", "part-00000-of-00001.idx"]
+
+
+def test_a_source_of_empty_documents_gets_one_empty_shard(small_tokenizer, tmp_path):  # noqa: F811
+    empty = [Document(f"e/{i}", "", "mixed") for i in range(3)]
+    p = _pipeline()
+    manifest = p | beam.Create(empty) | TokenizeToShards(str(small_tokenizer), str(tmp_path), "mixed", 100)
+    summary = manifest | beam.Map(lambda m: (m["documents"], m["empty_documents"], m["tokens"], len(m["shards"])))
+    assert_that(summary, equal_to([(0, 3, 0, 1)]))
+    p.run()
+    ds = IndexedDataset(tmp_path / "part-00000-of-00001")
+    assert len(ds) == 0 and ds.num_tokens == 0
+
+
+def test_dataflow_check_finds_no_whole_corpus_step(small_tokenizer, tmp_path):  # noqa: F811
+    """The job graph holds only scalar / per-shard global combines and side inputs."""
+    args = dataflow_args("pasture-test-123", "us-central1", "gs://pasture-test-bucket/tmp", "--no_save_main_session")
+    p = beam.Pipeline(options=make_options(args))
+    _ = (p | beam.Create([Document("a", "some text", "cc")])
+         | TokenizeToShards(str(small_tokenizer), str(tmp_path), "cc", 1000))
+    graph = inspect(p.to_runner_api())
+    assert graph.global_combines == ["Tokenize/cc/Shard descriptions/Shard descriptions", "Tokenize/cc/Token totals"]
+    assert {consumer for consumer, _ in graph.side_inputs} == {"Tokenize/cc/Key by shard", "Tokenize/cc/Manifest"}
+    assert problems(graph) == []
+    assert shuffle_keys(graph)["Tokenize/cc/Group shards/CoGroupByKeyImpl/GroupByKey"].startswith("shard index")
 
 
 def test_encode_command_tokenizes_every_source_of_a_run(tokenized_run, small_tokenizer):  # noqa: F811
@@ -86,8 +118,12 @@ def test_encode_command_tokenizes_every_source_of_a_run(tokenized_run, small_tok
         kinds.add(manifest["kind"])
         docs = sorted(read_docs(tokenized_run, source_dir.name), key=lambda d: d.id)
         assert manifest["documents"] == len(docs)
-        assert all(s["tokens"] <= SHARD_TOKENS or s["documents"] == 1 for s in manifest["shards"])
-        first = IndexedDataset(source_dir / "tokens" / manifest["shards"][0]["name"])
-        assert first[0].tolist() == tok.encode(docs[0].text) + [2]
-        assert tok.decode(first[0][:-1]) == docs[0].text
+        n = max(1, math.ceil(manifest["tokens"] / SHARD_TOKENS))
+        assert len(manifest["shards"]) == n
+        # The last non-empty shard starts with the smallest id that hashes to it.
+        index = max(i for i, s in enumerate(manifest["shards"]) if s["documents"])
+        head = next(d for d in docs if shard_of(d.id, n) == index)
+        first = IndexedDataset(source_dir / "tokens" / manifest["shards"][index]["name"])
+        assert first[0].tolist() == tok.encode(head.text) + [2]
+        assert tok.decode(first[0][:-1]) == head.text
     assert kinds == {"cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange"}

@@ -4,7 +4,7 @@ Peers, all on the same documents (real corpus text, read by tests/tokenizer/corp
 and the same 32k LLaMA-settings BPE model trained here on a sample of them:
 
   raw          ``sp.encode(text)`` per document, results discarded (the ceiling)
-  library      ``Tokenizer.encode_with_eos`` + ``assign_shards`` + ``write_shard`` (.bin/.idx on disk)
+  library      ``Tokenizer.encode_with_eos`` + ``num_shards``/``shard_of`` + ``write_shard`` (.bin/.idx on disk)
   beam         what ``pasture tokenizer encode`` runs: read the documents from ``docs/*.jsonl.gz``
                inside a local FnApiRunner pipeline (1 worker), ``TokenizeToShards`` → shards +
                manifest. (Feeding documents through ``beam.Create`` instead would time Beam
@@ -12,7 +12,7 @@ and the same 32k LLaMA-settings BPE model trained here on a sample of them:
 
 MB = UTF-8 megabytes of document text. Run::
 
-    .venv/bin/python bench/tokenize.py [--max-chars 12000000] [--vocab-size 32000] [--record]
+    .venv/bin/python bench/tokenize_shards.py [--max-chars 12000000] [--vocab-size 32000] [--record]
 
 ``--record`` writes the Beam peer's rate as stage ``tokenize`` of ``bench/results.json``
 (read by ``pasture plan-cost``).
@@ -20,21 +20,14 @@ MB = UTF-8 megabytes of document text. Run::
 
 from __future__ import annotations
 
-import os
+import argparse
+import shutil
 import sys
+import tempfile
+import time
+from pathlib import Path
 
-# This file is named like the stdlib ``tokenize`` module (which ``logging`` imports): drop
-# bench/ from the import path before anything else is imported, or it would shadow it.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
-import argparse  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-REPO = Path(_HERE).parent
+REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import apache_beam as beam  # noqa: E402
@@ -45,7 +38,7 @@ from stages.sinks import gzip_bytes  # noqa: E402
 from stages.tokenize import TokenizeToShards  # noqa: E402
 from tests.tokenizer.corpus_texts import corpus_documents  # noqa: E402
 from tokenizer.manifest import iter_documents  # noqa: E402
-from tokenizer.shards import assign_shards, shard_name, write_shard  # noqa: E402
+from tokenizer.shards import num_shards, shard_name, shard_of, write_shard  # noqa: E402
 from tokenizer.spm import Tokenizer, train_sentencepiece  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -67,13 +60,13 @@ def _docs(max_chars: int) -> list[Document]:
 
 def _library(tok: Tokenizer, docs: list[Document], out: Path, shard_tokens: int) -> int:
     encoded = {d.id: tok.encode_with_eos(d.text) for d in docs if d.text}
-    plan = assign_shards(((k, len(v)) for k, v in encoded.items()), shard_tokens)
-    groups: dict[int, list] = {}
+    n = num_shards(sum(len(v) for v in encoded.values()), shard_tokens)
+    groups: dict[int, list] = {i: [] for i in range(n)}
     for doc_id, ids in encoded.items():
-        groups.setdefault(plan.assignment[doc_id], []).append((doc_id, ids))
+        groups[shard_of(doc_id, n)].append((doc_id, ids))
     total = 0
     for index, items in sorted(groups.items()):
-        total += write_shard(out / shard_name(index, plan.num_shards), items, tok.dtype)["tokens"]
+        total += write_shard(out / shard_name(index, n), items, tok.dtype)["tokens"]
     return total
 
 
@@ -134,7 +127,7 @@ def main() -> int:
         paths = _write_docs(docs, work / "docs")
         beam_s = best(lambda: _beam(model, paths, work / "beam", args.shard_tokens))
         # Fixed cost of the same pipeline on one small document: graph construction, runner
-        # start-up, the side-input and shuffle stages. It does not grow with the data.
+        # start-up, the totals, side-input and shuffle stages. It does not grow with the data.
         tiny = _write_docs([Document("tiny", "a few words", "bench")], work / "tiny", num_files=1)
         startup_s = best(lambda: _beam(model, tiny, work / "beam-tiny", args.shard_tokens))
         print(f"{tokens:,} tokens ({mb * 1e6 / tokens:.2f} bytes/token)")
@@ -145,15 +138,14 @@ def main() -> int:
             print(f"{name:<24}{sec:>9.2f}{mb / sec:>8.2f}{raw_s / sec:>8.2f}")
         print(f"beam start-up (1 tiny document): {startup_s:.2f} s")
         if args.record:
-            sys.path.insert(0, _HERE)
-            from _results import record
+            from _results import record  # bench/ is sys.path[0] when this runs as a script
 
             record("tokenize", mb_per_s_per_core=round(mb / beam_s, 3),
                    docs_per_s_per_core=round(len(docs) / beam_s, 1),
                    text_bytes_per_doc=int(mb * 1e6 / len(docs)),
                    note=f"TokenizeToShards on FnApiRunner, 1 worker, {args.vocab_size}-piece BPE; "
                         f"raw sp.encode {mb / raw_s:.2f} MB/s in the same run",
-                   command="python bench/tokenize.py --record")
+                   command=".venv/bin/python bench/tokenize_shards.py --record")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
