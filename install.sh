@@ -50,6 +50,14 @@ if [ ! -x "$KENLM_BIN/lmplz" ] || [ ! -x "$KENLM_BIN/build_binary" ]; then
     cp "$work/kenlm-$KENLM_VERSION/build/bin/lmplz" "$work/kenlm-$KENLM_VERSION/build/bin/build_binary" "$KENLM_BIN/"
 fi
 
+# megatron-core's own IndexedDataset reader checks our .bin/.idx files in the tests. It is not a
+# dependency (its full install pulls CUDA packages): the 2.6 MB wheel is unpacked, no deps.
+if ! ls "$HOME"/.cache/pasture/megatron-core-*/megatron >/dev/null 2>&1; then
+    log "fetching megatron-core's reader for the shard-compatibility test"
+    "$VENV/bin/python" tools/check_megatron.py --install >/dev/null 2>&1 \
+        || log "megatron-core unavailable; its compatibility test will be skipped"
+fi
+
 # The CLI finds the tools through this file, so nobody has to edit PATH.
 echo "$KENLM_BIN" > "$VENV/.kenlm-bin"
 log "ready: $VENV/bin/pasture (KenLM tools in $KENLM_BIN)"
