@@ -177,7 +177,7 @@ def problems(graph: JobGraph) -> list[str]:
 def shuffle_keys(graph: JobGraph) -> dict[str, str]:
     """Each GroupByKey with what it is keyed by, as far as its label tells."""
     kinds = (
-        (r"/Group shards/", "shard index (one group per output shard)"),
+        (r"/Group shards(/|$)", "shard index (one group per output shard)"),
         (r"Reshuffle", "random key"),
         (r"/Count/Merge/", "counts key (combiner-lifted)"),
         (r"/Token totals/", "None key: one (documents, tokens, empty) sum (combiner-lifted)"),

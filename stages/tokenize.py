@@ -2,13 +2,12 @@
 
 Graph (labels in quotes; N = number of shards)::
 
-    docs ─"Encode"─> (id, ids+eos | None) ─┬─"Sizes"─"Token totals"─> (documents, tokens, empty)
-                                           │                            │   one scalar triple
-                                           │      side input: N ◄───────┤
-                                           ├─"Key by shard"─> (sha1(id) mod N, (id, ids))
-                                           │                            └─"Shard indices"─> (0..N-1, N)
-                                           └─> "Group shards" (CoGroupByKey of both) ─"Write"─> shard description
-                                                 ─"Shard descriptions" (N small dicts) ─"Manifest" (totals side input)
+    docs ─"Encode"─> (id, ids+eos | None) ─┬─"Sizes"─"Token totals"─> (documents, tokens, empty): one scalar triple
+                                           │                                 │ side input
+                                           └─"Key by shard" <────────────────┤
+                                               (part-<sha1(id) mod N>-of-N, (id, ids))
+                                               ─"Group shards"─"Write"─> one description per shard
+                                               ─"Shard descriptions" (≤ N small dicts) ─"Manifest" (totals side input)
 
 No step holds per-document state of the whole source, so it scales to Common Crawl
 (~1e9 documents): pass 1 reduces the source to one scalar triple with a combiner-lifted
@@ -20,7 +19,10 @@ whatever the input order, bundling or worker count.
 
 ``shard_tokens`` is the target *average* shard size, not a cap: hash assignment balances
 shards to within a small statistical spread (see ``tokenizer/shards.py``), and a shard is
-sorted in one worker's memory, so it must fit there.
+sorted in one worker's memory, so it must fit there. A shard no document hashes to (only
+likely when a source has about as few documents as shards) is not written, since Megatron
+cannot map an empty ``.bin``: the manifest lists the shards that exist, so names may skip
+an index (``part-00002-of-00006`` without ``part-00001-of-00006``).
 
 Each document is encoded on its own (long ones in line chunks, see ``tokenizer.spm``) and
 followed by ``</s>``; empty documents are skipped and counted. Shards are written to
@@ -96,20 +98,15 @@ class _SumTriplesFn(beam.CombineFn):
 
 
 def _key_by_shard(kv: tuple[str, np.ndarray | None], totals: tuple[int, int, int],
-                  shard_tokens: int) -> Iterable[tuple[int, tuple[str, np.ndarray]]]:
+                  shard_tokens: int) -> Iterable[tuple[str, tuple[str, np.ndarray]]]:
+    """``(shard name, (id, ids))``; empty documents go nowhere (they are only counted)."""
     if kv[1] is not None:
-        yield shard_of(kv[0], num_shards(totals[1], shard_tokens)), kv
-
-
-def _shard_indices(totals: tuple[int, int, int], shard_tokens: int) -> Iterable[tuple[int, int]]:
-    """``(index, N)`` for every shard: each one is written, empty or not, so names are dense."""
-    n = num_shards(totals[1], shard_tokens)
-    for index in range(n):
-        yield index, n
+        n = num_shards(totals[1], shard_tokens)
+        yield shard_name(shard_of(kv[0], n), n), kv
 
 
 class _WriteShardDoFn(beam.DoFn):
-    """One shard's documents → sorted by id → ``.bin/.idx`` → its description."""
+    """One shard's documents (never none) → sorted by id → ``.bin/.idx`` → its description."""
 
     def __init__(self, model_path: str, out_dir: str) -> None:
         self._model_path = model_path
@@ -120,11 +117,9 @@ class _WriteShardDoFn(beam.DoFn):
         # The dtype follows the vocabulary; an empty shard has no array to take it from.
         self._dtype = np.dtype(Tokenizer.load(self._model_path).info.dtype)
 
-    def process(self, keyed: tuple[int, dict[str, Iterable[Any]]]) -> Iterable[dict]:
-        index, grouped = keyed
-        [n] = list(grouped["index"])
-        prefix = os.path.join(self._out_dir, shard_name(index, n))
-        yield write_shard(prefix, grouped["docs"], self._dtype)
+    def process(self, keyed: tuple[str, Iterable[tuple[str, np.ndarray]]]) -> Iterable[dict]:
+        name, docs = keyed
+        yield write_shard(os.path.join(self._out_dir, name), docs, self._dtype)
 
 
 class _WriteManifestDoFn(beam.DoFn):
@@ -200,11 +195,10 @@ class TokenizeToShards(beam.PTransform):
             | TOKEN_TOTALS >> beam.CombineGlobally(_SumTriplesFn())
         )
         totals_side = beam.pvalue.AsSingleton(totals)
-        keyed = encoded | "Key by shard" >> beam.FlatMap(_key_by_shard, totals_side, shard_tokens)
-        indices = totals | "Shard indices" >> beam.FlatMap(_shard_indices, shard_tokens)
         shards = (
-            {"docs": keyed, "index": indices}
-            | "Group shards" >> beam.CoGroupByKey()
+            encoded
+            | "Key by shard" >> beam.FlatMap(_key_by_shard, totals_side, shard_tokens)
+            | "Group shards" >> beam.GroupByKey()
             | "Write" >> beam.ParDo(_WriteShardDoFn(self._model_path, self._out_dir))
         )
         return (

@@ -15,6 +15,7 @@ the statistical spread (relative standard deviation about ``1 / sqrt(documents p
 for documents of similar length, e.g. ~0.5 % for 50M-token shards of 1k-token web pages).
 A shard is sorted and written by one worker, in memory: keep ``shard_tokens`` well within a
 worker's RAM (the default 50M tokens is 100 MB of ``uint16`` plus per-document overhead).
+A shard that no document hashes to is not written; the manifest lists the shards that exist.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tokenizer.indexed import IndexedDatasetWriter, bin_path, idx_path
 from tokenizer.manifest import TOKENS_FORMAT, sha256_file
 
 # Recorded in the manifest so a reader can tell how documents were spread over shards.
-SHARDING = "sha1(id) mod num_shards; id order within a shard"
+SHARDING = "sha1(id) mod num_shards; id order within a shard; shards without documents not written"
 
 
 def shard_name(index: int, num_shards: int) -> str:
@@ -48,7 +49,7 @@ def num_shards(total_tokens: int, shard_tokens: int) -> int:
         shard_tokens: Target average tokens per shard.
 
     Returns:
-        At least 1, so a source whose documents are all empty still gets one (empty) shard.
+        At least 1 (a source without tokens then simply has no document in its one shard).
     """
     if shard_tokens <= 0:
         raise ValueError("shard_tokens must be > 0")
@@ -77,7 +78,9 @@ def _ordered(documents: Iterable[tuple[str, np.ndarray]]) -> list[tuple[str, np.
 def write_shard(prefix: str | os.PathLike, documents: Iterable[tuple[str, np.ndarray]], dtype: np.dtype) -> dict:
     """Writes one shard (documents sorted by id) atomically and describes it.
 
-    An empty ``documents`` gives a valid empty shard (``IndexedDataset`` reads it).
+    An empty ``documents`` gives an empty shard that ``IndexedDataset`` reads but Megatron
+    cannot (it maps the ``.bin``, and an empty file cannot be mapped): the stage writes
+    only shards that received documents.
 
     Returns:
         ``{"name", "documents", "tokens", "bin_sha256", "idx_sha256"}``.

@@ -13,7 +13,7 @@ from tokenizer.shards import SHARDING, num_shards, remove_stale_shards, shard_of
 
 
 @pytest.mark.parametrize(("total", "target", "expected"), [
-    (0, 100, 1),  # a source of empty documents still gets one (empty) shard
+    (0, 100, 1),  # never 0: no division by zero for a source of empty documents
     (1, 100, 1),
     (100, 100, 1),
     (101, 100, 2),
