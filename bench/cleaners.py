@@ -11,7 +11,16 @@ measured in the same process on the same documents:
 * Books: Gutenberg stripping; shingles + MinHash (xxh64 word hashes, numpy n-gram mix,
   datasketch affine64) vs datasketch's default path (sha1 per shingle string).
 
-Run: ``.venv/bin/python bench/cleaners.py [--corpus ../shared/corpus] [--repeat 3]``
+Then, per source, the end-to-end rate of what its recipe (``pipeline/recipes/<kind>.py``) runs
+on one core before any shuffle: reader + cleaners + filters, in recipe order, each step
+applied as ``stages.steps.ApplyStep`` applies it (a dropping Verdict or an exception ends the
+document). Rates are MB (1e6 bytes) of UTF-8 document text entering the stage, i.e. produced
+by the reader, per CPU-second (best of ``--repeat``; CPU time because the machine is shared).
+
+Run: ``.venv/bin/python bench/cleaners.py [--corpus ../shared/corpus] [--repeat 3] [--record]``
+
+``--record`` writes the end-to-end rates as stages ``github``, ``arxiv``, ``stackexchange`` and
+``books`` of ``bench/results.json`` (read by ``pasture plan-cost``, see ``bench/_results.py``).
 """
 
 from __future__ import annotations
@@ -24,14 +33,21 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from filters.cleaners.arxiv import ArxivCleaner  # noqa: E402
-from filters.cleaners.books import GutenbergCleaner, minhash_signature, shingle_hashes  # noqa: E402
-from filters.cleaners.github import GithubContentFilter, GithubHeaderCleaner  # noqa: E402
+from filters.cleaners.arxiv import ArxivCleaner, ArxivFilter  # noqa: E402
+from filters.cleaners.books import BooksFilter, GutenbergCleaner, minhash_signature, shingle_hashes  # noqa: E402
+from filters.cleaners.github import (  # noqa: E402
+    GithubContentFilter,
+    GithubFileFilter,
+    GithubHeaderCleaner,
+    GithubLicenseFilter,
+)
 from filters.cleaners.stackexchange import ANSWER, QUESTION, assemble, html_to_text  # noqa: E402
 from filters.document import Document  # noqa: E402
 from filters.readers_arxiv import ArxivReader  # noqa: E402
@@ -197,11 +213,140 @@ def bench_books(corpus: Path, repeat: int) -> list[str]:
     ]
 
 
+# --- end to end per source (what --record writes) ----------------------------------------
+
+
+def run_steps(docs: list[Document], steps: list[Any]) -> tuple[int, int]:
+    """Applies cleaners/filters in order as ``ApplyStep`` does; returns ``(kept, text bytes out)``."""
+    kept = out_bytes = 0
+    for doc in docs:
+        for step in steps:
+            try:
+                result = step(doc)
+            except Exception:  # noqa: BLE001 - quarantined in the pipeline: the document ends here
+                break
+            if isinstance(result, Document):
+                doc = result
+            elif not result.keep:
+                break
+        else:
+            kept += 1
+            out_bytes += len(doc.text.encode("utf-8"))
+    return kept, out_bytes
+
+
+def read_all(reader: Callable[..., Any], paths: list[Path]) -> list[Document]:
+    docs = []
+    for path in paths:
+        with open(path, "rb") as fh:
+            docs += [d for d in reader(str(path), fh) if isinstance(d, Document)]
+    return docs
+
+
+def group_and_assemble(posts: list[Document]) -> tuple[int, int]:
+    """StackExchange after the reader: posts by question (the recipe's GroupByKey, here a dict)
+    → ``assemble`` per question."""
+    groups: dict[tuple[str, int], list[Document]] = defaultdict(list)
+    for doc in posts:
+        meta = doc.meta
+        groups[(meta["site"], int(meta["post_id"] if meta["post_type"] == QUESTION else meta["parent_id"]))].append(doc)
+    kept = out_bytes = 0
+    for members in groups.values():
+        questions = [d for d in members if d.meta["post_type"] == QUESTION]
+        if questions:
+            doc = assemble(questions[0], [d for d in members if d.meta["post_type"] != QUESTION], "se")
+            kept += 1
+            out_bytes += len(doc.text.encode("utf-8"))
+    return kept, out_bytes
+
+
+@dataclass(frozen=True)
+class SourceRate:
+    """One source's end-to-end figures."""
+
+    stage: str
+    scope: str
+    docs_in: int
+    bytes_in: int  # UTF-8 text the reader produced
+    kept: int
+    bytes_out: int
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes_in / 1e6 / self.cpu_s
+
+
+def end_to_end(stage: str, scope: str, pipeline: Callable[[], tuple[list[Document], tuple[int, int]]],
+               repeat: int) -> SourceRate:
+    """Best CPU and wall time of ``pipeline`` (read → steps) over ``repeat`` runs."""
+    best_cpu = best_wall = float("inf")
+    for _ in range(repeat):
+        cpu, wall = time.process_time(), time.perf_counter()
+        docs, (kept, bytes_out) = pipeline()
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+    bytes_in = sum(len(d.text.encode("utf-8")) for d in docs)
+    return SourceRate(stage, scope, len(docs), bytes_in, kept, bytes_out, best_cpu, best_wall)
+
+
+def source_rates(corpus: Path, repeat: int) -> list[SourceRate]:
+    """Reader + steps of each recipe, in recipe order, on the corpus sample of that source."""
+    gh, ax, se, bk = GithubConfig(), ArxivConfig(), StackExchangeConfig(), BooksConfig()
+    github_paths = [corpus / "github" / "github_sample.jsonl.gz"]
+    github_steps = [GithubLicenseFilter(gh), GithubFileFilter(gh), GithubHeaderCleaner(gh), GithubContentFilter(gh)]
+    arxiv_paths = sorted((corpus / "arxiv").glob("*.tar.gz"))
+    arxiv_steps = [ArxivCleaner(ax), ArxivFilter(ax)]
+    se_paths = sorted((corpus / "stackexchange").glob("*/Posts.xml"))
+    books_paths = sorted((corpus / "books").glob("*.txt"))
+    books_steps = [GutenbergCleaner(bk), BooksFilter(bk)]
+    for step in github_steps + arxiv_steps + books_steps:
+        step.load()
+
+    def chain(reader, paths, steps):
+        def run():
+            docs = read_all(reader, paths)
+            return docs, run_steps(docs, steps)
+        return run
+
+    def stackexchange():
+        posts = read_all(StackExchangeReader("se", se), se_paths)
+        return posts, group_and_assemble(posts)
+
+    return [
+        end_to_end("github", "reader (jsonl.gz) + license, file-type filters + header cleaner + content "
+                   "heuristics; the exact-dedup shuffle is not included",
+                   chain(GithubReader("github", None, gh.max_file_bytes), github_paths, github_steps), repeat),
+        end_to_end("arxiv", "reader (tar.gz → flattened tex) + arxiv cleaner + non-empty filter",
+                   chain(ArxivReader("arxiv", ax), arxiv_paths, arxiv_steps), repeat),
+        end_to_end("stackexchange", "reader (Posts.xml) + grouping by question (in memory here, a GroupByKey "
+                   "in the recipe, whose shuffle is not included) + assemble", stackexchange, repeat),
+        end_to_end("books", "reader + Gutenberg cleaner + non-empty filter; book near-dedup (shingles, MinHash, "
+                   "verification) is charged as stage minhash", chain(BooksReader("books", bk), books_paths,
+                                                                     books_steps), repeat),
+    ]
+
+
+def record_rates(rates: list[SourceRate]) -> None:
+    from _results import record  # bench/ is sys.path[0] when this runs as a script
+
+    for r in rates:
+        record(r.stage, mb_per_s_per_core=round(r.mb_per_s, 3), docs_per_s_per_core=round(r.docs_in / r.cpu_s, 1),
+               text_bytes_per_doc=round(r.bytes_in / r.docs_in), scope=r.scope,
+               note=f"per CPU-second, one process; {r.kept}/{r.docs_in} documents out, "
+                    f"{r.bytes_out / 1e6:.2f} of {r.bytes_in / 1e6:.2f} MB text out",
+               command=".venv/bin/python bench/cleaners.py --record")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default=str(REPO.parent / "shared" / "corpus"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--record", action="store_true",
+                        help="write the end-to-end rates as stages github/arxiv/stackexchange/books "
+                             "of bench/results.json")
     args = parser.parse_args(argv)
     corpus = Path(args.corpus)
     header = f"{'step':<44}{'docs':>7}{'MB':>9}{'docs/s':>12}{'MB/s':>9}  vs peer"
@@ -212,6 +357,17 @@ def main(argv: list[str] | None = None) -> int:
         for line in bench(corpus, args.repeat):
             rows.append(line)
             print(line, flush=True)
+    print()
+    e2e = f"{'end to end (one core)':<16}{'docs in':>8}{'MB in':>8}{'kept':>7}{'MB out':>8}{'CPU s':>8}{'wall s':>8}{'MB/s/core':>11}"
+    print(e2e)
+    print("-" * len(e2e))
+    rates = source_rates(corpus, args.repeat)
+    for r in rates:
+        print(f"{r.stage:<16}{r.docs_in:>8}{r.bytes_in / 1e6:>8.2f}{r.kept:>7}{r.bytes_out / 1e6:>8.2f}"
+              f"{r.cpu_s:>8.2f}{r.wall_s:>8.2f}{r.mb_per_s:>11.2f}", flush=True)
+    if args.record:
+        record_rates(rates)
+        print("\nrecorded github, arxiv, stackexchange, books in bench/results.json")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

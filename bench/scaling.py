@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", type=int, default=14)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--record", action="store_true", help="write the figures to bench/results.json")
     args = parser.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
@@ -188,8 +189,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"per-worker split: start-up {w1 - work:.2f} s CPU + documents {work:.2f} s CPU / N workers "
               f"(from the 1- and 2-worker runs): (F + W) / (F + W/2) = {w1 / (w1 - work / 2):.2f}x at this input, "
               f"tending to 2x as the input per worker grows")
-        print(f"peak RSS per worker: {max(max(r['worker_rss_mb']) for r in runs[2]):.0f} MiB (2 workers), "
+        peak = max(max(r["worker_rss_mb"]) for r in runs[2])
+        print(f"peak RSS per worker: {peak:.0f} MiB (2 workers), "
               f"{max(max(r['worker_rss_mb']) for r in runs[1]):.0f} MiB (1 worker)")
+        if args.record:
+            _common.record(
+                "scaling", pages=pages, wall_speedup_2_workers=round(wall_speedup, 2),
+                cpu_bound_speedup_2_workers=round(cpu_one / busiest, 2),
+                worker_startup_cpu_s=round(w1 - work, 2), peak_rss_mib_per_worker=round(peak),
+                docs_per_s_per_worker_core=round(pages / work, 1),
+                command=f".venv/bin/python bench/scaling.py --copies {args.copies} --record",
+                note="not a stage: read+extract+LID+MinHash signatures on FnApiRunner multi_processing, "
+                     "1 vs 2 workers; plan-cost leaves it unused")
     return 0
 
 

@@ -67,3 +67,18 @@ def stable_id(source: str, *location: object) -> str:
     """
     key = "\x1f".join(str(part) for part in (source, *location))
     return f"{source}/{hashlib.sha1(key.encode('utf-8')).hexdigest()[:20]}"
+
+
+def unpaired_surrogate(record: dict[str, Any]) -> str | None:
+    """The first string field holding an unpaired UTF-16 surrogate (``"\\ud800"`` in JSON).
+
+    Python's JSON parser accepts such escapes, but the text cannot be written as UTF-8: the
+    run's output sink would fail on it.
+    """
+    for key, value in record.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return key
+    return None

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 from filters.base import QuarantineRecord
 from filters.cleaners.books import gutenberg_title, normalize_newlines
-from filters.document import Document, stable_id
+from filters.document import Document, stable_id, unpaired_surrogate
 from mixtures.config import BooksConfig
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -81,21 +81,6 @@ def undecodable(text: str, encoding: str) -> str | None:
         return None
     return (f"undecodable book: {control / len(sample):.0%} control characters after decoding as {encoding} "
             "(binary data, or an encoding such as UTF-16 without byte-order mark or EBCDIC)")
-
-
-def unpaired_surrogate(record: dict[str, Any]) -> str | None:
-    """The first string field holding an unpaired UTF-16 surrogate (``"\\ud800"`` in JSON).
-
-    Python's JSON parser accepts such escapes, but the text cannot be written as UTF-8: the
-    run's output sink would fail on it.
-    """
-    for key, value in record.items():
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return key
-    return None
 
 
 def is_jsonl(path: str) -> bool:

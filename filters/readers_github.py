@@ -31,7 +31,7 @@ import yaml
 
 from filters.base import Dropped, QuarantineRecord
 from filters.cleaners.github import BINARY, NOT_UTF8, TOO_LARGE, extension_of, is_binary, language_of
-from filters.document import Document, stable_id
+from filters.document import Document, stable_id, unpaired_surrogate
 
 LICENSE_MAP_NAMES = ("licenses.json", "licenses.yaml", "licenses.yml")
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -159,21 +159,6 @@ def max_line_bytes(max_file_bytes: int) -> int:
     return 6 * max_file_bytes + (1 << 20)
 
 
-def _unpaired_surrogate(record: dict[str, Any]) -> str | None:
-    """The first string field holding an unpaired UTF-16 surrogate (``"\\ud800"`` in JSON).
-
-    Python's JSON parser accepts such escapes, but the text cannot be written as UTF-8: the
-    run's output sink would fail on it.
-    """
-    for key, value in record.items():
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return key
-    return None
-
-
 def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_000_000) -> Iterator[Any]:
     """BigQuery-style records, one per line; bad lines are quarantined by line number."""
     name = posixpath.basename(file.replace(os.sep, "/"))
@@ -192,7 +177,7 @@ def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_00
             missing = [k for k in _REQUIRED if not isinstance(record.get(k), str)]
             if missing:
                 raise ValueError(f"missing or non-string field(s) {missing}")
-            bad_field = _unpaired_surrogate(record) if b"\\u" in raw else None
+            bad_field = unpaired_surrogate(record) if b"\\u" in raw else None
             if bad_field is not None:
                 raise ValueError(f"field {bad_field!r} holds an unpaired UTF-16 surrogate (not valid Unicode)")
         except (ValueError, UnicodeDecodeError) as exc:

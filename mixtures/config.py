@@ -302,22 +302,23 @@ class PipelineConfig:
 # Loading: dict → dataclass tree, with the path of every bad key in the error message.
 
 
-def _convert(tp: Any, value: Any, path: str) -> Any:
+def convert_value(tp: Any, value: Any, path: str) -> Any:
+    """``value`` (from YAML) as type ``tp``; a ConfigError names ``path`` if it does not fit."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         _check(isinstance(value, dict), f"{path}: expected a mapping, got {type(value).__name__}")
-        return _build(tp, value, path)
+        return build_dataclass(tp, value, path)
     if origin is tuple:
         args = typing.get_args(tp)
         if isinstance(value, str):
             value = [value]
         _check(isinstance(value, (list, tuple)), f"{path}: expected a list, got {type(value).__name__}")
-        return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
+        return tuple(convert_value(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return None if value is None else _convert(args[0], value, path)
+        return None if value is None else convert_value(args[0], value, path)
     if tp is float:
         _check(isinstance(value, (int, float)) and not isinstance(value, bool), f"{path}: expected a number, got {value!r}")
         return float(value)
@@ -333,19 +334,21 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     return value
 
 
-def _build(cls: type, data: dict[str, Any], path: str) -> Any:
+def build_dataclass(cls: type, data: Any, path: str) -> Any:
+    """A validated ``cls`` from a mapping; unknown keys and bad values name their path."""
+    _check(isinstance(data, dict), f"{path or 'config'}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     _check(not unknown, f"{path or 'config'}: unknown key(s) {unknown}; allowed: {sorted(known)}")
     kwargs = {}
     for name, value in data.items():
-        kwargs[name] = _convert(hints[name], value, f"{path}.{name}" if path else name)
+        kwargs[name] = convert_value(hints[name], value, f"{path}.{name}" if path else name)
     try:
         return cls(**kwargs)
     except ConfigError:
         raise
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path or 'config'}: {exc}") from exc
 
 
@@ -354,8 +357,8 @@ def config_from_dict(data: dict[str, Any]) -> PipelineConfig:
     sources = data.pop("sources", {}) or {}
     if isinstance(sources, dict):
         sources = [{"name": name, **(spec or {})} for name, spec in sources.items()]
-    specs = tuple(_build(SourceSpec, dict(s), f"sources[{i}]") for i, s in enumerate(sources))
-    cfg = _build(PipelineConfig, data, "")
+    specs = tuple(build_dataclass(SourceSpec, dict(s), f"sources[{i}]") for i, s in enumerate(sources))
+    cfg = build_dataclass(PipelineConfig, data, "")
     return dataclasses.replace(cfg, sources=specs)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from mixtures.config import ConfigError
+from mixtures.config import ConfigError, build_dataclass, convert_value
 from trainer.model import ModelArgs, preset
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -125,54 +125,19 @@ class TrainConfig:
 # dict/YAML ↔ dataclasses
 
 
-def _convert(tp: Any, value: Any, path: str) -> Any:
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if args and type(None) in typing.get_args(tp):  # Optional[X]
-        return None if value is None else _convert(args[0], value, path)
-    if tp is float:
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool),
-               f"{path}: expected a number, got {value!r}")
-        return float(value)
-    if tp is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), f"{path}: expected an integer, got {value!r}")
-        return value
-    if tp is bool:
-        _check(isinstance(value, bool), f"{path}: expected true/false, got {value!r}")
-        return value
-    if tp is str:
-        _check(isinstance(value, (str, int, float)), f"{path}: expected a string, got {value!r}")
-        return str(value)
-    return value
-
-
-def _build(cls: type, data: Any, path: str) -> Any:
-    _check(isinstance(data, dict), f"{path}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    _check(not unknown, f"{path}: unknown key(s) {unknown}; allowed: {sorted(known)}")
-    kwargs = {name: _convert(hints[name], value, f"{path}.{name}") for name, value in data.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-
-
 def model_args_from_dict(data: dict[str, Any]) -> ModelArgs:
     """``{preset: NAME, **overrides}`` or a full field dict → ``ModelArgs``."""
     data = dict(data or {})
     name = data.pop("preset", None)
     if name is None:
-        return _build(ModelArgs, data, "model")
+        return build_dataclass(ModelArgs, data, "model")
     overrides: dict[str, Any] = {}
     hints = typing.get_type_hints(ModelArgs)
     known = {f.name for f in dataclasses.fields(ModelArgs)}
     unknown = sorted(set(data) - known)
     _check(not unknown, f"model: unknown key(s) {unknown}; allowed: {sorted(known | {'preset'})}")
     for key, value in data.items():
-        overrides[key] = _convert(hints[key], value, f"model.{key}")
+        overrides[key] = convert_value(hints[key], value, f"model.{key}")
     try:
         return preset(str(name), **overrides)
     except ValueError as exc:
@@ -183,14 +148,14 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """Builds and validates a ``TrainConfig``; errors name the offending key."""
     data = dict(data or {})
     model = model_args_from_dict(data.pop("model", {"preset": "tiny"}))
-    optim = _build(OptimConfig, data.pop("optim", {}) or {}, "optim")
-    dcfg = _build(DataConfig, data.pop("data", {}) or {}, "data")
+    optim = build_dataclass(OptimConfig, data.pop("optim", {}) or {}, "optim")
+    dcfg = build_dataclass(DataConfig, data.pop("data", {}) or {}, "data")
     known = {f.name for f in dataclasses.fields(TrainConfig)} - {"model", "optim", "data"}
     unknown = sorted(set(data) - known)
     _check(not unknown,
            f"train config: unknown key(s) {unknown}; allowed: {sorted(known | {'model', 'optim', 'data'})}")
     hints = typing.get_type_hints(TrainConfig)
-    top = {k: _convert(hints[k], v, k) for k, v in data.items()}
+    top = {k: convert_value(hints[k], v, k) for k, v in data.items()}
     try:
         return TrainConfig(model=model, optim=optim, data=dcfg, **top)
     except ConfigError:
