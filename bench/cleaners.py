@@ -358,12 +358,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(line)
             print(line, flush=True)
     print()
-    e2e = f"{'end to end (one core)':<16}{'docs in':>8}{'MB in':>8}{'kept':>7}{'MB out':>8}{'CPU s':>8}{'wall s':>8}{'MB/s/core':>11}"
+    e2e = (f"{'end to end, 1 core':<19}{'docs in':>8}{'MB in':>8}{'kept':>7}{'MB out':>8}{'CPU s':>8}"
+           f"{'wall s':>8}{'MB/s/core':>11}")
     print(e2e)
     print("-" * len(e2e))
     rates = source_rates(corpus, args.repeat)
     for r in rates:
-        print(f"{r.stage:<16}{r.docs_in:>8}{r.bytes_in / 1e6:>8.2f}{r.kept:>7}{r.bytes_out / 1e6:>8.2f}"
+        print(f"{r.stage:<19}{r.docs_in:>8}{r.bytes_in / 1e6:>8.2f}{r.kept:>7}{r.bytes_out / 1e6:>8.2f}"
               f"{r.cpu_s:>8.2f}{r.wall_s:>8.2f}{r.mb_per_s:>11.2f}", flush=True)
     if args.record:
         record_rates(rates)

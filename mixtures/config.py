@@ -249,7 +249,7 @@ class TokenizerConfig:
     vocab_size: int = 32000
     sample_chars: int = 50_000_000
     seed: int = 1234
-    shard_tokens: int = 50_000_000  # tokens per .bin/.idx shard
+    shard_tokens: int = 50_000_000  # target average tokens per .bin/.idx shard (sorted in one worker's memory)
 
     def __post_init__(self) -> None:
         _check(self.vocab_size >= 260, "tokenizer.vocab_size must be >= 260 (byte fallback needs 256 pieces)")

@@ -2,12 +2,13 @@
 
 Graph (labels in quotes; N = number of shards)::
 
-    docs ─"Encode"─> (id, ids+eos | None) ─┬─"Sizes"─"Token totals"─> (documents, tokens, empty): one scalar triple
-                                           │                                 │ side input
-                                           └─"Key by shard" <────────────────┤
+    docs ─"Encode"─> (id, ids+eos | None) ─┬─"Sizes"─"Token totals"─> (documents, tokens, empty)
+                                           │                           │ one scalar triple, side input
+                                           └─"Key by shard" <──────────┤
                                                (part-<sha1(id) mod N>-of-N, (id, ids))
                                                ─"Group shards"─"Write"─> one description per shard
-                                               ─"Shard descriptions" (≤ N small dicts) ─"Manifest" (totals side input)
+                                               ─"Shard descriptions" (<= N small dicts)
+                                               ─"Manifest" (totals as side input)
 
 No step holds per-document state of the whole source, so it scales to Common Crawl
 (~1e9 documents): pass 1 reduces the source to one scalar triple with a combiner-lifted
@@ -114,7 +115,7 @@ class _WriteShardDoFn(beam.DoFn):
         self._dtype: np.dtype | None = None
 
     def setup(self) -> None:
-        # The dtype follows the vocabulary; an empty shard has no array to take it from.
+        # The dtype follows the vocabulary (as the manifest records it), not whatever arrays arrive.
         self._dtype = np.dtype(Tokenizer.load(self._model_path).info.dtype)
 
     def process(self, keyed: tuple[str, Iterable[tuple[str, np.ndarray]]]) -> Iterable[dict]:

@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     encode = verbs.add_parser("encode", help="tokenize every source of a run into RUN_DIR/<source>/tokens/")
     encode.add_argument("--run", required=True, help="run directory (RUN_DIR/<source>/docs)")
     encode.add_argument("--model", required=True, help="SentencePiece .model")
-    encode.add_argument("--shard-tokens", type=int, default=_DEFAULTS.shard_tokens, help="max tokens per shard")
+    encode.add_argument("--shard-tokens", type=int, default=_DEFAULTS.shard_tokens,
+                        help="target average tokens per shard (documents go to shards by id hash)")
     encode.add_argument("--sources", nargs="+", help="only these sources (default: all)")
     encode.set_defaults(func=main_encode)
     parser.set_defaults(func=lambda args, beam_args: parser.print_help() or 2)

@@ -100,7 +100,8 @@ def test_shards_without_documents_are_not_written(small_tokenizer, tmp_path):  #
     assert_that(summary, equal_to([(3, 1, len(used))]))
     p.run()
     files = sorted(q.name for q in tmp_path.iterdir())
-    assert files == ["manifest.json"] + sorted(f"part-{i:05d}-of-{n:05d}{ext}" for i in used for ext in (".bin", ".idx"))
+    written = sorted(f"part-{i:05d}-of-{n:05d}{ext}" for i in used for ext in (".bin", ".idx"))
+    assert files == ["manifest.json", *written]
 
 
 def test_a_source_of_empty_documents_has_no_shards(small_tokenizer, tmp_path):  # noqa: F811
@@ -136,7 +137,8 @@ def test_encode_command_tokenizes_every_source_of_a_run(tokenized_run, small_tok
         docs = sorted(read_docs(tokenized_run, source_dir.name), key=lambda d: d.id)
         assert manifest["documents"] == len(docs)
         n = max(1, math.ceil(manifest["tokens"] / SHARD_TOKENS))
-        assert {s["name"] for s in manifest["shards"]} == {f"part-{shard_of(d.id, n):05d}-of-{n:05d}" for d in docs}
+        used = {f"part-{shard_of(d.id, n):05d}-of-{n:05d}" for d in docs}
+        assert {s["name"] for s in manifest["shards"]} == used
         assert all(s["documents"] > 0 for s in manifest["shards"])  # Megatron cannot map an empty .bin
         # The last shard starts with the smallest id that hashes to it.
         last = manifest["shards"][-1]
