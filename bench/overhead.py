@@ -32,7 +32,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -274,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="write the overhead figures to bench/results.json")
     parser.add_argument("--profile", action="store_true", help="cProfile one large pipeline run, print the top")
     args = parser.parse_args(argv)
+    if not 0 < args.copies[0] < args.copies[1]:
+        parser.error("--copies needs SMALL < LARGE, both > 0")
     if args.core >= 0:
         os.sched_setaffinity(0, {args.core})  # threads (the in-process SDK harness) inherit it
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -284,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     lm_dir, tok_path = ensure_models(corpus, sources)
     cfg = bench_config(lm_dir)
     tmp = Path(tempfile.mkdtemp(prefix="pasture-overhead-"))
+    atexit.register(shutil.rmtree, tmp, True)  # inputs are hard links; outputs are scratch
     small_n, large_n = args.copies
     small_paths = [str(p) for p in _common.repeated_inputs(sources, small_n, tmp / "small")]
     large_paths = [str(p) for p in _common.repeated_inputs(sources, large_n, tmp / "large")]

@@ -24,7 +24,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sources = _common.cc_pages(args.corpus)
     tmp = Path(tempfile.mkdtemp(prefix="pasture-scaling-"))
+    atexit.register(shutil.rmtree, tmp, True)  # inputs are hard links; outputs are scratch
     paths = [str(p) for p in _common.repeated_inputs(sources, args.copies, tmp / "input")]
     pages = 216 * args.copies
     print(f"{len(paths)} WARC files ({args.copies} copies of corpus/cc-pages, {pages} pages); "

@@ -53,7 +53,9 @@ under ``vs_datatrove`` (the per-stage rates are recorded by the stages' own benc
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -289,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = Path(args.corpus)
     sources = _common.cc_pages(corpus)
     tmp = Path(tempfile.mkdtemp(prefix="pasture-vs-datatrove-"))
+    atexit.register(shutil.rmtree, tmp, True)  # inputs are hard links; outputs are scratch
     inputs = _common.repeated_inputs(sources, args.copies, tmp / "input")
     warc_bytes = sum(p.stat().st_size for p in inputs)
     pythons = {"ours-kernels": Path(sys.executable), "ours-beam": Path(sys.executable)}
