@@ -14,10 +14,9 @@ its choices are documented in :mod:`filters.quality_training`.
 from __future__ import annotations
 
 import argparse
-import glob
-import os
 
 from mixtures.config import ConfigError, QualityConfig
+from pipeline.inputs import resolve_inputs
 
 # Folder inputs: WARC/WET and dump files only (corpus folders also hold READMEs, manifests).
 INPUT_SUFFIXES = (".gz", ".warc", ".wet", ".bz2", ".xml", ".xz")
@@ -55,22 +54,8 @@ def register(models: argparse._SubParsersAction) -> None:
 
 
 def _expand(specs: list[str]) -> list[str]:
-    """Files named by paths, folders or globs; sorted, without repeats."""
-    paths: list[str] = []
-    for spec in specs:
-        if os.path.isdir(spec):
-            found = [os.path.join(root, name) for root, _, names in os.walk(spec) for name in names
-                     if not name.startswith(".") and name.lower().endswith(INPUT_SUFFIXES)]
-        elif glob.has_magic(spec):
-            found = [p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)]
-        elif os.path.isfile(spec):
-            found = [spec]
-        else:
-            raise ConfigError(f"models quality: input not found: {spec}")
-        if not found:
-            raise ConfigError(f"models quality: input matched no files: {spec}")
-        paths.extend(os.path.abspath(p) for p in found)
-    return sorted(dict.fromkeys(paths))
+    """Files named by paths, folders or globs; sorted, without repeats (the pipeline's own rules)."""
+    return resolve_inputs(specs, "models quality", INPUT_SUFFIXES)
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:
