@@ -26,13 +26,14 @@ from filters.lang_id import LanguageFilter
 from mixtures.config import PipelineConfig, SourceSpec
 from pipeline.recipes.cc import read_web
 from stages.c4_dedup import DedupC4Spans
+from stages.model_files import LocalModels
 from stages.streams import SourceStreams
 
 
 def build(p: beam.Pipeline, cfg: PipelineConfig, spec: SourceSpec, paths: list[str]) -> SourceStreams:
     streams = read_web(p, cfg, spec, paths)
     streams.then_all([C4Cleaner(cfg.c4), C4PageFilter(cfg.c4)])
-    streams.then(LanguageFilter(dataclasses.replace(cfg.lang_id, languages=cfg.c4.languages)))
+    streams.then(LocalModels(LanguageFilter, dataclasses.replace(cfg.lang_id, languages=cfg.c4.languages), "model"))
     if cfg.c4.span_dedup:
         streams.then_transform(DedupC4Spans(cfg.c4), f"{spec.name}/DedupC4Spans")
     return streams

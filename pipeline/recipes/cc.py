@@ -15,13 +15,16 @@ with HTML extraction in front because we read WARC responses as well as WET reco
 
 from __future__ import annotations
 
+import os
+
 import apache_beam as beam
 
 from filters.extract import ExtractedTextFilter, HtmlExtractor
 from filters.lang_id import LanguageFilter
 from filters.warc import WarcReader
-from mixtures.config import PipelineConfig, SourceSpec
+from mixtures.config import ConfigError, PipelineConfig, SourceSpec
 from stages.line_dedup import DedupLines
+from stages.model_files import LocalModels
 from stages.steps import ReadSource
 from stages.streams import SourceStreams
 
@@ -37,7 +40,13 @@ def read_web(p: beam.Pipeline, cfg: PipelineConfig, spec: SourceSpec, paths: lis
 
 def with_lang_id(streams: SourceStreams, cfg: PipelineConfig) -> SourceStreams:
     """Adds the fastText language filter (annotations ``lang_id.lang`` / ``lang_id.lang_score``)."""
-    return streams.then(LanguageFilter(cfg.lang_id))
+    return streams.then(LocalModels(LanguageFilter, cfg.lang_id, "model"))
+
+
+def _require_local_model(path: str, what: str, how: str) -> None:
+    """Fail before any work starts when a local model is missing (remote ones are checked on load)."""
+    if "://" not in path and not os.path.exists(path):
+        raise ConfigError(f"{what} not found at {path}: {how}")
 
 
 def build(p: beam.Pipeline, cfg: PipelineConfig, spec: SourceSpec, paths: list[str]) -> SourceStreams:
@@ -49,9 +58,14 @@ def build(p: beam.Pipeline, cfg: PipelineConfig, spec: SourceSpec, paths: list[s
         # Imported here: the perplexity models are optional for runs that disable it.
         from filters.perplexity import PerplexityFilter
 
-        streams.then(PerplexityFilter(cfg.perplexity))
+        _require_local_model(cfg.perplexity.model_dir, "perplexity models",
+                             "train them with `pasture models lm --wikipedia DUMP --lang xx --output DIR` "
+                             "or set perplexity.enabled: false")
+        streams.then(LocalModels(PerplexityFilter, cfg.perplexity, "model_dir"))
     if cfg.quality.enabled:
         from filters.quality import QualityFilter
 
-        streams.then(QualityFilter(cfg.quality))
+        _require_local_model(cfg.quality.model, "quality classifier",
+                             "train it with `pasture models quality` or set quality.enabled: false")
+        streams.then(LocalModels(QualityFilter, cfg.quality, "model"))
     return streams

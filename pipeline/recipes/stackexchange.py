@@ -26,7 +26,11 @@ from apache_beam.metrics import Metrics
 from filters.base import mark_dropped, quarantine_for
 from filters.cleaners.stackexchange import QUESTION, assemble
 from filters.document import Document
-from filters.readers_stackexchange import ORPHAN_ANSWER, StackExchangeReader, is_posts_file
+from filters.readers_stackexchange import (
+    ORPHAN_ANSWER,
+    StackExchangeReader,
+    is_posts_file,
+)
 from mixtures.config import ConfigError, PipelineConfig, SourceSpec
 from stages.steps import DROPPED, QUARANTINE, ReadSource
 from stages.streams import SourceStreams

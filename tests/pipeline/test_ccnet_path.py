@@ -72,3 +72,14 @@ def test_stats_reconcile_and_list_every_reason(ccnet_run):
     assert {"lang", "perplexity", "revisit"} <= set(stats["dropped"])
     assert stats["config"]["perplexity"]["percentile_head"] == 50
     assert all(len(sha) == 64 for sha in stats["outputs"].values())
+
+
+def test_missing_perplexity_models_fail_before_any_work(corpus, tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"perplexity": {"model_dir": str(tmp_path / "no-models")}}))
+    out = tmp_path / "out"
+    code = main(["rebuild", "cc", "--input", str(corpus / "cc" / "whirlwind.warc.wet.gz"),
+                 "--output", str(out), "--config", str(config)])
+    assert code == 2
+    assert "perplexity models not found" in capsys.readouterr().err
+    assert not (out / "cc" / "docs").exists()

@@ -127,7 +127,10 @@ def test_real_recipes_translate_without_findings(corpus, tmp_path):
     available = {k: v for k, v in sources.items() if importlib.util.find_spec(f"pipeline.recipes.{v['kind']}")}
     if not available:
         pytest.skip("no real recipe module yet")
-    cfg = config_from_dict({"output": "gs://pasture-test-bucket/run", "sources": available})
+    # Models live in the bucket too: each worker localizes them (stages/model_files.py).
+    cfg = config_from_dict({"output": "gs://pasture-test-bucket/run", "sources": available,
+                            "perplexity": {"model_dir": "gs://pasture-test-bucket/models/lm"},
+                            "quality": {"enabled": True, "model": "gs://pasture-test-bucket/models/quality.bin"}})
     proto, _ = translate(build_job(cfg, ARGS), str(tmp_path / "staging"))
     graph = inspect(proto)
     assert problems(graph) == []
