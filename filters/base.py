@@ -89,7 +89,8 @@ def mark_dropped(doc: Document, stage: str, reason: str, **scores: Any) -> Docum
     """The dropped copy of ``doc``: its scores plus ``dropped = {stage, reason}``."""
     annotations = dict(doc.annotations)
     if scores:
-        annotations[stage] = {**annotations.get(stage, {}), **scores} if isinstance(annotations.get(stage), dict) else scores
+        earlier = annotations.get(stage)
+        annotations[stage] = {**earlier, **scores} if isinstance(earlier, dict) else dict(scores)
     annotations["dropped"] = {"stage": stage, "reason": reason}
     return Document(doc.id, doc.text, doc.source, dict(doc.meta), annotations)
 
