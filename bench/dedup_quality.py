@@ -60,19 +60,22 @@ LOOSE = MinHashConfig(num_perm=144, bands=48, rows=3, verify_threshold=0.35)
 # Real text.
 
 
-def cc_pages() -> list[Document]:
-    """The 216 cc-pages, extracted with the project's own decoder and extractor."""
+def cc_pages(corpus: Path = CORPUS) -> list[Document]:
+    """The 216 cc-pages, extracted with the project's own decoder and extractor.
+
+    Ids are ``cc-pages/<package>/<file name without .html>``; tests reuse this loader.
+    """
     from warcio.archiveiterator import ArchiveIterator
 
     from filters.extract import html_to_text
     from filters.warc import decode_html
 
     manifest = {}
-    for line in (CORPUS / "cc-pages" / "manifest.jsonl").read_text().splitlines():
+    for line in (corpus / "cc-pages" / "manifest.jsonl").read_text().splitlines():
         entry = json.loads(line)
         manifest[entry["record_id"]] = entry
     docs = []
-    for warc in sorted((CORPUS / "cc-pages").glob("*.warc.gz")):
+    for warc in sorted((corpus / "cc-pages").glob("*.warc.gz")):
         with warc.open("rb") as fh:
             for record in ArchiveIterator(fh):
                 if record.rec_type != "response":
@@ -88,7 +91,13 @@ def cc_pages() -> list[Document]:
 
 
 def wikipedia_articles(limit_per_dump: int = 400) -> list[Document]:
-    from filters.wikipedia import SiteInfo, WikiPage, is_redirect, iter_dump, wikitext_to_text
+    from filters.wikipedia import (
+        SiteInfo,
+        WikiPage,
+        is_redirect,
+        iter_dump,
+        wikitext_to_text,
+    )
 
     docs = []
     for dump in sorted((CORPUS / "wikipedia").glob("*.xml.bz2")):
