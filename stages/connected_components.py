@@ -28,7 +28,7 @@ edges are harmless.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -127,25 +127,16 @@ def _both_directions(edge: tuple[Any, Any]) -> Iterator[tuple[Any, Any]]:
     yield lo, hi
 
 
-class _LargeStarDoFn(beam.DoFn):
-    def __init__(self, round_index: int) -> None:
+class _StarDoFn(beam.DoFn):
+    """One large-star or small-star step (``star``) with a per-round change counter."""
+
+    def __init__(self, star: Callable[[Any, set[Any]], tuple[list[tuple[Any, Any]], int]], round_index: int) -> None:
+        self._star = star
         self._changes = Metrics.counter(NAMESPACE, f"round_{round_index:02d}_changes")
 
     def process(self, element: tuple[Any, Iterable[Any]]) -> Iterator[tuple[Any, Any]]:
         node, neighbors = element
-        edges, changed = large_star(node, set(neighbors))
-        if changed:
-            self._changes.inc(changed)
-        yield from edges
-
-
-class _SmallStarDoFn(beam.DoFn):
-    def __init__(self, round_index: int) -> None:
-        self._changes = Metrics.counter(NAMESPACE, f"round_{round_index:02d}_changes")
-
-    def process(self, element: tuple[Any, Iterable[Any]]) -> Iterator[tuple[Any, Any]]:
-        node, smaller = element
-        edges, changed = small_star(node, set(smaller))
+        edges, changed = self._star(node, set(neighbors))
         if changed:
             self._changes.inc(changed)
         yield from edges
@@ -204,9 +195,9 @@ class ConnectedComponents(beam.PTransform):
                 current
                 | f"Round {i:02d}/Large: both directions" >> beam.FlatMap(_both_directions)
                 | f"Round {i:02d}/Large: group" >> beam.GroupByKey()
-                | f"Round {i:02d}/Large: star" >> beam.ParDo(_LargeStarDoFn(i))
+                | f"Round {i:02d}/Large: star" >> beam.ParDo(_StarDoFn(large_star, i))
                 | f"Round {i:02d}/Small: group" >> beam.GroupByKey()
-                | f"Round {i:02d}/Small: star" >> beam.ParDo(_SmallStarDoFn(i))
+                | f"Round {i:02d}/Small: star" >> beam.ParDo(_StarDoFn(small_star, i))
             )
         return (
             (current | "Final: both directions" >> beam.FlatMap(_both_directions), loops)
