@@ -15,7 +15,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=[p for name in TOP_LEVEL_PACKAGES for p in (name, f"{name}.*")]),
     package_data={
-        "filters": ["data/*"],
+        "filters.sources.c4": ["*.txt"],
         "mixtures": ["*.yaml"],
         "trainer": ["presets/*.yaml"],
     },

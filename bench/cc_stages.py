@@ -34,10 +34,10 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from filters.document import Document  # noqa: E402
-from filters.extract import HtmlExtractor  # noqa: E402
+from filters.sources.cc.extract import HtmlExtractor  # noqa: E402
 from filters.lang_id import LanguageFilter  # noqa: E402
 from filters.line_dedup import line_keys, remove_lines  # noqa: E402
-from filters.warc import read_warc  # noqa: E402
+from filters.sources.cc.warc import read_warc  # noqa: E402
 from mixtures.config import ExtractConfig, LangIdConfig  # noqa: E402
 
 

@@ -40,21 +40,24 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from filters.cleaners.arxiv import ArxivCleaner, ArxivFilter  # noqa: E402
-from filters.cleaners.books import BooksFilter, GutenbergCleaner, minhash_signature, shingle_hashes  # noqa: E402
-from filters.cleaners.github import (  # noqa: E402
+from filters.sources.arxiv.latex import ArxivCleaner, ArxivFilter  # noqa: E402
+from filters.sources.books.gutenberg import BooksFilter, GutenbergCleaner, minhash_signature, shingle_hashes  # noqa: E402
+from filters.sources.github.rules import (  # noqa: E402
     GithubContentFilter,
     GithubFileFilter,
     GithubHeaderCleaner,
     GithubLicenseFilter,
 )
-from filters.cleaners.stackexchange import ANSWER, QUESTION, assemble, html_to_text  # noqa: E402
+from filters.sources.stackexchange.assemble import ANSWER, QUESTION, assemble, html_to_text  # noqa: E402
 from filters.document import Document  # noqa: E402
-from filters.readers_arxiv import ArxivReader  # noqa: E402
-from filters.readers_books import BooksReader  # noqa: E402
-from filters.readers_github import GithubReader  # noqa: E402
-from filters.readers_stackexchange import StackExchangeReader  # noqa: E402
-from mixtures.config import ArxivConfig, BooksConfig, GithubConfig, StackExchangeConfig  # noqa: E402
+from filters.sources.arxiv.reader import ArxivReader  # noqa: E402
+from filters.sources.books.reader import BooksReader  # noqa: E402
+from filters.sources.github.reader import GithubReader  # noqa: E402
+from filters.sources.stackexchange.reader import StackExchangeReader  # noqa: E402
+from mixtures.config import StackExchangeConfig  # noqa: E402
+from filters.sources.arxiv.config import ArxivConfig
+from filters.sources.books.config import BooksConfig
+from filters.sources.github.config import GithubConfig
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:

@@ -1,7 +1,7 @@
 """Near-dedup quality through the real Beam transform: recall, precision, real pairs.
 
-Base documents are real text: the 216 cc-pages (WARC → filters.warc.decode_html →
-filters.extract.html_to_text), Wikipedia articles (en/uk/ja/ltg dumps, filters.wikipedia) and
+Base documents are real text: the 216 cc-pages (WARC → filters.sources.cc.warc.decode_html →
+filters.sources.cc.extract.html_to_text), Wikipedia articles (en/uk/ja/ltg dumps, filters.sources.wikipedia.dump) and
 ~3,000-character chunks of three Project Gutenberg books. For each Jaccard level
 J ∈ {0.5 … 0.95} we pick bases and plant ONE edited copy whose true Jaccard (word 5-gram
 shingles after our normalisation) with its base is in [J, J + 0.05): the copy is made by random
@@ -67,8 +67,8 @@ def cc_pages(corpus: Path = CORPUS) -> list[Document]:
     """
     from warcio.archiveiterator import ArchiveIterator
 
-    from filters.extract import html_to_text
-    from filters.warc import decode_html
+    from filters.sources.cc.extract import html_to_text
+    from filters.sources.cc.warc import decode_html
 
     manifest = {}
     for line in (corpus / "cc-pages" / "manifest.jsonl").read_text().splitlines():
@@ -91,7 +91,7 @@ def cc_pages(corpus: Path = CORPUS) -> list[Document]:
 
 
 def wikipedia_articles(limit_per_dump: int = 400) -> list[Document]:
-    from filters.wikipedia import (
+    from filters.sources.wikipedia.dump import (
         SiteInfo,
         WikiPage,
         is_redirect,

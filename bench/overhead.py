@@ -82,8 +82,8 @@ def ensure_models(corpus: Path, sources: list[Path]) -> tuple[Path, Path]:
 
 
 def extracted_docs(paths: list[Path]) -> list[Document]:
-    from filters.extract import HtmlExtractor
-    from filters.warc import read_warc
+    from filters.sources.cc.extract import HtmlExtractor
+    from filters.sources.cc.warc import read_warc
 
     extractor = HtmlExtractor()
     docs = []
@@ -109,11 +109,11 @@ def bench_config(lm_dir: Path) -> PipelineConfig:
 
 def run_kernels(paths: list[str], cfg: PipelineConfig, tok_path: Path) -> tuple[dict[str, float], dict[str, int]]:
     """The kernels chained by hand; returns CPU seconds per kernel and documents per step."""
-    from filters.extract import ExtractedTextFilter, HtmlExtractor
+    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.lang_id import LanguageFilter
     from filters.minhash import MinHasher, signature_bytes
     from filters.perplexity import PerplexityFilter
-    from filters.warc import read_warc
+    from filters.sources.cc.warc import read_warc
     from tokenizer.spm import Tokenizer
 
     clock = time.process_time
@@ -216,10 +216,10 @@ def run_pipeline(paths: list[str], cfg: PipelineConfig, tok_path: Path, out: Pat
 
 
 def build_and_run(beam, options, runner, paths, cfg, tok_path, out) -> dict[str, Any]:
-    from filters.extract import ExtractedTextFilter, HtmlExtractor
+    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.lang_id import LanguageFilter
     from filters.perplexity import PerplexityFilter
-    from filters.warc import WarcReader
+    from filters.sources.cc.warc import WarcReader
     from stages.dedup import DedupNearDuplicates
     from stages.steps import ReadSource
     from stages.streams import SourceStreams

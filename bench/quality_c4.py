@@ -4,7 +4,7 @@ The 216 real pages are read and extracted once (not timed); then each stage runs
 same extracted texts, best of ``--repeat`` runs:
 
 * ``quality``: ``QualityFilter`` (``classifier_text`` normalisation + fastText predict) with
-  a model trained here by ``filters.quality_training`` on the enwiki sample + corpus/cc
+  a model trained here by ``pipeline.training.quality`` on the enwiki sample + corpus/cc
   pages (about 3 s; or pass ``--model``);
 * ``c4_rules``: ``C4Cleaner`` + ``C4PageFilter`` (TFDS line rules, sentence count, LDNOOBW
   badwords regex);
@@ -34,14 +34,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from filters.c4 import C4Cleaner, C4PageFilter, remove_duplicate_spans, span_hashes  # noqa: E402
+from filters.sources.c4.rules import C4Cleaner, C4PageFilter, remove_duplicate_spans, span_hashes  # noqa: E402
 from filters.document import Document  # noqa: E402
-from filters.extract import HtmlExtractor  # noqa: E402
+from filters.sources.cc.extract import HtmlExtractor  # noqa: E402
 from filters.lang_id import LanguageFilter  # noqa: E402
 from filters.quality import QualityFilter, classifier_text  # noqa: E402
-from filters.quality_training import TrainingOptions, build_training_set, train_quality_model  # noqa: E402
-from filters.warc import read_warc  # noqa: E402
-from mixtures.config import C4Config, LangIdConfig, QualityConfig  # noqa: E402
+from pipeline.training.quality import TrainingOptions, build_training_set, train_quality_model  # noqa: E402
+from filters.sources.cc.warc import read_warc  # noqa: E402
+from mixtures.config import LangIdConfig, QualityConfig  # noqa: E402
+from filters.sources.c4.config import C4Config
 
 
 def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -102,9 +102,9 @@ def run_pipeline(paths: list[str], out: Path, workers: int) -> None:
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from filters.extract import ExtractedTextFilter, HtmlExtractor
+    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.lang_id import LanguageFilter
-    from filters.warc import WarcReader
+    from filters.sources.cc.warc import WarcReader
     from mixtures.config import PipelineConfig
     from stages.dedup import NearDuplicateSignatures
     from stages.steps import ReadSource

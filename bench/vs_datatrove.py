@@ -146,21 +146,21 @@ def _datatrove_counts(stats: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _our_steps():
-    from filters.c4 import C4Cleaner, C4PageFilter
-    from filters.extract import ExtractedTextFilter, HtmlExtractor
+    from filters.sources.c4.rules import C4Cleaner, C4PageFilter
+    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.lang_id import LanguageFilter
     from mixtures.config import PipelineConfig
 
     cfg = PipelineConfig()
     steps = [HtmlExtractor(cfg.extract), ExtractedTextFilter(cfg.extract), LanguageFilter(cfg.lang_id),
-             C4Cleaner(cfg.c4), C4PageFilter(cfg.c4)]
+             C4Cleaner(cfg.settings("c4")), C4PageFilter(cfg.settings("c4"))]
     return cfg, steps
 
 
 def run_ours_kernels(paths: list[str], work: Path) -> dict[str, Any]:
     from filters.document import Document
     from filters.minhash import MinHasher, band_keys, signature_bytes
-    from filters.warc import read_warc
+    from filters.sources.cc.warc import read_warc
 
     with timed() as t:
         cfg, (extractor, extracted, lid, cleaner, c4) = _our_steps()
@@ -210,7 +210,7 @@ def run_ours_beam(paths: list[str], work: Path) -> dict[str, Any]:
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from filters.warc import WarcReader
+    from filters.sources.cc.warc import WarcReader
     from stages.dedup import NearDuplicateSignatures
     from stages.steps import ReadSource
     from stages.streams import SourceStreams
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _page_records(paths: list[Path]) -> int:
     """HTML response records in ``paths`` (what a reader is handed, whatever it keeps)."""
-    from filters.warc import read_warc
+    from filters.sources.cc.warc import read_warc
 
     total = 0
     for path in paths:

@@ -25,14 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from filters.document import Document  # noqa: E402
-from filters.lm_training import (  # noqa: E402
+from pipeline.training.lm import (  # noqa: E402
     LMTrainingSettings,
     find_kenlm_binary,
     tokenize_line,
     train_language,
 )
 from filters.perplexity import PerplexityFilter  # noqa: E402
-from filters.wikipedia import WikitextCleaner, iter_articles, iter_dump, read_wikipedia_dump  # noqa: E402
+from filters.sources.wikipedia.dump import WikitextCleaner, iter_articles, iter_dump, read_wikipedia_dump  # noqa: E402
 from mixtures.config import PerplexityConfig  # noqa: E402
 
 UK = "ukwiki-20230501-pages-articles-multistream-first100k-lines.xml.bz2"

@@ -13,8 +13,9 @@ worker in ``DoFn.setup()``; the constructor only stores config so the object pic
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from filters.document import Document
 
@@ -36,6 +37,51 @@ class Verdict:
 
 class BadRecord(Exception):
     """A record that cannot be read or cleaned; it goes to quarantine with this message."""
+
+
+class Step:
+    """Base of every filter and cleaner: configured in the constructor, loaded once per worker.
+
+    A subclass declares, as class attributes:
+
+    - ``name``: the annotation key and counter namespace. It never changes once outputs
+      exist; ``version`` is bumped instead whenever the step's output changes, and
+      ``versioned_name`` (``quality_v1``) is what stats.json records.
+    - ``reasons``: every drop reason it may return; returning another one is a bug.
+    - ``data_errors``: exception types that mean "this record is bad data". They quarantine
+      the record; any other exception is a bug in our code and fails the run, naming the
+      step. :class:`BadRecord` is always a data error.
+    - ``cost_stage`` (optional): the benchmarked stage the cost model charges it to.
+
+    The constructor only stores its arguments, under the parameter names; heavy resources
+    (models) are built in ``load()``. Pickling keeps the constructor arguments alone, so a
+    worker receives config, never a model, and rebuilds the step from it.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    reasons: ClassVar[tuple[str, ...]] = ()
+    data_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+
+    @property
+    def versioned_name(self) -> str:
+        return f"{self.name}_v{self.version}"
+
+    def load(self) -> None:
+        """Build heavy resources once per worker; steps without any need not override it."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        params = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        missing = [p for p in params if not hasattr(self, p)]
+        if missing:
+            raise TypeError(f"{type(self).__name__} must store constructor argument(s) {missing} as attributes")
+        return {p: getattr(self, p) for p in params}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def __call__(self, doc: Document) -> Any:
+        raise NotImplementedError
 
 
 @runtime_checkable

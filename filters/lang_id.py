@@ -69,6 +69,7 @@ class LanguageFilter:
     """
 
     name = "lang_id"
+    cost_stage = "lang_id"
 
     def __init__(self, cfg: LangIdConfig | None = None) -> None:
         self.cfg = cfg or LangIdConfig()

@@ -1,6 +1,6 @@
 """CCNet perplexity: SentencePiece + 5-gram KenLM per language, and head/middle/tail buckets.
 
-Models are trained by ``pasture models lm`` (:mod:`filters.lm_training`) into one folder:
+Models are trained by ``pasture models lm`` (:mod:`pipeline.training.lm`) into one folder:
 ``<lang>.sp.model``, ``<lang>.arpa.bin`` and ``<lang>.cutoffs.json`` per language.
 
 Document perplexity follows cc_net's ``DocLM`` (``cc_net/perplexity.py``)::
@@ -37,7 +37,7 @@ from typing import Any
 
 from filters.base import Verdict
 from filters.document import Document
-from filters.lm_training import line_log10_and_length, lm_lines, perplexity, tokenize_line
+from pipeline.training.lm import line_log10_and_length, lm_lines, perplexity, tokenize_line
 from mixtures.config import PerplexityConfig
 
 log = logging.getLogger("pasture.perplexity")
@@ -70,7 +70,7 @@ class LanguageModel:
     def load(cls, model_dir: str | Path, lang: str) -> "LanguageModel":
         import kenlm
 
-        from filters.lm_training import load_sentencepiece
+        from pipeline.training.lm import load_sentencepiece
 
         folder = Path(model_dir)
         paths = {kind: folder / f"{lang}.{kind}" for kind in ("sp.model", "arpa.bin", "cutoffs.json")}
@@ -148,6 +148,7 @@ class PerplexityFilter:
     """
 
     name = "perplexity"
+    cost_stage = "perplexity"
 
     def __init__(self, cfg: PerplexityConfig) -> None:
         self.cfg = cfg

@@ -7,7 +7,7 @@ fastText supervised model with labels ``__label__wiki`` / ``__label__cc``; it jo
 page's lines with a space, predicts the top label with probability ``p`` and sets
 ``wiki_prob = p if label == "__label__wiki" else 1 - p``; ``filter/cc_classifier.sh`` keeps
 ``wiki_prob >= 0.25``. The model is trained by ``pasture models quality``
-(:mod:`filters.quality_training`).
+(:mod:`pipeline.training.quality`).
 
 :func:`classifier_text` is the one text normalisation used at training *and* prediction
 time: RedPajama's line join, then lower-case, digits → 0, and words split from punctuation
@@ -83,6 +83,7 @@ class QualityFilter:
     """
 
     name = NAME
+    cost_stage = "quality"
 
     def __init__(self, cfg: QualityConfig) -> None:
         self.cfg = cfg

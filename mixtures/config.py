@@ -32,17 +32,25 @@ class ConfigError(ValueError):
     """A configuration value is missing or invalid; the message names the field."""
 
 
-def _check(condition: bool, message: str) -> None:
+def check(condition: bool, message: str) -> None:
+    """Raise ConfigError(message) unless ``condition``; every config class validates with it."""
     if not condition:
         raise ConfigError(message)
 
 
-SOURCE_KINDS = ("cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
+_check = check
 
-LLAMA_WIKIPEDIA_LANGUAGES = (
-    "bg", "ca", "cs", "da", "de", "en", "es", "fr", "hr", "hu",
-    "it", "nl", "pl", "pt", "ro", "ru", "sl", "sr", "sv", "uk",
-)
+
+def _source_kinds() -> dict[str, Any]:
+    # Imported late: the source folders' settings classes import this module.
+    from filters.sources import source_kinds
+
+    return source_kinds()
+
+
+def known_kinds() -> list[str]:
+    """The source kinds found in ``filters/sources/``, sorted."""
+    return sorted(_source_kinds())
 
 
 @dataclass(frozen=True)
@@ -113,26 +121,6 @@ class QualityConfig:
         _check(0.0 <= self.threshold <= 1.0, "quality.threshold must be in [0, 1]")
 
 
-@dataclass(frozen=True)
-class C4Config:
-    """TFDS c4_utils rules; defaults follow the TFDS code that generated C4."""
-
-    min_words_per_line: int = 5  # TFDS code; the T5 paper text says 3
-    min_sentences: int = 3
-    max_word_length: int = 1000
-    max_page_chars: int = 190_000  # TFDS is_valid_length: 1.9e5
-    badwords: bool = True
-    span_dedup: bool = True  # C4's three-sentence span dedup across the corpus
-    # C4 is English: TFDS keeps langdetect "en" >= 0.99; we use the shared fastText
-    # LanguageFilter (lang_id.threshold, lang_id.model) with these languages.
-    languages: tuple[str, ...] = ("en",)
-
-    def __post_init__(self) -> None:
-        _check(self.min_words_per_line >= 0, "c4.min_words_per_line must be >= 0")
-        _check(self.min_sentences >= 0, "c4.min_sentences must be >= 0")
-        _check(self.max_word_length >= 1, "c4.max_word_length must be >= 1")
-        _check(self.max_page_chars >= 1, "c4.max_page_chars must be >= 1")
-        _check(len(self.languages) > 0, "c4.languages must not be empty")
 
 
 @dataclass(frozen=True)
@@ -161,72 +149,14 @@ class MinHashConfig:
         _check(self.max_rounds >= 1, "minhash.max_rounds must be >= 1")
 
 
-@dataclass(frozen=True)
-class GithubConfig:
-    licenses: tuple[str, ...] = ("mit", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "bsd-4-clause", "0bsd", "bsd")
-    max_file_bytes: int = 10_000_000  # a larger file is dropped (too_large) without reading it whole
-    max_line_length: int = 1000
-    max_mean_line_length: float = 100.0
-    min_alnum_fraction: float = 0.25
-    min_alpha_per_token: float = 1.5
 
 
-@dataclass(frozen=True)
-class ArxivConfig:
-    """Source tarballs read in memory; bounds keep a hostile archive from exhausting a worker."""
-
-    max_member_bytes: int = 20_000_000  # a larger member is skipped (noted in annotations)
-    max_total_bytes: int = 100_000_000  # decompressed bytes per paper; beyond → quarantined
-    max_members: int = 10_000  # archive entries per paper; beyond → quarantined
-    max_macro_expansions: int = 10_000  # per paper; a self-referencing \def stops here
-    max_macro_depth: int = 10  # expansion passes (macros used inside macro bodies)
-    max_include_depth: int = 8  # nested \input/\include levels
-    keep_appendix: bool = True  # False: cut at \appendix as RedPajama does
-
-    def __post_init__(self) -> None:
-        _check(self.max_member_bytes > 0 and self.max_total_bytes > 0, "arxiv: byte limits must be > 0")
-        _check(self.max_macro_expansions >= 0 and self.max_macro_depth >= 1, "arxiv: macro limits must be >= 0/1")
 
 
-@dataclass(frozen=True)
-class StackExchangeConfig:
-    # The 28 largest sites by posts (RedPajama's count.py ranking); a site outside this list is dropped.
-    sites: tuple[str, ...] = (
-        "stackoverflow.com", "math.stackexchange.com", "superuser.com", "askubuntu.com",
-        "serverfault.com", "tex.stackexchange.com", "unix.stackexchange.com", "stats.stackexchange.com",
-        "physics.stackexchange.com", "electronics.stackexchange.com", "gis.stackexchange.com",
-        "mathoverflow.net", "english.stackexchange.com", "apple.stackexchange.com",
-        "salesforce.stackexchange.com", "wordpress.stackexchange.com", "magento.stackexchange.com",
-        "sharepoint.stackexchange.com", "gaming.stackexchange.com", "ell.stackexchange.com",
-        "softwareengineering.stackexchange.com", "dba.stackexchange.com", "codereview.stackexchange.com",
-        "mathematica.stackexchange.com", "drupal.stackexchange.com", "scifi.stackexchange.com",
-        "diy.stackexchange.com", "security.stackexchange.com",
-    )
-    restrict_to_sites: bool = False  # sample data are small sites; the demo keeps them
 
 
-@dataclass(frozen=True)
-class WikipediaConfig:
-    languages: tuple[str, ...] = LLAMA_WIKIPEDIA_LANGUAGES
-    min_chars: int = 1
 
 
-@dataclass(frozen=True)
-class BooksConfig:
-    """Book-level near-dedup: MinHash LSH candidates, verified by exact shingle containment."""
-
-    overlap_threshold: float = 0.9  # LLaMA: drop books with > 90% content overlap
-    shingle_words: int = 5  # word n-grams that make up a book's content set
-    num_perm: int = 128
-    bands: int = 32  # 32 bands x 4 rows: Jaccard 0.5 → candidate with p = 0.87
-    rows: int = 4
-    seed: int = 1
-    max_book_bytes: int = 100_000_000  # a larger file is quarantined, not read
-
-    def __post_init__(self) -> None:
-        _check(0.0 < self.overlap_threshold <= 1.0, "books.overlap_threshold must be in (0, 1]")
-        _check(self.bands * self.rows == self.num_perm, "books: bands * rows must equal num_perm")
-        _check(self.shingle_words >= 1, "books.shingle_words must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -235,12 +165,24 @@ class ShardConfig:
 
     num_shards: int = 4
     write_dropped: bool = True
-    formats: tuple[str, ...] = ("jsonl",)  # "jsonl" and/or "parquet"
 
     def __post_init__(self) -> None:
         _check(self.num_shards >= 1, "shards.num_shards must be >= 1")
-        for fmt in self.formats:
-            _check(fmt in ("jsonl", "parquet"), f"shards.formats: unknown {fmt!r}")
+
+
+@dataclass(frozen=True)
+class QuarantineConfig:
+    """When set-aside records stop being bad data and start looking like a bug.
+
+    A step that quarantines more than ``max_step_share`` of the records it was given fails
+    the run, naming the step and showing sample errors: a typo that raises a declared data
+    error on every document must not pass as a successful run.
+    """
+
+    max_step_share: float = 0.01
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.max_step_share <= 1.0, "quarantine.max_step_share must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -264,7 +206,8 @@ class SourceSpec:
     inputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _check(self.kind in SOURCE_KINDS, f"sources.{self.name}.kind must be one of {SOURCE_KINDS}, got {self.kind!r}")
+        kinds = sorted(_source_kinds())
+        _check(self.kind in kinds, f"sources.{self.name}.kind must be one of {kinds}, got {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -277,19 +220,32 @@ class PipelineConfig:
     lang_id: LangIdConfig = field(default_factory=LangIdConfig)
     perplexity: PerplexityConfig = field(default_factory=PerplexityConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
-    c4: C4Config = field(default_factory=C4Config)
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
-    github: GithubConfig = field(default_factory=GithubConfig)
-    arxiv: ArxivConfig = field(default_factory=ArxivConfig)
-    stackexchange: StackExchangeConfig = field(default_factory=StackExchangeConfig)
-    wikipedia: WikipediaConfig = field(default_factory=WikipediaConfig)
-    books: BooksConfig = field(default_factory=BooksConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
+    quarantine: QuarantineConfig = field(default_factory=QuarantineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    # Each source kind's own settings (its folder's settings class), keyed by kind; in a
+    # config file they are the top-level key named after the kind (``github: {...}``).
+    # A kind missing here runs with its defaults.
+    kind_settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.sources]
         _check(len(names) == len(set(names)), f"sources: duplicate names in {names}")
+
+    def settings(self, kind: str) -> Any:
+        """The settings of source kind ``kind`` (its defaults when the config has none)."""
+        if kind in self.kind_settings:
+            return self.kind_settings[kind]
+        kinds = _source_kinds()
+        if kind not in kinds:
+            raise ConfigError(f"no source kind {kind!r}; known: {sorted(kinds)}")
+        settings_class = kinds[kind].settings
+        return settings_class() if settings_class is not None else None
+
+    def with_settings(self, kind: str, settings: Any) -> "PipelineConfig":
+        """A copy whose ``kind`` settings are ``settings``."""
+        return dataclasses.replace(self, kind_settings={**self.kind_settings, kind: settings})
 
     def source(self, name: str) -> SourceSpec:
         for spec in self.sources:
@@ -358,8 +314,16 @@ def config_from_dict(data: dict[str, Any]) -> PipelineConfig:
     if isinstance(sources, dict):
         sources = [{"name": name, **(spec or {})} for name, spec in sources.items()]
     specs = tuple(build_dataclass(SourceSpec, dict(s), f"sources[{i}]") for i, s in enumerate(sources))
+    _check("kind_settings" not in data, "kind_settings: give each kind's settings under its own key (e.g. github:)")
+    kind_settings = {}
+    for kind, source_kind in sorted(_source_kinds().items()):
+        section = data.pop(kind, None)
+        if source_kind.settings is None:
+            _check(section is None, f"{kind}: this source kind has no settings")
+            continue
+        kind_settings[kind] = build_dataclass(source_kind.settings, section or {}, kind)
     cfg = build_dataclass(PipelineConfig, data, "")
-    return dataclasses.replace(cfg, sources=specs)
+    return dataclasses.replace(cfg, sources=specs, kind_settings=kind_settings)
 
 
 def load_config(path: str | Path) -> PipelineConfig:
@@ -387,4 +351,11 @@ def resolved(cfg: Any) -> dict[str, Any]:
             return {k: plain(v) for k, v in value.items()}
         return value
 
-    return plain(cfg)
+    data = plain(cfg)
+    if isinstance(cfg, PipelineConfig):
+        # Written back in the file's own shape: every kind's settings under the kind's key.
+        del data["kind_settings"]
+        for kind, source_kind in sorted(_source_kinds().items()):
+            if source_kind.settings is not None:
+                data[kind] = plain(cfg.settings(kind))
+    return data

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from mixtures.config import SOURCE_KINDS, ConfigError
+from mixtures.config import ConfigError, known_kinds
 
 MIXTURES_DIR = Path(__file__).resolve().parent
 
@@ -46,7 +46,7 @@ class MixtureSource:
     """One source kind of a mixture.
 
     Attributes:
-        kind: Our source kind (one of ``mixtures.config.SOURCE_KINDS``).
+        kind: Our source kind (one of ``mixtures.config.known_kinds()``).
         label: The paper's name for it.
         weight: Sampling proportion in percent.
         epochs: Passes over the source in the reference training run.
@@ -81,8 +81,8 @@ class MixtureSpec:
         if len(set(kinds)) != len(kinds):
             raise ConfigError(f"mixture {self.name}: duplicate source kinds {kinds}")
         for s in self.sources:
-            if s.kind not in SOURCE_KINDS:
-                raise ConfigError(f"mixture {self.name}: unknown source kind {s.kind!r}; known {SOURCE_KINDS}")
+            if s.kind not in known_kinds():
+                raise ConfigError(f"mixture {self.name}: unknown source kind {s.kind!r}; known {known_kinds()}")
             if not (s.weight > 0 and math.isfinite(s.weight)):
                 raise ConfigError(f"mixture {self.name}: sources.{s.kind}.weight must be > 0")
             if not (s.epochs > 0 and math.isfinite(s.epochs)):

@@ -21,10 +21,12 @@ from apache_beam.io.filesystems import FileSystems
 from mixtures.config import PipelineConfig, resolved
 from pipeline.inputs import resolve_inputs
 from pipeline.options import make_options, runner_name
-from pipeline.recipes import FOLDER_SUFFIXES, recipe_for
+from pipeline.recipes import folder_suffixes, recipe_for, recipe_steps
 from pipeline.versions import git_revision, package_versions, sha256_file
 from stages.counts import CountStreams, counts_to_stats
+from stages.near_dedup_global import dedup_together
 from stages.sinks import WriteDocuments, WriteQuarantine, write_atomically
+from stages.source import build_source, is_joint
 from stages.streams import SourceStreams
 
 log = logging.getLogger("pasture")
@@ -32,6 +34,10 @@ log = logging.getLogger("pasture")
 
 class ReconciliationError(RuntimeError):
     """documents_in != documents_out + dropped + quarantined: something was lost silently."""
+
+
+class QuarantineLimitError(RuntimeError):
+    """A step set aside more of its records than ``quarantine.max_step_share``: likely a bug."""
 
 
 @dataclass(frozen=True)
@@ -77,17 +83,35 @@ def _make_dirs(path: str) -> None:
 
 def inputs_of(cfg: PipelineConfig, name: str) -> list[str]:
     spec = cfg.source(name)
-    return resolve_inputs(spec.inputs, name, FOLDER_SUFFIXES.get(spec.kind))
+    return resolve_inputs(spec.inputs, name, folder_suffixes(spec.kind))
+
+
+def check_recipe(cfg: PipelineConfig, name: str) -> None:
+    """What a source's recipe checks before any work starts (models on disk)."""
+    check = getattr(recipe_for(cfg.source(name).kind), "check", None)
+    if check is not None:
+        check(cfg)
 
 
 def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resume: bool = False) -> None:
-    """Add every named source's stages and sinks to ``p``."""
-    resolved_inputs = {name: inputs_of(cfg, name) for name in names}
+    """Add every named source's recipe and sinks to ``p``.
+
+    Each recipe is built up to its first joint step (near-dedup across sources); the
+    sources sharing that step are then deduplicated together and their remaining steps
+    built. A joint step with a single source is applied to it alone.
+    """
     streams: dict[str, SourceStreams] = {}
+    pending: dict[str, list] = {}
     for name in names:
-        spec = cfg.source(name)
-        streams[name] = recipe_for(spec.kind).build(p, cfg, spec, resolved_inputs[name])
-    _apply_cross_source_steps(cfg, streams)
+        steps = recipe_steps(cfg, cfg.source(name), inputs_of(cfg, name))
+        streams[name], pending[name] = build_source(p, name, steps)
+    joint = sorted(name for name in names if pending[name])
+    if len(joint) > 1:
+        dedup_together(cfg.minhash, {name: streams[name] for name in joint})
+        for name in joint:
+            _then_steps(streams[name], pending[name][1:])
+    for name in joint if len(joint) == 1 else []:
+        _then_steps(streams[name], pending[name])
     for name, s in streams.items():
         out_dir = source_dir(cfg, name)
         s.docs | f"{name}/Write docs" >> WriteDocuments(join_path(out_dir, "docs"), cfg.shards.num_shards,
@@ -101,26 +125,30 @@ def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resum
         p | f"{name}/Count" >> CountStreams(
             join_path(out_dir, "_counts.json"),
             {"inputs": s.inputs, "out": [s.docs], "dropped": [dropped], "quarantine": [quarantine]},
+            seen=s.seen,
         )
 
 
-def _apply_cross_source_steps(cfg: PipelineConfig, streams: dict[str, SourceStreams]) -> None:
-    """Steps that look across sources (global near-dedup); a no-op until configured."""
-    try:
-        from pipeline import cross_source
-    except ImportError:
-        return
-    cross_source.apply(cfg, streams)
+def _then_steps(streams: SourceStreams, steps: list) -> None:
+    for step in steps:
+        if isinstance(step, beam.PTransform):
+            streams.then_transform(step, f"{streams.name}/{step.label}")
+        else:
+            streams.then(step)
+
+
+def has_joint_step(cfg: PipelineConfig, name: str) -> bool:
+    """True when the source's recipe has a step that must see other sources (global near-dedup)."""
+    return any(is_joint(step) for step in recipe_steps(cfg, cfg.source(name)))
 
 
 def plan_pipelines(cfg: PipelineConfig, names: list[str]) -> list[list[str]]:
     """Group sources into Beam pipelines: one per source, so a finished source survives a kill.
 
-    Sources that are deduplicated together (``minhash.scope: global`` across the web sources)
-    must share one pipeline.
+    Sources whose recipes share a joint step (``minhash.scope: global``: CC and C4) must
+    share one pipeline.
     """
-    joint = [n for n in names if cfg.minhash.enabled and cfg.minhash.scope == "global"
-             and cfg.source(n).kind in ("cc", "c4")]
+    joint = [n for n in names if has_joint_step(cfg, n)]
     groups = [joint] if joint else []
     groups += [[n] for n in names if n not in joint]
     return groups
@@ -138,6 +166,7 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
     for name in names:
         cfg.source(name)  # fail on unknown names before any work starts
         inputs_of(cfg, name)
+        check_recipe(cfg, name)
     results: dict[str, SourceResult] = {}
     groups = plan_pipelines(cfg, names)
     for index, group in enumerate(groups, start=1):
@@ -178,6 +207,38 @@ def reconcile(name: str, stats: dict[str, Any]) -> None:
         )
 
 
+def check_quarantine_shares(cfg: PipelineConfig, name: str, stats: dict[str, Any]) -> None:
+    """Fail when one step quarantined more than ``quarantine.max_step_share`` of what it saw.
+
+    A filter or cleaner is measured against the documents it was given; the reader and the
+    composite steps (dedup, assembly) against the source's ``documents_in``.
+    """
+    limit = cfg.quarantine.max_step_share
+    for step, quarantined in sorted(stats["quarantined_by_step"].items()):
+        seen = stats["seen_by_step"].get(step) or stats["documents_in"]
+        if seen and quarantined / seen > limit:
+            samples = _sample_errors(join_path(source_dir(cfg, name), "quarantine"), step)
+            raise QuarantineLimitError(
+                f"{name}: step {step} quarantined {quarantined} of {seen} records ({quarantined / seen:.1%}), "
+                f"above quarantine.max_step_share = {limit:.1%}. A share this high usually means a bug or "
+                f"inputs of the wrong kind, not bad data. Sample errors:\n" + "\n".join(samples)
+                + "\nRaise quarantine.max_step_share if these records really are bad.")
+
+
+def _sample_errors(directory: str, step: str, limit: int = 3) -> list[str]:
+    samples: list[str] = []
+    matched = [m.path for r in FileSystems.match([join_path(directory, "part-*")]) for m in r.metadata_list]
+    for path in sorted(p for p in matched if ".tmp-" not in p):
+        with FileSystems.open(path) as fh:  # .jsonl.gz: Beam decompresses by suffix
+            for line in fh.read().decode("utf-8").splitlines():
+                record = json.loads(line)
+                if record.get("stage") == step:
+                    samples.append(f"  {record.get('file')} record {record.get('record')}: {record.get('error')}")
+                    if len(samples) == limit:
+                        return samples
+    return samples
+
+
 def output_checksums(directory: str) -> dict[str, str]:
     """sha256 of every finished output shard, keyed by ``sub/name`` (any Beam filesystem)."""
     sums = {}
@@ -203,6 +264,7 @@ def _finish_source(cfg: PipelineConfig, name: str, runner: str, elapsed: float) 
     out_dir = source_dir(cfg, name)
     stats = counts_to_stats(_read_json(join_path(out_dir, "_counts.json")))
     reconcile(name, stats)
+    check_quarantine_shares(cfg, name, stats)
     spec = cfg.source(name)
     stats.update({
         "source": name,

@@ -5,14 +5,14 @@ occurring more than once in the data set". The graph is TFDS ``remove_duplicate_
 with sentence spans in place of lines:
 
 1. every page emits ``(md5(normalised 3-sentence span), page id)`` for each distinct span
-   it contains (:func:`filters.c4.span_hashes`);
+   it contains (:func:`filters.sources.c4.rules.span_hashes`);
 2. ``Top.PerKey(1, key=md5(page id))`` picks one keeper page per span, deterministically
    and without favouring a domain (TFDS: "hash before comparison to avoid biasing by
    domain", keyed on URLs; we key on stable document ids, which are unique where URLs
    are not);
 3. ``CoGroupByKey`` joins each page with the spans it keeps; every other span occurrence
    (owned by another page, or repeated inside the page) loses its sentences
-   (:func:`filters.c4.remove_duplicate_spans`);
+   (:func:`filters.sources.c4.rules.remove_duplicate_spans`);
 4. a page left with fewer than ``c4.min_sentences`` sentences is dropped with reason
    ``c4_too_few_sentences_after_dedup`` (TFDS ``filtered-deduped_page-toofewsentences``;
    an emptied page counts here too).
@@ -32,9 +32,9 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from filters.base import mark_dropped, quarantine_for
-from filters.c4 import C4_TOO_FEW_SENTENCES_AFTER_DEDUP, SPAN_SENTENCES, remove_duplicate_spans, span_hashes
+from filters.sources.c4.rules import C4_TOO_FEW_SENTENCES_AFTER_DEDUP, SPAN_SENTENCES, remove_duplicate_spans, span_hashes
 from filters.document import Document
-from mixtures.config import C4Config
+from filters.sources.c4.config import C4Config
 from stages.steps import DROPPED, QUARANTINE
 
 STAGE = "c4_dedup"
@@ -98,6 +98,8 @@ class DedupC4Spans(beam.PTransform):
         cfg: ``min_sentences`` decides which deduplicated pages survive.
         span: Sentences per span (C4: 3).
     """
+
+    cost_stage = "c4_rules"
 
     def __init__(self, cfg: C4Config, span: int = SPAN_SENTENCES) -> None:
         super().__init__()

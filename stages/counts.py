@@ -16,6 +16,8 @@ from stages.sinks import write_atomically
 DOCUMENTS_IN = "documents_in"
 DOCUMENTS_OUT = "documents_out"
 QUARANTINED = "quarantined"
+SEEN_BY_STEP = "seen_by_step"
+QUARANTINED_BY_STEP = "quarantined_by_step"
 
 
 def _reason_of(doc: Any) -> str:
@@ -43,14 +45,19 @@ class _MergeCounts(beam.CombineFn):
         return dict(sorted(acc.items()))
 
 
+def _with_prefix(counts: dict[str, int], prefix: str) -> dict[str, int]:
+    return dict(sorted((k[len(prefix):], v) for k, v in counts.items() if k.startswith(prefix)))
+
+
 def counts_to_stats(counts: dict[str, int]) -> dict[str, Any]:
     """Flat keys (``dropped/lang``) → the stats.json shape."""
-    dropped = {k.split("/", 1)[1]: v for k, v in counts.items() if k.startswith("dropped/")}
     return {
         DOCUMENTS_IN: counts.get(DOCUMENTS_IN, 0),
         DOCUMENTS_OUT: counts.get(DOCUMENTS_OUT, 0),
-        "dropped": dict(sorted(dropped.items())),
+        "dropped": _with_prefix(counts, "dropped/"),
         QUARANTINED: counts.get(QUARANTINED, 0),
+        QUARANTINED_BY_STEP: _with_prefix(counts, "quarantined/"),
+        SEEN_BY_STEP: _with_prefix(counts, "seen/"),
     }
 
 
@@ -60,13 +67,17 @@ class CountStreams(beam.PTransform):
     Applied to the pipeline: ``p | CountStreams(path, {"inputs": [...], "out": [...], ...})``.
 
     ``inputs`` are the collections whose sizes add up to documents_in (what the reader
-    produced: documents, reader drops, reader quarantine).
+    produced: documents, reader drops, reader quarantine). ``seen`` pairs each step with the
+    documents it was given; quarantine records are also counted by the step that set them
+    aside, so the runner can check each step's quarantine share.
     """
 
-    def __init__(self, path: str, streams: dict[str, list[beam.PCollection]], label: str | None = None) -> None:
+    def __init__(self, path: str, streams: dict[str, list[beam.PCollection]],
+                 seen: list[tuple[str, beam.PCollection]] = (), label: str | None = None) -> None:
         super().__init__(label=label)
         self._path = path
         self._streams = streams
+        self._seen = list(seen)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         p = pbegin.pipeline
@@ -80,6 +91,9 @@ class CountStreams(beam.PTransform):
             keyed.append(pc | f"Dropped {i}" >> beam.Map(lambda d: ("dropped/" + _reason_of(d), 1)))
         for i, pc in enumerate(streams.get("quarantine", [])):
             keyed.append(pc | f"Quarantine {i}" >> beam.Map(lambda _: (QUARANTINED, 1)))
+            keyed.append(pc | f"Quarantine by step {i}" >> beam.Map(lambda r: ("quarantined/" + str(r["stage"]), 1)))
+        for i, (step, pc) in enumerate(self._seen):
+            keyed.append(pc | f"Seen {i} {step}" >> beam.Map(lambda _, key="seen/" + step: (key, 1)))
         keyed.append(p | "Seed" >> beam.Create([(DOCUMENTS_IN, 0)]))
         path = self._path
         return (

@@ -199,7 +199,7 @@ class NearDuplicateSignatures(beam.PTransform):
     """Documents → ``{"docs": (id, (tag, doc)), "sigs": (id, signature bytes), "quarantine"}``.
 
     The first half of :class:`DedupNearDuplicates`; run it once per source and flatten the
-    outputs to dedup several sources together (pipeline/cross_source.py).
+    outputs to dedup several sources together (stages/near_dedup_global.py).
     """
 
     def __init__(self, cfg: MinHashConfig, stage: str = "minhash", tag: str = "", label: str | None = None) -> None:
@@ -300,9 +300,20 @@ class DedupNearDuplicates(beam.PTransform):
         }
 
 
-def near_dedup_step(cfg: MinHashConfig) -> beam.PTransform:
-    """The near-dedup composite with our reason and stage names, for recipes and cross_source."""
-    return DedupNearDuplicates(cfg, reason=REASON_NEAR_DUPLICATE, stage="minhash")
+class NearDedup(DedupNearDuplicates):
+    """The near-dedup step of a recipe (stage ``minhash``, reason ``near_duplicate``).
+
+    With ``minhash.scope: global`` it is ``joint``: the runner dedups every source of the
+    run whose recipe has this step together, in one graph (``stages.near_dedup_global``);
+    otherwise each source dedups on its own.
+    """
+
+    cost_stage = "minhash"
+
+    def __init__(self, cfg: MinHashConfig) -> None:
+        super().__init__(cfg, reason=REASON_NEAR_DUPLICATE, stage="minhash", label="Near dedup")
+        self.cfg = cfg
+        self.joint = cfg.scope == "global"
 
 
 # ---------------------------------------------------------------------------------------
@@ -426,4 +437,4 @@ def url_dedup() -> DedupExact:
 
 def file_dedup() -> DedupExact:
     """GitHub exact file dedup on the content hash (line endings unified)."""
-    return DedupExact(file_content_key, REASON_DUPLICATE_FILE, "file_dedup")
+    return DedupExact(file_content_key, REASON_DUPLICATE_FILE, "file_dedup", label="File dedup")

@@ -122,6 +122,8 @@ class DedupLines(beam.PTransform):
         cfg: ``min_doc_chars`` (cc_net ``min_len`` = 300, checked after dedup) and scope.
     """
 
+    cost_stage = "line_dedup"
+
     def __init__(self, cfg: LineDedupConfig | None = None, label: str | None = None) -> None:
         super().__init__(label=label)
         self._cfg = cfg or LineDedupConfig()

@@ -151,3 +151,20 @@ class LocalModels:
 
     def __call__(self, doc: Any) -> Any:
         return self._step(doc)
+
+    # The wrapped step's declarations (Step contract), so the wrapper runs exactly like it.
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(getattr(self._step, "reasons", ()))
+
+    @property
+    def data_errors(self) -> tuple[type[BaseException], ...]:
+        return tuple(getattr(self._step, "data_errors", ()))
+
+    @property
+    def versioned_name(self) -> str:
+        return getattr(self._step, "versioned_name", self.name)
+
+    @property
+    def cost_stage(self) -> str | None:
+        return getattr(self._step, "cost_stage", None)

@@ -2,8 +2,12 @@
 
 Every step yields kept documents on the main output, dropped documents (annotated with
 stage and reason) on ``dropped`` and records it could not process on ``quarantine``.
-A step never dies on one bad document: an exception becomes a quarantine record naming
-the file and record, and the bundle goes on.
+
+Bad data never stops a run; a bug always does. A step quarantines a record only for the
+exception types it declares as data errors (``Step.data_errors``, :class:`BadRecord`
+always): the record goes to ``quarantine`` naming its file and record, and the bundle goes
+on. Any other exception fails the run with a :class:`StepFailed` that names the step and
+the record, so a typo in a filter cannot pass as a source full of bad documents.
 """
 
 from __future__ import annotations
@@ -29,12 +33,36 @@ DROPPED = "dropped"
 QUARANTINE = "quarantine"
 
 
+# What a broken or hostile input file raises while it is decoded and parsed: the rest of
+# that file is quarantined (a reader quarantines single records itself where it can).
+READ_ERRORS: tuple[type[BaseException], ...] = (BadRecord, OSError, EOFError, ValueError, UnicodeError,
+                                                RuntimeError)
+
+
+class StepFailed(RuntimeError):
+    """A step raised an exception it does not declare as a data error: a bug, not bad data."""
+
+
+def data_errors_of(step: Any) -> tuple[type[BaseException], ...]:
+    """The exception types that quarantine a record in ``step`` (BadRecord always does)."""
+    return (BadRecord, *getattr(step, "data_errors", ()))
+
+
+def failure(step_name: str, doc: Document, exc: BaseException) -> StepFailed:
+    where = f"{doc.meta.get('file', '')} record {doc.meta.get('record', doc.id)}".strip()
+    return StepFailed(f"step {step_name} failed on document {doc.id} ({where}) with an undeclared "
+                      f"{type(exc).__name__}: {exc}. Fix the step, or declare the exception in its "
+                      f"data_errors if it means the record is bad.")
+
+
 class _StepDoFn(beam.DoFn):
     """Runs one filter (returns a Verdict) or cleaner (returns a Document) per document."""
 
     def __init__(self, step: Any) -> None:
         self._step = step
         self._name = step.name
+        self._data_errors = data_errors_of(step)
+        self._reasons = frozenset(getattr(step, "reasons", ()))
         self._kept = Metrics.counter(self._name, "kept")
         self._dropped = Metrics.counter(self._name, "dropped")
         self._quarantined = Metrics.counter(self._name, "quarantined")
@@ -53,10 +81,12 @@ class _StepDoFn(beam.DoFn):
     def process(self, doc: Document) -> Iterator[Any]:
         try:
             result = self._step(doc)
-        except Exception as exc:  # noqa: BLE001 - any failure on one record is quarantined
+        except self._data_errors as exc:
             self._quarantined.inc()
             yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, self._name, exc).to_dict())
             return
+        except Exception as exc:
+            raise failure(self._name, doc, exc) from exc
         if isinstance(result, Document):
             self._kept.inc()
             yield result
@@ -70,6 +100,9 @@ class _StepDoFn(beam.DoFn):
             yield doc
         else:
             reason = result.reason or self._name
+            if self._reasons and reason not in self._reasons:
+                raise StepFailed(f"step {self._name} dropped {doc.id} for {reason!r}, which it does not "
+                                 f"declare in its reasons {sorted(self._reasons)}")
             self._count_drop(reason)
             yield pvalue.TaggedOutput(DROPPED, mark_dropped(doc, self._name, reason))
 
@@ -124,7 +157,7 @@ class _ReadFileDoFn(beam.DoFn):
                         yield pvalue.TaggedOutput(QUARANTINE, item.to_dict())
                     else:
                         raise TypeError(f"reader for {self._source} yielded {type(item).__name__}")
-        except (BadRecord, OSError, EOFError, ValueError, UnicodeError, RuntimeError) as exc:
+        except (*READ_ERRORS, *getattr(self._reader, "data_errors", ())) as exc:
             self._quarantined.inc()
             record = QuarantineRecord(
                 source=self._source,

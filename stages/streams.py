@@ -1,4 +1,4 @@
-"""The streams one source produces inside a pipeline, and helpers to extend them."""
+"""The streams one source produces inside a pipeline, and how each step extends them."""
 
 from __future__ import annotations
 
@@ -9,12 +9,34 @@ import apache_beam as beam
 
 from stages.steps import DROPPED, QUARANTINE, ApplyStep
 
+DOCS = "docs"
+# Optional key of a composite's outputs: what the documents it was given count as in
+# ``documents_in``, for a step that merges records (StackExchange attaches answers to their
+# question: only questions and orphan answers are documents of the source).
+COUNTED_INPUTS = "counted_inputs"
+
+
+def step_outputs(docs: beam.PCollection, dropped: beam.PCollection, quarantine: beam.PCollection,
+                 counted_inputs: beam.PCollection | None = None) -> dict[str, beam.PCollection]:
+    """The one output shape of every composite step: ``{docs, dropped, quarantine}``."""
+    outputs = {DOCS: docs, DROPPED: dropped, QUARANTINE: quarantine}
+    if counted_inputs is not None:
+        outputs[COUNTED_INPUTS] = counted_inputs
+    return outputs
+
+
+def nothing(pipeline: beam.Pipeline, label: str) -> beam.PCollection:
+    """An empty collection, for a composite that never drops or never quarantines."""
+    return pipeline | label >> beam.Create([])
+
 
 @dataclass
 class SourceStreams:
     """Kept documents plus every side stream that stats.json must account for.
 
-    ``inputs`` are the collections whose sizes add up to ``documents_in``.
+    ``inputs`` are the collections whose sizes add up to ``documents_in``; ``seen`` pairs
+    each filter or cleaner with the documents it was given, so a step's quarantine share can
+    be checked against what it saw.
     """
 
     name: str
@@ -22,6 +44,7 @@ class SourceStreams:
     dropped: list[beam.PCollection] = field(default_factory=list)
     quarantine: list[beam.PCollection] = field(default_factory=list)
     inputs: list[beam.PCollection] = field(default_factory=list)
+    seen: list[tuple[str, beam.PCollection]] = field(default_factory=list)
 
     @classmethod
     def from_read(cls, name: str, read: Any) -> "SourceStreams":
@@ -36,6 +59,7 @@ class SourceStreams:
 
     def then(self, step: Any, label: str | None = None) -> "SourceStreams":
         """Apply one filter or cleaner; its drops and quarantine join the side streams."""
+        self.seen.append((step.name, self.docs))
         out = self.docs | (label or f"{self.name}/{step.name}") >> ApplyStep(step)
         self.docs = out.docs
         self.dropped.append(out[DROPPED])
@@ -48,12 +72,15 @@ class SourceStreams:
         return self
 
     def then_transform(self, transform: beam.PTransform, label: str) -> "SourceStreams":
-        """Apply a composite that returns ``docs``/``dropped``/``quarantine`` (e.g. dedup)."""
-        out = self.docs | label >> transform
-        self.docs = out["docs"] if isinstance(out, dict) else out.docs
-        for tag, target in ((DROPPED, self.dropped), (QUARANTINE, self.quarantine)):
-            try:
-                target.append(out[tag])
-            except (KeyError, AttributeError, ValueError):
-                pass
+        """Apply a composite step; it returns :func:`step_outputs`."""
+        given = self.docs
+        out = given | label >> transform
+        missing = {DOCS, DROPPED, QUARANTINE} - set(out)
+        if missing:
+            raise TypeError(f"{label}: a composite step must return step_outputs(...); missing {sorted(missing)}")
+        self.docs = out[DOCS]
+        self.dropped.append(out[DROPPED])
+        self.quarantine.append(out[QUARANTINE])
+        if COUNTED_INPUTS in out:
+            self.inputs = [pc for pc in self.inputs if pc is not given] + [out[COUNTED_INPUTS]]
         return self

@@ -71,14 +71,14 @@ def _register_lm(models: argparse._SubParsersAction) -> None:
 
 
 def main_lm(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from filters.lm_training import (
+    from pipeline.training.lm import (
         LMTrainingError,
         LMTrainingSettings,
         find_kenlm_binary,
         train_language,
         update_manifest,
     )
-    from filters.wikipedia import iter_articles
+    from filters.sources.wikipedia.dump import iter_articles
     from mixtures.config import PerplexityConfig
     from pipeline.versions import git_revision, package_versions
 

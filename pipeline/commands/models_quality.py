@@ -8,7 +8,7 @@
 Writes MODEL (a fastText model: ``__label__wiki`` vs ``__label__cc``) and
 ``MODEL.metrics.json`` (held-out precision, recall, ROC-AUC, positives by origin, negatives,
 config, sha256s), then prints a summary. Point ``quality.model`` at MODEL. The recipe and
-its choices are documented in :mod:`filters.quality_training`.
+its choices are documented in :mod:`pipeline.training.quality`.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _expand(specs: list[str]) -> list[str]:
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from filters.quality_training import (
+    from pipeline.training.quality import (
         TrainingOptions,
         build_training_set,
         is_dump,

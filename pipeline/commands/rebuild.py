@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from mixtures.config import SOURCE_KINDS, SourceSpec, config_from_dict, load_config
+from mixtures.config import SourceSpec, config_from_dict, known_kinds, load_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Rebuild one source without touching the others. Inputs may be files, folders or "
         "globs on any Beam filesystem. Unknown flags are Beam runner flags.",
     )
-    parser.add_argument("source", choices=SOURCE_KINDS, help="source kind to rebuild")
+    parser.add_argument("source", choices=known_kinds(), help="source kind to rebuild")
     parser.add_argument("--input", nargs="+", required=True, dest="inputs", help="input files, folders or globs")
     parser.add_argument("--output", required=True, help="output directory (DIR/<source>/...)")
     parser.add_argument("--config", help="YAML config for thresholds and models (optional)")

@@ -1,4 +1,4 @@
-"""GitHub (LLaMA 4.5%): read → license → file type → header cleaner → heuristics → exact dedup.
+"""GitHub (LLaMA 4.5%): read → license → file type → header cleaner → heuristics → exact file dedup.
 
 Inputs are BigQuery-style JSONL(.gz) files and/or license maps (``licenses.json``/``.yaml``)
 that sit at the root of a folder of checked-out repositories; see filters/readers_github.py.
@@ -14,23 +14,22 @@ the files we keep and gives the same kept set, because every filter is per file.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import Any
 
-import apache_beam as beam
-
-from filters.cleaners.github import (
+from filters.sources.github.rules import (
     GithubContentFilter,
     GithubFileFilter,
     GithubHeaderCleaner,
     GithubLicenseFilter,
 )
-from filters.readers_github import GithubReader, is_license_map, repo_files
+from filters.sources.github.reader import GithubReader, is_license_map, repo_files
 from mixtures.config import PipelineConfig, SourceSpec
+from pipeline.recipes import Read
 from stages.dedup import file_dedup
-from stages.steps import ReadSource
-from stages.streams import SourceStreams
 
 
-def plan_inputs(paths: list[str]) -> tuple[list[str], dict[str, tuple[str, str, str]]]:
+def plan_inputs(paths: Sequence[str]) -> tuple[list[str], dict[str, tuple[str, str, str]]]:
     """The files to read and the repository index (file → repo, path, license).
 
     License maps expand to every file under their folder; other inputs under such a folder
@@ -50,14 +49,14 @@ def plan_inputs(paths: list[str]) -> tuple[list[str], dict[str, tuple[str, str, 
     return sorted(files), index
 
 
-def build(p: beam.Pipeline, cfg: PipelineConfig, spec: SourceSpec, paths: list[str]) -> SourceStreams:
+def steps(cfg: PipelineConfig, spec: SourceSpec, paths: Sequence[str] = ()) -> list[Any]:
+    github = cfg.settings("github")
     files, index = plan_inputs(paths)
-    reader = GithubReader(spec.name, index, cfg.github.max_file_bytes)
-    read = p | f"{spec.name}/Read" >> ReadSource(spec.name, files, reader)
-    streams = SourceStreams.from_read(spec.name, read).then_all([
-        GithubLicenseFilter(cfg.github),
-        GithubFileFilter(cfg.github),
-        GithubHeaderCleaner(cfg.github),
-        GithubContentFilter(cfg.github),
-    ])
-    return streams.then_transform(file_dedup(), f"{spec.name}/File dedup")
+    return [
+        Read(GithubReader(spec.name, index, github.max_file_bytes), tuple(files)),
+        GithubLicenseFilter(github),
+        GithubFileFilter(github),
+        GithubHeaderCleaner(github),
+        GithubContentFilter(github),
+        file_dedup(),
+    ]

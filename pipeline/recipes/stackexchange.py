@@ -1,117 +1,32 @@
 """StackExchange (LLaMA 2%): Posts.xml → posts keyed by question → GroupByKey → Q/A documents.
 
-The reader streams posts (filters/readers_stackexchange.py); answers are joined to their
-question in Beam, keyed by ``(site, question id)``, so a large site is spread over workers
-and only the posts of one question meet on one worker. Assembly (text, numeric answer
-order, meta) is the pure ``filters.cleaners.stackexchange.assemble``.
+The reader streams posts (filters/sources/stackexchange/reader.py); answers are joined to
+their question in Beam (``stages/stackexchange.py``), keyed by ``(site, question id)``, so
+a large site is spread over workers and only the posts of one question meet on one worker.
+Assembly (text, numeric answer order, meta) is the pure
+``filters.sources.stackexchange.assemble.assemble``.
 
 Accounting (stats.json): ``documents_in`` = question posts + reader drops (tag wikis, other
 post types, excluded sites) + quarantined rows + orphan answers. An orphan answer (its
-question is not in the dump) is discovered only after grouping, so the assembly stage
-emits it on an ``orphans`` output that counts both as input and as dropped
-(``orphan_answer``). Attached answers are part of their question's document. A question id
-seen twice (the same dump given twice) keeps one copy; the others drop as
-``duplicate_post``.
+question is not in the dump) drops as ``orphan_answer``. Attached answers are part of their
+question's document. A question id seen twice (the same dump given twice) keeps one copy;
+the others drop as ``duplicate_post``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Sequence
 from typing import Any
 
-import apache_beam as beam
-from apache_beam import pvalue
-from apache_beam.metrics import Metrics
-
-from filters.base import mark_dropped, quarantine_for
-from filters.cleaners.stackexchange import QUESTION, assemble
-from filters.document import Document
-from filters.readers_stackexchange import (
-    ORPHAN_ANSWER,
-    StackExchangeReader,
-    is_posts_file,
-)
-from mixtures.config import ConfigError, PipelineConfig, SourceSpec
-from stages.steps import DROPPED, QUARANTINE, ReadSource
-from stages.streams import SourceStreams
-
-STAGE = "stackexchange_assemble"
-DUPLICATE_POST = "duplicate_post"
-ORPHANS = "orphans"
+from filters.sources.stackexchange.reader import StackExchangeReader, is_posts_file
+from mixtures.config import PipelineConfig, SourceSpec
+from pipeline.recipes import Read
+from stages.stackexchange import AssembleQuestions
 
 
-def question_key(doc: Document) -> tuple[tuple[str, int], Document]:
-    """``((site, question id), post)``: a question by its own id, an answer by its parent's."""
-    meta = doc.meta
-    qid = meta["post_id"] if meta["post_type"] == QUESTION else meta["parent_id"]
-    return (meta["site"], int(qid)), doc
-
-
-class _AssembleDoFn(beam.DoFn):
-    """One question's posts → its document, or orphan answers when the question is absent."""
-
-    def __init__(self, source: str) -> None:
-        self._source = source
-        self._assembled = Metrics.counter(STAGE, "assembled")
-        self._orphans = Metrics.counter(STAGE, "dropped.orphan_answer")
-        self._answers = Metrics.counter(STAGE, "answers_attached")
-
-    def process(self, element: tuple[tuple[str, int], Iterable[Document]]) -> Iterator[Any]:
-        _, posts = element
-        questions = sorted((d for d in posts if d.meta["post_type"] == QUESTION), key=lambda d: d.id)
-        answers = {d.meta["post_id"]: d for d in sorted((d for d in posts if d.meta["post_type"] != QUESTION),
-                                                         key=lambda d: d.id)}
-        if not questions:
-            for answer in answers.values():
-                self._orphans.inc()
-                yield pvalue.TaggedOutput(ORPHANS, mark_dropped(answer, STAGE, ORPHAN_ANSWER))
-            return
-        question, *repeats = questions
-        for repeat in repeats:
-            yield pvalue.TaggedOutput(DROPPED, mark_dropped(repeat, STAGE, DUPLICATE_POST))
-        try:
-            doc = assemble(question, list(answers.values()), self._source)
-        except Exception as exc:  # noqa: BLE001 - one bad question is quarantined, the run goes on
-            yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(question, STAGE, exc).to_dict())
-            return
-        self._assembled.inc()
-        self._answers.inc(len(answers))
-        yield doc
-
-
-class AssembleQuestions(beam.PTransform):
-    """Posts (questions and answers) → ``docs``, ``dropped``, ``orphans``, ``quarantine``."""
-
-    def __init__(self, source: str, label: str | None = None) -> None:
-        super().__init__(label)
-        self._source = source
-
-    def expand(self, posts: beam.PCollection) -> pvalue.DoOutputsTuple:
-        return (
-            posts
-            | "Key by question" >> beam.Map(question_key)
-            | "Group by question" >> beam.GroupByKey()
-            | "Assemble" >> beam.ParDo(_AssembleDoFn(self._source)).with_outputs(
-                DROPPED, ORPHANS, QUARANTINE, main="docs")
-        )
-
-
-def _is_question(doc: Document, _: int) -> int:
-    return 0 if doc.meta["post_type"] == QUESTION else 1
-
-
-def build(p: beam.Pipeline, cfg: PipelineConfig, spec: SourceSpec, paths: list[str]) -> SourceStreams:
-    posts_files = [path for path in paths if is_posts_file(path)]
-    if not posts_files:
-        raise ConfigError(f"{spec.name}: no Posts.xml among the inputs ({len(paths)} files)")
-    name = spec.name
-    read = p | f"{name}/Read" >> ReadSource(name, posts_files, StackExchangeReader(name, cfg.stackexchange))
-    questions, _answers = read.docs | f"{name}/Split posts" >> beam.Partition(_is_question, 2)
-    assembled = read.docs | f"{name}/Assemble" >> AssembleQuestions(name)
-    return SourceStreams(
-        name=name,
-        docs=assembled.docs,
-        dropped=[read[DROPPED], assembled[DROPPED], assembled[ORPHANS]],
-        quarantine=[read[QUARANTINE], assembled[QUARANTINE]],
-        inputs=[questions, read[DROPPED], read[QUARANTINE], assembled[ORPHANS]],
-    )
+def steps(cfg: PipelineConfig, spec: SourceSpec, paths: Sequence[str] = ()) -> list[Any]:
+    posts_files = tuple(path for path in paths if is_posts_file(path))
+    return [
+        Read(StackExchangeReader(spec.name, cfg.settings("stackexchange")), posts_files),
+        AssembleQuestions(spec.name),
+    ]

@@ -7,17 +7,18 @@ drop with ``wiki_lang``), turns wikitext into plain text and drops pages left ``
 
 from __future__ import annotations
 
-import apache_beam as beam
+from collections.abc import Sequence
+from typing import Any
 
-from filters.wikipedia import WikipediaDumpReader, WikipediaTextFilter, WikitextCleaner
+from filters.sources.wikipedia.dump import WikipediaDumpReader, WikipediaTextFilter, WikitextCleaner
 from mixtures.config import PipelineConfig, SourceSpec
-from stages.steps import ReadSource
-from stages.streams import SourceStreams
+from pipeline.recipes import Read
 
 
-def build(p: beam.Pipeline, cfg: PipelineConfig, spec: SourceSpec, paths: list[str]) -> SourceStreams:
-    read = p | f"{spec.name}/Read" >> ReadSource(spec.name, paths, WikipediaDumpReader(cfg.wikipedia))
-    return SourceStreams.from_read(spec.name, read).then_all([
-        WikitextCleaner(cfg.wikipedia),
-        WikipediaTextFilter(cfg.wikipedia),
-    ])
+def steps(cfg: PipelineConfig, spec: SourceSpec, paths: Sequence[str] = ()) -> list[Any]:
+    wikipedia = cfg.settings("wikipedia")
+    return [
+        Read(WikipediaDumpReader(wikipedia), tuple(paths)),
+        WikitextCleaner(wikipedia),
+        WikipediaTextFilter(wikipedia),
+    ]

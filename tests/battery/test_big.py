@@ -18,8 +18,8 @@ from pathlib import Path
 
 from filters.base import Dropped
 from filters.document import Document
-from filters.warc import read_warc
-from filters.readers_github import max_line_bytes
+from filters.sources.cc.warc import read_warc
+from filters.sources.github.reader import max_line_bytes
 from tests.battery.harness import BatchRun, assert_sound, run_batch, the_quarantine
 from tests.battery.warcs import Member, join, members, offsets, plain_headers
 

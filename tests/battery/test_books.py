@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from filters.cleaners.books import normalize_newlines
+from filters.sources.books.gutenberg import normalize_newlines
 from tests.battery.harness import BatchRun, assert_sound, run_batch, the_quarantine
 from tests.battery.warcs import real_png
 

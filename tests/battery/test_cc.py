@@ -21,7 +21,7 @@ import pytest
 
 from filters.base import Dropped
 from filters.document import Document
-from filters.warc import read_warc
+from filters.sources.cc.warc import read_warc
 from tests.battery.harness import BatchRun, assert_sound, run_batch, the_quarantine
 from tests.battery.warcs import Member, join, members, offsets, plain_headers, real_png, with_content_type
 

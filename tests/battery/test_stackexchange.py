@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from filters.readers_stackexchange import StackExchangeReader
-from mixtures.config import StackExchangeConfig
+from filters.sources.stackexchange.reader import StackExchangeReader
+from filters.sources.stackexchange.config import StackExchangeConfig
 from tests.battery.harness import BatchRun, assert_sound, billion_laughs, finishes, run_batch
 
 CONLANG = "conlang.meta.stackexchange.com"

@@ -11,7 +11,7 @@ import tarfile
 import pytest
 
 from filters.base import Dropped, QuarantineRecord
-from filters.cleaners.arxiv import (
+from filters.sources.arxiv.latex import (
     NO_SECTION,
     SECTION,
     VERBATIM_SPANS,
@@ -24,8 +24,8 @@ from filters.cleaners.arxiv import (
     strip_comments,
 )
 from filters.document import Document
-from filters.readers_arxiv import LINK, OVERSIZE, SPECIAL, UNSAFE_PATH, ArxivReader
-from mixtures.config import ArxivConfig
+from filters.sources.arxiv.reader import LINK, OVERSIZE, SPECIAL, UNSAFE_PATH, ArxivReader
+from filters.sources.arxiv.config import ArxivConfig
 
 CFG = ArxivConfig()
 _UNESCAPED_PERCENT = re.compile(r"(?<!\\)(?:\\\\)*%")

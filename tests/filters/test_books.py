@@ -8,7 +8,7 @@ import json
 import pytest
 
 from filters.base import QuarantineRecord
-from filters.cleaners.books import (
+from filters.sources.books.gutenberg import (
     EMPTY,
     BooksFilter,
     GutenbergCleaner,
@@ -20,8 +20,8 @@ from filters.cleaners.books import (
     strip_gutenberg,
 )
 from filters.document import Document
-from filters.readers_books import BooksReader, decode_book
-from mixtures.config import BooksConfig
+from filters.sources.books.reader import BooksReader, decode_book
+from filters.sources.books.config import BooksConfig
 
 CFG = BooksConfig()
 

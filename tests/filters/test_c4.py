@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from filters.c4 import (
+from filters.sources.c4.rules import (
     C4_BADWORDS,
     C4_CURLY_BRACKET,
     C4_EMPTY_AFTER_CLEAN,
@@ -33,9 +33,9 @@ from filters.c4 import (
     tfds_badwords_regex,
 )
 from filters.document import Document
-from filters.extract import HtmlExtractor, html_to_text
-from filters.warc import read_warc
-from mixtures.config import C4Config
+from filters.sources.cc.extract import HtmlExtractor, html_to_text
+from filters.sources.cc.warc import read_warc
+from filters.sources.c4.config import C4Config
 
 DEFAULTS = C4Config()
 

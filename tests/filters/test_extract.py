@@ -6,8 +6,8 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from filters.document import Document
-from filters.extract import NO_TEXT, ExtractedTextFilter, HtmlExtractor, html_to_text
-from filters.warc import read_warc
+from filters.sources.cc.extract import NO_TEXT, ExtractedTextFilter, HtmlExtractor, html_to_text
+from filters.sources.cc.warc import read_warc
 from mixtures.config import ExtractConfig
 
 

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from filters.base import Dropped, QuarantineRecord
-from filters.cleaners import github as gh
-from filters.cleaners.github import (
+from filters.sources.github import rules as gh
+from filters.sources.github.rules import (
     GithubContentFilter,
     GithubFileFilter,
     GithubHeaderCleaner,
@@ -20,8 +20,8 @@ from filters.cleaners.github import (
     strip_license_header,
 )
 from filters.document import Document
-from filters.readers_github import GithubReader, read_jsonl, repo_files
-from mixtures.config import GithubConfig
+from filters.sources.github.reader import GithubReader, read_jsonl, repo_files
+from filters.sources.github.config import GithubConfig
 
 CFG = GithubConfig()
 

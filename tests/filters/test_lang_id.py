@@ -8,9 +8,9 @@ import pickle
 import pytest
 
 from filters.document import Document
-from filters.extract import HtmlExtractor
+from filters.sources.cc.extract import HtmlExtractor
 from filters.lang_id import EMPTY_TEXT, LANG, LanguageFilter, LanguageIdentifier, bundled_model_path
-from filters.warc import read_warc
+from filters.sources.cc.warc import read_warc
 from mixtures.config import LangIdConfig
 
 

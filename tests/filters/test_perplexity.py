@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from filters.document import Document
-from filters.lm_training import (
+from pipeline.training.lm import (
     LMTrainingError,
     LMTrainingSettings,
     find_kenlm_binary,
@@ -30,7 +30,7 @@ from filters.perplexity import (
     load_models,
     score_text,
 )
-from filters.wikipedia import iter_articles
+from filters.sources.wikipedia.dump import iter_articles
 from mixtures.config import PerplexityConfig
 
 EN = "enwiki-pages-articles-sample.xml.bz2"

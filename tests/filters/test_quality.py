@@ -12,7 +12,7 @@ import itertools
 
 import pytest
 
-from filters.c4 import CLEANER_NAME, C4Cleaner
+from filters.sources.c4.rules import CLEANER_NAME, C4Cleaner
 from filters.document import Document
 from filters.quality import (
     CC_LABEL,
@@ -22,7 +22,7 @@ from filters.quality import (
     classifier_text,
     wiki_probability,
 )
-from filters.quality_training import (
+from pipeline.training.quality import (
     CC_PAGES,
     WIKIPEDIA_TEXT,
     Example,
@@ -39,7 +39,8 @@ from filters.quality_training import (
     train_quality_model,
     wikipedia_chunks,
 )
-from mixtures.config import C4Config, QualityConfig
+from mixtures.config import QualityConfig
+from filters.sources.c4.config import C4Config
 
 # fastText's defaults (lr 0.1, 5 epochs) underfit 130 examples; RedPajama trained on ~600K.
 OPTIONS = TrainingOptions(epoch=30, lr=0.5, heldout_fraction=0.2, seed=1)
@@ -190,8 +191,8 @@ def test_wikipedia_paragraphs_score_above_cc_boilerplate(trained, corpus):
     heldout_wiki = [e for e in training.positives if is_heldout(e, OPTIONS.heldout_fraction)]
     # Boilerplate: the lines C4 removes as JavaScript / cookie / policy notices and the
     # navigation of real pages (data.gov.uk, 2014).
-    from filters.extract import HtmlExtractor
-    from filters.warc import read_warc
+    from filters.sources.cc.extract import HtmlExtractor
+    from filters.sources.cc.warc import read_warc
 
     boilerplate = []
     path = corpus / "cc" / "ukwa-gov.uk-BL-20140325121225068-00000.warc.gz"
@@ -245,7 +246,7 @@ def test_filter_pickles_without_the_model(trained):
 def test_initial_vectors_cover_every_word(tmp_path):
     # fastText with thread=1 initialises only 10% of the input matrix; the vectors file
     # must name every input word plus the end-of-line token so no row starts as garbage.
-    from filters.quality_training import write_initial_vectors
+    from pipeline.training.quality import write_initial_vectors
 
     train = tmp_path / "train.txt"
     train.write_text(f"{WIKI_LABEL} a b c\n{CC_LABEL} c d\n", encoding="utf-8")

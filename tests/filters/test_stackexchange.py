@@ -9,10 +9,10 @@ from collections import Counter, defaultdict
 import pytest
 
 from filters.base import Dropped, QuarantineRecord
-from filters.cleaners.stackexchange import ANSWER, QUESTION, assemble, html_to_text
+from filters.sources.stackexchange.assemble import ANSWER, QUESTION, assemble, html_to_text
 from filters.document import Document
-from filters.readers_stackexchange import SITE, TAG_WIKI, StackExchangeReader, iter_rows
-from mixtures.config import StackExchangeConfig
+from filters.sources.stackexchange.reader import SITE, TAG_WIKI, StackExchangeReader, iter_rows
+from filters.sources.stackexchange.config import StackExchangeConfig
 
 CFG = StackExchangeConfig()
 

@@ -13,7 +13,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from filters.base import Dropped, QuarantineRecord
 from filters.document import Document, stable_id
-from filters.warc import HTTP_STATUS, NON_HTML, REVISIT, WarcReader, clean_url, codec_for, decode_html, read_warc
+from filters.sources.cc.warc import HTTP_STATUS, NON_HTML, REVISIT, WarcReader, clean_url, codec_for, decode_html, read_warc
 from mixtures.config import ExtractConfig
 
 

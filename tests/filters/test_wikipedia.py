@@ -11,7 +11,7 @@ import pytest
 
 from filters.base import Dropped, QuarantineRecord
 from filters.document import Document, stable_id
-from filters.wikipedia import (
+from filters.sources.wikipedia.dump import (
     HIDDEN_PREFIXES_KEY,
     REASON_EMPTY,
     REASON_WIKI_LANG,
@@ -24,7 +24,7 @@ from filters.wikipedia import (
     read_wikipedia_dump,
     wikitext_to_text,
 )
-from mixtures.config import WikipediaConfig
+from filters.sources.wikipedia.config import WikipediaConfig
 
 EN = "enwiki-pages-articles-sample.xml.bz2"
 JA = "jawiki-20230501-pages-articles-multistream-first100k-lines.xml.bz2"

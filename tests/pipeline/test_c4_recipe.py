@@ -7,7 +7,7 @@ import gzip
 import json
 
 from filters.base import Dropped, QuarantineRecord
-from filters.c4 import (
+from filters.sources.c4.rules import (
     C4_BADWORDS,
     C4_CURLY_BRACKET,
     C4_EMPTY_AFTER_CLEAN,
@@ -17,9 +17,9 @@ from filters.c4 import (
     C4Cleaner,
     C4PageFilter,
 )
-from filters.extract import ExtractedTextFilter, HtmlExtractor
+from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
 from filters.lang_id import LanguageFilter
-from filters.warc import read_warc
+from filters.sources.cc.warc import read_warc
 from mixtures.config import LangIdConfig, config_from_dict
 from pipeline import cli, runner
 
@@ -73,7 +73,7 @@ def test_c4_stats_list_every_reason_and_reconcile(tmp_path, corpus):
     assert stats["reconciled"] is True
     assert stats["documents_in"] == stats["documents_out"] + sum(stats["dropped"].values()) + stats["quarantined"]
 
-    expected = _expected_counts(paths, cfg.c4)
+    expected = _expected_counts(paths, cfg.settings("c4"))
     assert stats["documents_in"] == expected["in"]
     for reason in (*C4_REASONS, "revisit", "non_html", "http_status", "lang"):
         assert stats["dropped"].get(reason) == expected[reason], reason

@@ -12,7 +12,6 @@ import importlib.util
 import re
 import sys
 import tarfile
-import types
 from pathlib import Path
 
 import apache_beam as beam
@@ -20,10 +19,8 @@ import pytest
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 
-from filters.base import Verdict
-from filters.document import Document, stable_id
+from filters.document import Document
 from mixtures.config import QualityConfig, config_from_dict
-from pipeline import recipes
 from pipeline.dataflow import (
     JobGraph,
     build_job,
@@ -35,60 +32,21 @@ from pipeline.dataflow import (
     translate,
 )
 from stages.model_files import LocalModels, localize
-from stages.steps import ReadSource
-from stages.streams import SourceStreams
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = dataflow_args("pasture-test-123", "us-central1", "gs://pasture-test-bucket/tmp", "--no_save_main_session")
 WORKER_PACKAGES = ("filters", "stages", "pipeline", "mixtures", "tokenizer")
 
 
-def _lines_reader(path, fh):
-    for i, raw in enumerate(fh.read().decode("utf-8").splitlines()):
-        yield Document(stable_id("toy", path, i), raw, "toy", {"file": path, "record": i})
-
-
-class _ShortFilter:
-    name = "short"
-
-    def load(self):
-        pass
-
-    def __call__(self, doc):
-        return Verdict.kept() if len(doc.text) > 3 else Verdict.dropped("too_short")
-
-
-def _toy_build(p, cfg, spec, paths):
-    return SourceStreams.from_read(spec.name, p | ReadSource(spec.name, paths, _lines_reader)).then(_ShortFilter())
-
-
 @pytest.fixture()
-def toy_recipe(monkeypatch):
-    module = types.ModuleType("toy_dataflow_recipe")
-    module.build = _toy_build
-    monkeypatch.setitem(sys.modules, "toy_dataflow_recipe", module)
-    monkeypatch.setitem(recipes.RECIPES, "books", "toy_dataflow_recipe")
-
-
-@pytest.fixture(scope="module")
-def staged_job(tmp_path_factory):
-    """The toy job, translated once (building the sdist from setup.py takes about a second)."""
-    tmp = tmp_path_factory.mktemp("dataflow")
-    (tmp / "a.txt").write_text("hello world\nno\n")
-    cfg = config_from_dict({"output": "gs://pasture-test-bucket/run",
-                            "sources": {"toy": {"kind": "books", "inputs": [str(tmp / "a.txt")]}}})
-    module = types.ModuleType("toy_dataflow_recipe")
-    module.build = _toy_build
-    sys.modules["toy_dataflow_recipe"] = module
-    saved = recipes.RECIPES["books"]
-    recipes.RECIPES["books"] = "toy_dataflow_recipe"
-    try:
-        p = build_job(cfg, ARGS)
-        proto, staged = translate(p, str(tmp / "staging"))
-    finally:
-        recipes.RECIPES["books"] = saved
-        del sys.modules["toy_dataflow_recipe"]
-    return p, proto, staged, tmp / "staging"
+def staged_job(tmp_path, toy_source):
+    """The toy job (tests/toy_source), translated (building the sdist from setup.py takes about a second)."""
+    (tmp_path / "a.txt").write_text("hello world\nno\n")
+    cfg = config_from_dict({"output": "gs://pasture-test-bucket/run", "minhash": {"enabled": False},
+                            "sources": {"toy": {"kind": "lines", "inputs": [str(tmp_path / "a.txt")]}}})
+    p = build_job(cfg, ARGS)
+    proto, staged = translate(p, str(tmp_path / "staging"))
+    return p, proto, staged, tmp_path / "staging"
 
 
 def test_job_is_built_for_dataflow_with_setup_py(staged_job):
@@ -108,14 +66,14 @@ def test_job_is_built_for_dataflow_with_setup_py(staged_job):
 def test_job_graph_names_and_nothing_needs_the_whole_corpus_on_one_worker(staged_job):
     _, proto, _, _ = staged_job
     graph = inspect(proto)
-    for name in ("Read/toy/Read files", "toy/short", "toy/Write docs", "toy/Write dropped",
+    for name in ("toy/Read/Read files", "toy/lines_filter", "toy/Write docs", "toy/Write dropped",
                  "toy/Write quarantine", "toy/Count/Merge"):
         assert name in graph.transforms
     assert graph.global_combines == ["toy/Count/Merge"]
     assert problems(graph) == []
     keys = shuffle_keys(graph)
     assert keys["toy/Write docs/Group shards/CoGroupByKeyImpl/GroupByKey"].startswith("shard index")
-    assert keys["Read/toy/Reshuffle files/ReshufflePerKey/GroupByKey"] == "random key"
+    assert keys["toy/Read/Reshuffle files/ReshufflePerKey/GroupByKey"] == "random key"
     assert all(why != "see the stage's docstring" for why in keys.values())
     assert 0 < graph.proto_bytes < 1_000_000
 

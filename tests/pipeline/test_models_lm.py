@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from filters.lm_training import LMTrainingError, find_kenlm_binary, sha256_file
+from pipeline.training.lm import LMTrainingError, find_kenlm_binary, sha256_file
 from filters.perplexity import PerplexityFilter
 from mixtures.config import PerplexityConfig
 from pipeline.cli import build_parser, main

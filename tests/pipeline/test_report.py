@@ -8,23 +8,18 @@ import json
 import re
 import shutil
 import subprocess
-import sys
-import types
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from filters.base import Verdict
 from filters.document import Document, stable_id
 from mixtures.config import config_from_dict, resolved
-from pipeline import recipes, runner
+from pipeline import runner
 from pipeline.cli import main as cli_main
 from pipeline.report import NO_DATA, SECTIONS, write_report
 from pipeline.report_data import Reservoir, load_cutoffs, read_run
 from stages.sinks import gzip_bytes
-from stages.steps import ReadSource
-from stages.streams import SourceStreams
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -237,44 +232,23 @@ def test_reservoir_keeps_a_bounded_deterministic_sample():
     assert max(a.values) > 5_000  # late values get in
 
 
-def _lines_reader(path, fh):
-    for i, line in enumerate(fh.read().decode("utf-8").split("\n\n")):
-        if line.strip():
-            yield Document(stable_id("toy", path, i), line.strip(), "toy", {"file": path, "record": i})
-
-
-class _LengthFilter:
-    name = "length"
-
-    def load(self):
-        pass
-
-    def __call__(self, doc):
-        return Verdict.kept(chars=len(doc.text)) if len(doc.text) > 300 else Verdict.dropped("too_short")
-
-
-def _build(p, cfg, spec, paths):
-    return SourceStreams.from_read(spec.name, p | ReadSource(spec.name, paths, _lines_reader)).then(_LengthFilter())
-
-
-def test_report_of_a_real_runner_output_via_cli(tmp_path, corpus, monkeypatch, capsys):
-    module = types.ModuleType("toy_report_recipe")
-    module.build = _build
-    monkeypatch.setitem(sys.modules, "toy_report_recipe", module)
-    monkeypatch.setitem(recipes.RECIPES, "books", "toy_report_recipe")
+def test_report_of_a_real_runner_output_via_cli(tmp_path, corpus, toy_source, capsys):
+    # The toy kind (tests/toy_source) reads one document per line and drops short ones.
     book = tmp_path / "peter-pan.txt"
-    book.write_text("\n\n".join(_real_paragraphs(corpus, 10) + ["Too short.", "Also short."]), encoding="utf-8")
+    paragraphs = [" ".join(p.split()) for p in _real_paragraphs(corpus, 10)]
+    book.write_text("\n".join(paragraphs + ["Too short.", "Also short."]), encoding="utf-8")
     cfg = config_from_dict({"output": str(tmp_path / "out"), "shards": {"num_shards": 2},
-                            "sources": {"books": {"kind": "books", "inputs": [str(book)]}}})
+                            "lines": {"min_chars": 100}, "minhash": {"enabled": False},
+                            "sources": {"books": {"kind": "lines", "inputs": [str(book)]}}})
     runner.run_sources(cfg, ["books"])
     assert cli_main(["report", str(tmp_path / "out"), "--output", str(tmp_path / "page.html")]) == 0
     assert "report written to" in capsys.readouterr().out
     page = _parse(tmp_path / "page.html")
     text = "".join(page.text)
     assert "Inconsistencies" not in text
-    assert "too_short=2" in text
-    assert "length: too_short" not in text  # the table lists stage and reason in separate cells
-    rows = re.findall(r"<tr><td>books</td><td>length</td><td>too_short</td><td class=num>2</td></tr>",
+    assert "short_line=2" in text
+    assert "lines_filter: short_line" not in text  # the table lists stage and reason in separate cells
+    rows = re.findall(r"<tr><td>books</td><td>lines_filter</td><td>short_line</td><td class=num>2</td></tr>",
                       (tmp_path / "page.html").read_text())
     assert len(rows) == 1
     assert [img["alt"] for img in page.images] == ["share per source vs target", "drops by stage and reason"]

@@ -9,7 +9,7 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
-from filters.c4 import (
+from filters.sources.c4.rules import (
     C4_TOO_FEW_SENTENCES_AFTER_DEDUP,
     C4Cleaner,
     remove_duplicate_spans,
@@ -17,9 +17,9 @@ from filters.c4 import (
     split_sentences,
 )
 from filters.document import Document
-from filters.extract import HtmlExtractor
-from filters.warc import read_warc
-from mixtures.config import C4Config
+from filters.sources.cc.extract import HtmlExtractor
+from filters.sources.cc.warc import read_warc
+from filters.sources.c4.config import C4Config
 from stages.c4_dedup import STAGE, DedupC4Spans
 from stages.steps import DROPPED, QUARANTINE
 

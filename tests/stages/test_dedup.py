@@ -6,8 +6,6 @@ import dataclasses
 import gzip
 import json
 import random
-import sys
-import types
 from pathlib import Path
 
 import apache_beam as beam
@@ -16,11 +14,11 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
-from filters.document import Document, stable_id
+from filters.document import Document
 from filters.exact_dedup import REASON_DUPLICATE_FILE, REASON_DUPLICATE_URL, REASON_EXACT_DUPLICATE
 from filters.minhash import band_keys, estimated_jaccard, jaccard, shingles, MinHasher
 from mixtures.config import MinHashConfig, config_from_dict
-from pipeline import recipes, runner
+from pipeline import runner
 from stages.dedup import (
     REASON_NEAR_DUPLICATE,
     DedupExact,
@@ -29,8 +27,6 @@ from stages.dedup import (
     file_dedup,
     url_dedup,
 )
-from stages.steps import ReadSource
-from stages.streams import SourceStreams
 
 # Few rounds keep the Beam graphs small; every graph here converges in far fewer.
 CFG = MinHashConfig(max_rounds=8)
@@ -198,25 +194,6 @@ def test_file_dedup_ignores_line_endings_and_quarantines_key_errors():
 # Cross-source wiring through the real runner (stats must reconcile per source).
 
 
-def _lines_reader(path, fh):
-    source = Path(path).parent.name
-    for i, line in enumerate(fh.read().decode("utf-8").splitlines()):
-        yield Document(stable_id(source, Path(path).name, i), line, source, {"file": path, "record": i})
-
-
-def _build(p, cfg, spec, paths):
-    return SourceStreams.from_read(spec.name, p | ReadSource(spec.name, paths, _lines_reader))
-
-
-@pytest.fixture()
-def web_recipes(monkeypatch):
-    module = types.ModuleType("web_lines_recipe")
-    module.build = _build
-    monkeypatch.setitem(sys.modules, "web_lines_recipe", module)
-    monkeypatch.setitem(recipes.RECIPES, "cc", "web_lines_recipe")
-    monkeypatch.setitem(recipes.RECIPES, "c4", "web_lines_recipe")
-
-
 def _write_sources(tmp_path, paragraphs):
     web_a = tmp_path / "web_a"
     web_b = tmp_path / "web_b"
@@ -233,8 +210,8 @@ def _run_web(tmp_path, scope):
         "output": str(tmp_path / f"out-{scope}"),
         "minhash": {"scope": scope, "max_rounds": 8},
         "shards": {"num_shards": 1},
-        "sources": {"web_a": {"kind": "cc", "inputs": [str(tmp_path / "web_a" / "*.txt")]},
-                    "web_b": {"kind": "c4", "inputs": [str(tmp_path / "web_b" / "*.txt")]}},
+        "sources": {"web_a": {"kind": "lines", "inputs": [str(tmp_path / "web_a" / "*.txt")]},
+                    "web_b": {"kind": "lines", "inputs": [str(tmp_path / "web_b" / "*.txt")]}},
     })
     results = {r.name: r.stats for r in runner.run_sources(cfg, ["web_a", "web_b"])}
     dropped = {}
@@ -246,7 +223,7 @@ def _run_web(tmp_path, scope):
     return results, dropped
 
 
-def test_global_scope_dedups_across_web_sources(tmp_path, paragraphs, web_recipes):
+def test_global_scope_dedups_across_sources(tmp_path, paragraphs, toy_source):
     _write_sources(tmp_path, paragraphs)
     stats, dropped = _run_web(tmp_path, "global")
     assert stats["web_a"]["documents_in"] == 5 and stats["web_b"]["documents_in"] == 3
@@ -258,7 +235,7 @@ def test_global_scope_dedups_across_web_sources(tmp_path, paragraphs, web_recipe
     assert stats["web_a"]["reconciled"] and stats["web_b"]["reconciled"]
 
 
-def test_source_scope_dedups_each_web_source_alone(tmp_path, paragraphs, web_recipes):
+def test_source_scope_dedups_each_source_alone(tmp_path, paragraphs, toy_source):
     _write_sources(tmp_path, paragraphs)
     stats, _ = _run_web(tmp_path, "source")
     assert stats["web_a"]["dropped"] == {"near_duplicate": 1}
@@ -294,20 +271,12 @@ def test_kept_set_is_the_same_across_runs_and_worker_counts(tmp_path, paragraphs
     assert len(runs[0]) == 12
 
 
-def test_cross_source_is_a_no_op_when_disabled_and_skips_non_web_sources():
-    from pipeline import cross_source
-
-    cfg = config_from_dict({"minhash": {"enabled": False},
-                            "sources": {"web": {"kind": "cc"}, "wiki": {"kind": "wikipedia"}}})
-    p = beam.Pipeline(runner="FnApiRunner")
-    streams = {name: SourceStreams(name, p | f"{name} docs" >> beam.Create([])) for name in ("web", "wiki")}
-    before = {name: s.docs for name, s in streams.items()}
-    cross_source.apply(cfg, streams)
-    assert {name: s.docs for name, s in streams.items()} == before
-    assert all(not s.dropped and not s.quarantine for s in streams.values())
-
-    enabled = dataclasses.replace(cfg, minhash=MinHashConfig())
-    cross_source.apply(enabled, streams)
-    assert streams["wiki"].docs is before["wiki"] and not streams["wiki"].dropped
-    assert streams["web"].docs is not before["web"]
-    assert len(streams["web"].dropped) == 1 and len(streams["web"].quarantine) == 1
+def test_only_recipes_with_near_dedup_share_a_pipeline_and_only_under_global_scope():
+    names = ["cc", "c4", "wiki", "gh"]
+    sources = {"cc": {"kind": "cc"}, "c4": {"kind": "c4"}, "wiki": {"kind": "wikipedia"}, "gh": {"kind": "github"}}
+    glob = config_from_dict({"minhash": {"scope": "global"}, "perplexity": {"enabled": False}, "sources": sources})
+    assert runner.plan_pipelines(glob, names) == [["cc", "c4"], ["wiki"], ["gh"]]
+    per_source = dataclasses.replace(glob, minhash=MinHashConfig(scope="source"))
+    assert runner.plan_pipelines(per_source, names) == [["cc"], ["c4"], ["wiki"], ["gh"]]
+    disabled = dataclasses.replace(glob, minhash=MinHashConfig(enabled=False))
+    assert runner.plan_pipelines(disabled, names) == [["cc"], ["c4"], ["wiki"], ["gh"]]

@@ -12,9 +12,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from filters.document import Document
-from filters.extract import HtmlExtractor
+from filters.sources.cc.extract import HtmlExtractor
 from filters.line_dedup import line_key
-from filters.warc import read_warc
+from filters.sources.cc.warc import read_warc
 from mixtures.config import LineDedupConfig
 from stages.line_dedup import DedupLines
 

@@ -40,7 +40,7 @@ import xxhash
 
 from filters.base import Verdict
 from filters.document import Document
-from mixtures.config import BooksConfig
+from filters.sources.books.config import BooksConfig
 
 EMPTY = "empty"
 NEAR_DUPLICATE_BOOK = "near_duplicate_book"

@@ -39,7 +39,7 @@ import string
 
 from filters.base import Verdict
 from filters.document import Document
-from mixtures.config import GithubConfig
+from filters.sources.github.config import GithubConfig
 
 LICENSE = "license"
 LOCK_FILE = "lock_file"

@@ -28,9 +28,9 @@ from typing import Any, BinaryIO
 from xml.parsers import expat
 
 from filters.base import BadRecord, Dropped, QuarantineRecord
-from filters.cleaners.stackexchange import ANSWER, QUESTION
+from filters.sources.stackexchange.assemble import ANSWER, QUESTION
 from filters.document import Document, stable_id
-from mixtures.config import StackExchangeConfig
+from filters.sources.stackexchange.config import StackExchangeConfig
 
 TAG_WIKI = "tag_wiki"
 OTHER_POST_TYPE = "other_post_type"

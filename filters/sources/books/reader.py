@@ -29,9 +29,9 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from filters.base import QuarantineRecord
-from filters.cleaners.books import gutenberg_title, normalize_newlines
+from filters.sources.books.gutenberg import gutenberg_title, normalize_newlines
 from filters.document import Document, stable_id, unpaired_surrogate
-from mixtures.config import BooksConfig
+from filters.sources.books.config import BooksConfig
 
 _GZIP_MAGIC = b"\x1f\x8b"
 

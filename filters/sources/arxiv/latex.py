@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from filters.base import Verdict
 from filters.document import Document
-from mixtures.config import ArxivConfig
+from filters.sources.arxiv.config import ArxivConfig
 
 NO_SECTION = "no_section"
 EMPTY = "empty"

@@ -45,7 +45,7 @@ from mwparserfromhell.wikicode import Wikicode
 
 from filters.base import BadRecord, Dropped, QuarantineRecord, Verdict
 from filters.document import Document, stable_id
-from mixtures.config import LLAMA_WIKIPEDIA_LANGUAGES, WikipediaConfig
+from filters.sources.wikipedia.config import LLAMA_WIKIPEDIA_LANGUAGES, WikipediaConfig
 
 SOURCE = "wikipedia"
 

@@ -9,7 +9,7 @@ cc_net (``Makefile``, ``get_wiki_cirrus.py``) trains, per language:
 3. the lines tokenized into SentencePiece pieces;
 4. ``lmplz -o 5 -S 8G -T /tmp --vocab_estimate 65536 --discount_fallback``, then ``build_binary``.
 
-We read the same pages-articles dumps as the Wikipedia source (``filters.wikipedia``), so
+We read the same pages-articles dumps as the Wikipedia source (``filters.sources.wikipedia.dump``), so
 the text is the cleaned article prose, not CirrusSearch's "opening text". Where cc_net's
 second try (40000) is still too large for a small corpus, we retry at the largest size
 SentencePiece reports it accepts.
@@ -290,7 +290,7 @@ def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str 
 
     Args:
         documents: cleaned Wikipedia documents of ``settings.lang`` (``Document``-like:
-            ``id`` and ``text``), e.g. from :func:`filters.wikipedia.iter_articles`.
+            ``id`` and ``text``), e.g. from :func:`filters.sources.wikipedia.dump.iter_articles`.
         inputs: the dump paths, recorded with their sha256.
         output_dir: where the three files go (created if needed).
         settings: vocabulary, order, memory, split.

@@ -58,7 +58,7 @@ from typing import Any
 
 from filters.base import Verdict
 from filters.document import Document
-from mixtures.config import C4Config
+from filters.sources.c4.config import C4Config
 
 CLEANER_NAME = "c4_clean"
 FILTER_NAME = "c4"
@@ -230,12 +230,12 @@ def clean_page_text(text: str, cfg: C4Config) -> CleanResult:
 
 
 def load_badwords(lang: str = "en") -> tuple[str, ...]:
-    """The LDNOOBW list shipped in ``filters/data/badwords_<lang>.txt`` (see its header).
+    """The LDNOOBW list shipped in ``filters/sources/c4/badwords_<lang>.txt`` (see its header).
 
     Raises:
         FileNotFoundError: no list is shipped for ``lang``.
     """
-    path = resources.files("filters") / "data" / f"badwords_{lang}.txt"
+    path = resources.files("filters.sources.c4") / f"badwords_{lang}.txt"
     words = []
     for line in path.read_text(encoding="utf-8").splitlines():
         word = line.strip()
@@ -291,6 +291,7 @@ class C4Cleaner:
     """
 
     name = CLEANER_NAME
+    cost_stage = "c4_rules"
 
     def __init__(self, cfg: C4Config) -> None:
         self.cfg = cfg
@@ -320,6 +321,7 @@ class C4PageFilter:
     """
 
     name = FILTER_NAME
+    cost_stage = "c4_rules"
 
     def __init__(self, cfg: C4Config, lang: str = "en") -> None:
         self.cfg = cfg

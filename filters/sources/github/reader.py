@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from filters.base import Dropped, QuarantineRecord
-from filters.cleaners.github import BINARY, NOT_UTF8, TOO_LARGE, extension_of, is_binary, language_of
+from filters.sources.github.rules import BINARY, NOT_UTF8, TOO_LARGE, extension_of, is_binary, language_of
 from filters.document import Document, stable_id, unpaired_surrogate
 
 LICENSE_MAP_NAMES = ("licenses.json", "licenses.yaml", "licenses.yml")

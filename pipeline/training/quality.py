@@ -195,7 +195,7 @@ def is_dump(path: str) -> bool:
 
 def iter_wikipedia_articles(paths: Iterable[str]) -> Iterator[Document]:
     """Raw-wikitext article documents (namespace 0, no redirects) of local dumps, any language."""
-    from filters.wikipedia import read_wikipedia_dump
+    from filters.sources.wikipedia.dump import read_wikipedia_dump
 
     for path in paths:
         with open(path, "rb") as fh:
@@ -206,8 +206,8 @@ def iter_wikipedia_articles(paths: Iterable[str]) -> Iterator[Document]:
 
 def iter_web_pages(paths: Iterable[str]) -> Iterator[Document]:
     """Extracted-text documents of local WARC/WET files (HTML responses and WET records)."""
-    from filters.extract import HtmlExtractor
-    from filters.warc import read_warc
+    from filters.sources.cc.extract import HtmlExtractor
+    from filters.sources.cc.warc import read_warc
 
     extractor = HtmlExtractor()
     for path in paths:
@@ -259,7 +259,7 @@ def build_training_set(web_paths: list[str], dump_paths: list[str], reference_du
         reference_dump_paths: Wikipedia dumps whose citations define the reference URLs.
         options: Sampling and size knobs.
     """
-    from filters.wikipedia import WikitextCleaner
+    from filters.sources.wikipedia.dump import WikitextCleaner
 
     cited: set[str] = set()
     articles = LowestRanks(options.max_wiki_articles, options.seed)

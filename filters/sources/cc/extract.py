@@ -129,6 +129,7 @@ class HtmlExtractor:
     """
 
     name = "extract"
+    cost_stage = "extract"
 
     def __init__(self, cfg: ExtractConfig | None = None) -> None:
         self.cfg = cfg or ExtractConfig()
@@ -155,6 +156,7 @@ class ExtractedTextFilter:
     """
 
     name = "extracted"
+    cost_stage = "extract"
 
     def __init__(self, cfg: ExtractConfig | None = None) -> None:
         self.cfg = cfg or ExtractConfig()

@@ -18,7 +18,7 @@ is checked *before* its data is read:
 One paper is one input document. A paper without any ``.tex`` is dropped (``no_tex``).
 The document text is the flattened source: the main file (the one with
 ``\\documentclass``) with its ``\\input``/``\\include`` files inlined and comments removed;
-:class:`filters.cleaners.arxiv.ArxivCleaner` does the rest.
+:class:`filters.sources.arxiv.latex.ArxivCleaner` does the rest.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from filters.base import BadRecord, Dropped, QuarantineRecord
-from filters.cleaners.arxiv import NO_TEX, find_main, flatten, strip_comments
+from filters.sources.arxiv.latex import NO_TEX, find_main, flatten, strip_comments
 from filters.document import Document, stable_id
-from mixtures.config import ArxivConfig
+from filters.sources.arxiv.config import ArxivConfig
 
 TEX_SUFFIXES = (".tex", ".ltx", ".latex")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
