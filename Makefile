@@ -1,9 +1,9 @@
-# The two commands of the README:  `make demo`  and  `make test`.
+# The two commands of the README:  `make demo`  and  `make test`  (`make lint`: ruff, as CI runs it).
 # Both install first (./install.sh is idempotent and fast once done).
 VENV ?= .venv
 DEMO_OUT ?= demo-output
 
-.PHONY: install demo test bench
+.PHONY: install demo test lint bench
 
 install:
 	./install.sh
@@ -13,6 +13,9 @@ demo: install
 
 test: install
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+lint: install
+	$(VENV)/bin/ruff check .
 
 bench: install
 	@for script in bench/*.py; do case $$script in bench/_*) continue;; esac; echo "== $$script"; $(VENV)/bin/python $$script || exit 1; done

@@ -1,4 +1,4 @@
-"""Helpers shared by the cluster-readiness benches (vs_datatrove, overhead, scaling).
+"""Helpers shared by the bench scripts (timing, reading the sample corpus, side processes).
 
 A script run from bench/ has bench/ as ``sys.path[0]``, so ``import _common`` just works; the
 scripts add the repository root for the project packages::
@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,36 @@ def repeated_inputs(sources: Sequence[Path], copies: int, dest: Path) -> list[Pa
                     shutil.copyfile(src, target)
             out.append(target)
     return out
+
+
+def read_documents(reader: Callable[[str, Any], Iterable[Any]], paths: Sequence[Path]) -> list[Any]:
+    """The Documents ``reader(path, fh)`` yields over ``paths`` (Dropped/quarantine records skipped)."""
+    from filters.document import Document
+
+    docs: list[Any] = []
+    for path in paths:
+        with open(path, "rb") as fh:
+            docs += [d for d in reader(str(path), fh) if isinstance(d, Document)]
+    return docs
+
+
+def extracted_pages(paths: Sequence[Path]) -> list[Any]:
+    """The pages of WARC files as main text (default extractor; empty pages included)."""
+    from filters.sources.cc.extract import HtmlExtractor
+    from filters.sources.cc.warc import read_warc
+
+    return list(map(HtmlExtractor(), read_documents(read_warc, paths)))
+
+
+def best_of(repeat: int, fn: Callable[[], Any], clock: Callable[[], float] = time.perf_counter) -> tuple[float, Any]:
+    """Least ``clock`` time of ``repeat`` runs of ``fn`` and its result (the machine is shared:
+    the minimum is the signal). ``time.process_time`` for single-threaded CPU seconds."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = clock()
+        result = fn()
+        best = min(best, clock() - start)
+    return best, result
 
 
 def cpu_seconds() -> float:

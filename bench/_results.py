@@ -10,7 +10,7 @@ Format: one entry per stage, every key optional except a rate::
         "measured": "2026-11-22",
         "machine": "2 cores",
         "command": ".venv/bin/python bench/bench_lang_id.py",
-        "sources": ["cc", "c4"]            # optional: overrides mixtures/cost.py STAGES_BY_SOURCE
+        "sources": ["cc", "c4"]            # optional: overrides the recipes' stages (cost_stages)
       }
     }
 
@@ -40,6 +40,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+_REPO = str(Path(__file__).resolve().parent.parent)
+if _REPO not in sys.path:  # a bench script has bench/ as sys.path[0], not the repository root
+    sys.path.insert(0, _REPO)
+from mixtures.provenance import json_text, write_bytes_atomically  # noqa: E402
+
 RESULTS = Path(__file__).resolve().with_name("results.json")
 MACHINE = f"{os.cpu_count()} cores"
 
@@ -54,11 +59,6 @@ def load(path: Path | str = RESULTS) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: the top level must be a mapping of stage → figures")
     return data
-
-
-def dumps(results: dict[str, dict[str, Any]]) -> str:
-    """Canonical text: sorted keys, 2-space indent, trailing newline (stable diffs)."""
-    return json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def record(stage: str, *, path: Path | str = RESULTS, **figures: Any) -> dict[str, Any]:
@@ -87,7 +87,5 @@ def record(stage: str, *, path: Path | str = RESULTS, **figures: Any) -> dict[st
         results = load(path)
         entry = {**results.get(stage, {}), **figures}
         results[stage] = entry
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(dumps(results), encoding="utf-8")
-        os.replace(tmp, path)
+        write_bytes_atomically(path, json_text(results).encode("utf-8"))  # sorted keys: stable diffs
     return entry

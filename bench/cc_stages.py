@@ -33,10 +33,12 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
+import _common  # noqa: E402
+
 from filters.document import Document  # noqa: E402
-from filters.sources.cc.extract import HtmlExtractor  # noqa: E402
 from filters.lang_id import LanguageFilter  # noqa: E402
 from filters.line_dedup import line_keys, remove_lines  # noqa: E402
+from filters.sources.cc.extract import HtmlExtractor  # noqa: E402
 from filters.sources.cc.warc import read_warc  # noqa: E402
 from mixtures.config import ExtractConfig, LangIdConfig  # noqa: E402
 
@@ -47,20 +49,11 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
     CPU time, not wall time: the 2 cores are shared with other jobs, and every stage here is
     single-threaded, so CPU seconds are what one dedicated core would take.
     """
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.process_time()
-        result = fn()
-        best = min(best, time.process_time() - start)
-    return best, result
+    return _common.best_of(repeat, fn, time.process_time)
 
 
 def read_all(paths: list[Path]) -> list[Document]:
-    docs = []
-    for path in paths:
-        with open(path, "rb") as fh:
-            docs += [d for d in read_warc(str(path), fh, ExtractConfig()) if isinstance(d, Document)]
-    return docs
+    return _common.read_documents(lambda path, fh: read_warc(path, fh, ExtractConfig()), paths)
 
 
 def naive_selectolax(html: str) -> str:

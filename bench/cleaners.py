@@ -8,14 +8,17 @@ measured in the same process on the same documents:
 * arXiv cleaner vs a re-implementation of RedPajama's ``arxiv_cleaner.py`` regex pipeline
   (preamble regex, comment regexes, bibliography regex, one ``re.sub`` per macro).
 * StackExchange HTML → text (stdlib ``html.parser``) vs selectolax's ``text()``.
-* Books: Gutenberg stripping; shingles + MinHash (xxh64 word hashes, numpy n-gram mix,
-  datasketch affine64) vs datasketch's default path (sha1 per shingle string).
+* Books: Gutenberg stripping; shingles + MinHash (``filters.minhash`` over 64 bits: xxh64 word
+  hashes, numpy n-gram mix, datasketch's affine64 permutations applied in numpy) vs
+  datasketch's default path (sha1 per shingle string).
 
 Then, per source, the end-to-end rate of what its recipe (``pipeline/recipes/<kind>.py``) runs
-on one core before any shuffle: reader + cleaners + filters, in recipe order, each step
-applied as ``stages.steps.ApplyStep`` applies it (a dropping Verdict or an exception ends the
-document). Rates are MB (1e6 bytes) of UTF-8 document text entering the stage, i.e. produced
-by the reader, per CPU-second (best of ``--repeat``; CPU time because the machine is shared).
+on one core before any shuffle: the steps come from the recipe itself (``recipe_steps``): its
+``Read.reader`` over its files, then every step that is not a Beam composite, in order, each
+applied as ``stages.steps.ApplyStep`` applies it (a dropping Verdict or a declared data error
+ends the document; any other exception fails the bench, as it fails the run). Rates are MB
+(1e6 bytes) of UTF-8 document text entering the stage, i.e. produced by the reader, per
+CPU-second (best of ``--repeat``; CPU time because the machine is shared).
 
 Run: ``.venv/bin/python bench/cleaners.py [--corpus ../shared/corpus] [--repeat 3] [--record]``
 
@@ -40,34 +43,30 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from filters.sources.arxiv.latex import ArxivCleaner, ArxivFilter  # noqa: E402
-from filters.sources.books.gutenberg import BooksFilter, GutenbergCleaner, minhash_signature, shingle_hashes  # noqa: E402
-from filters.sources.github.rules import (  # noqa: E402
-    GithubContentFilter,
-    GithubFileFilter,
-    GithubHeaderCleaner,
-    GithubLicenseFilter,
-)
-from filters.sources.stackexchange.assemble import ANSWER, QUESTION, assemble, html_to_text  # noqa: E402
+from _common import best_of, read_documents  # noqa: E402
+
 from filters.document import Document  # noqa: E402
+from filters.minhash import minhash_signature  # noqa: E402
+from filters.sources.arxiv.config import ArxivConfig  # noqa: E402
+from filters.sources.arxiv.latex import ArxivCleaner  # noqa: E402
 from filters.sources.arxiv.reader import ArxivReader  # noqa: E402
+from filters.sources.books.config import BooksConfig  # noqa: E402
+from filters.sources.books.gutenberg import GutenbergCleaner, book_shingles  # noqa: E402
 from filters.sources.books.reader import BooksReader  # noqa: E402
+from filters.sources.github.config import GithubConfig  # noqa: E402
 from filters.sources.github.reader import GithubReader  # noqa: E402
+from filters.sources.github.rules import GithubContentFilter, GithubHeaderCleaner  # noqa: E402
+from filters.sources.stackexchange.assemble import ANSWER, QUESTION, assemble, html_to_text  # noqa: E402
+from filters.sources.stackexchange.config import StackExchangeConfig  # noqa: E402
 from filters.sources.stackexchange.reader import StackExchangeReader  # noqa: E402
-from mixtures.config import StackExchangeConfig  # noqa: E402
-from filters.sources.arxiv.config import ArxivConfig
-from filters.sources.books.config import BooksConfig
-from filters.sources.github.config import GithubConfig
+from mixtures.config import PipelineConfig, SourceSpec  # noqa: E402
+from pipeline.recipes import Read, recipe_steps  # noqa: E402
+from stages.steps import data_errors_of  # noqa: E402
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:
     """Best wall time of ``repeat`` runs (the least disturbed by other processes)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_of(repeat, fn)[0]
 
 
 def row(name: str, docs: int, chars: int, seconds: float, peer: float | None = None) -> str:
@@ -135,11 +134,11 @@ def bench_github(corpus: Path, repeat: int) -> list[str]:
     path = corpus / "github" / "github_sample.jsonl.gz"
     with path.open("rb") as fh:
         raw = gzip.decompress(fh.read())
-    docs = [d for d in GithubReader("github")(str(path), open(path, "rb")) if isinstance(d, Document) and d.text]
+    docs = [d for d in read_documents(GithubReader("github", GithubConfig()), [path]) if d.text]
     chars = sum(len(d.text) for d in docs)
     cfg = GithubConfig()
     header, content = GithubHeaderCleaner(cfg), GithubContentFilter(cfg)
-    read_s = timed(lambda: list(GithubReader("github")(str(path), open(path, "rb"))), repeat)
+    read_s = timed(lambda: read_documents(GithubReader("github", GithubConfig()), [path]), repeat)
     header_s = timed(lambda: [header(d) for d in docs], repeat)
     content_s = timed(lambda: [content(d) for d in docs], repeat)
     peer_s = timed(lambda: [redpajama_github_stats(d.text) for d in docs], repeat)
@@ -154,7 +153,7 @@ def bench_github(corpus: Path, repeat: int) -> list[str]:
 def bench_arxiv(corpus: Path, repeat: int) -> list[str]:
     cfg = ArxivConfig()
     paths = sorted((corpus / "arxiv").glob("*.tar.gz"))
-    read = lambda: [d for p in paths for d in ArxivReader("arxiv", cfg)(str(p), open(p, "rb"))]  # noqa: E731
+    read = lambda: read_documents(ArxivReader("arxiv", cfg), paths)  # noqa: E731
     docs = read()
     chars = sum(len(d.text) for d in docs)
     cleaner = ArxivCleaner(cfg)
@@ -171,8 +170,8 @@ def bench_arxiv(corpus: Path, repeat: int) -> list[str]:
 def bench_stackexchange(corpus: Path, repeat: int) -> list[str]:
     cfg = StackExchangeConfig()
     paths = sorted((corpus / "stackexchange").glob("*/Posts.xml"))
-    read = lambda: [d for p in paths for d in StackExchangeReader("se", cfg)(str(p), open(p, "rb"))]  # noqa: E731
-    posts = [d for d in read() if isinstance(d, Document)]
+    read = lambda: read_documents(StackExchangeReader("se", cfg), paths)  # noqa: E731
+    posts = read()
     raw = sum(p.stat().st_size for p in paths)
     chars = sum(len(d.text) for d in posts)
     groups: dict[tuple[str, int], list[Document]] = defaultdict(list)
@@ -197,7 +196,7 @@ def bench_stackexchange(corpus: Path, repeat: int) -> list[str]:
 def bench_books(corpus: Path, repeat: int) -> list[str]:
     cfg = BooksConfig()
     paths = sorted((corpus / "books").glob("*.txt"))
-    read = lambda: [d for p in paths for d in BooksReader("books", cfg)(str(p), open(p, "rb"))]  # noqa: E731
+    read = lambda: read_documents(BooksReader("books", cfg), paths)  # noqa: E731
     docs = read()
     chars = sum(len(d.text) for d in docs)
     cleaner = GutenbergCleaner(cfg)
@@ -205,7 +204,7 @@ def bench_books(corpus: Path, repeat: int) -> list[str]:
     body = sum(len(d.text) for d in cleaned)
     read_s = timed(read, repeat)
     clean_s = timed(lambda: [cleaner(d) for d in docs], repeat)
-    sig_s = timed(lambda: [minhash_signature(shingle_hashes(d.text, cfg.shingle_words), cfg.num_perm, cfg.seed)
+    sig_s = timed(lambda: [minhash_signature(book_shingles(d.text, cfg.shingle_words), cfg.num_perm, cfg.seed)
                            for d in cleaned], repeat)
     peer_s = timed(lambda: [datasketch_default_signature(d.text, cfg.num_perm) for d in cleaned], repeat)
     return [
@@ -222,11 +221,12 @@ def bench_books(corpus: Path, repeat: int) -> list[str]:
 def run_steps(docs: list[Document], steps: list[Any]) -> tuple[int, int]:
     """Applies cleaners/filters in order as ``ApplyStep`` does; returns ``(kept, text bytes out)``."""
     kept = out_bytes = 0
+    errors = [data_errors_of(step) for step in steps]
     for doc in docs:
-        for step in steps:
+        for step, data_errors in zip(steps, errors):
             try:
                 result = step(doc)
-            except Exception:  # noqa: BLE001 - quarantined in the pipeline: the document ends here
+            except data_errors:  # quarantined in the pipeline: the document ends here
                 break
             if isinstance(result, Document):
                 doc = result
@@ -236,14 +236,6 @@ def run_steps(docs: list[Document], steps: list[Any]) -> tuple[int, int]:
             kept += 1
             out_bytes += len(doc.text.encode("utf-8"))
     return kept, out_bytes
-
-
-def read_all(reader: Callable[..., Any], paths: list[Path]) -> list[Document]:
-    docs = []
-    for path in paths:
-        with open(path, "rb") as fh:
-            docs += [d for d in reader(str(path), fh) if isinstance(d, Document)]
-    return docs
 
 
 def group_and_assemble(posts: list[Document]) -> tuple[int, int]:
@@ -294,41 +286,46 @@ def end_to_end(stage: str, scope: str, pipeline: Callable[[], tuple[list[Documen
     return SourceRate(stage, scope, len(docs), bytes_in, kept, bytes_out, best_cpu, best_wall)
 
 
-def source_rates(corpus: Path, repeat: int) -> list[SourceRate]:
-    """Reader + steps of each recipe, in recipe order, on the corpus sample of that source."""
-    gh, ax, se, bk = GithubConfig(), ArxivConfig(), StackExchangeConfig(), BooksConfig()
-    github_paths = [corpus / "github" / "github_sample.jsonl.gz"]
-    github_steps = [GithubLicenseFilter(gh), GithubFileFilter(gh), GithubHeaderCleaner(gh), GithubContentFilter(gh)]
-    arxiv_paths = sorted((corpus / "arxiv").glob("*.tar.gz"))
-    arxiv_steps = [ArxivCleaner(ax), ArxivFilter(ax)]
-    se_paths = sorted((corpus / "stackexchange").glob("*/Posts.xml"))
-    books_paths = sorted((corpus / "books").glob("*.txt"))
-    books_steps = [GutenbergCleaner(bk), BooksFilter(bk)]
-    for step in github_steps + arxiv_steps + books_steps:
+def recipe_chain(kind: str, paths: list[Path]) -> tuple[Read, list[Any], list[Any]]:
+    """The recipe of ``kind`` (default config) over ``paths``: its Read, its pure steps in
+    order (loaded), and the Beam composites this bench cannot run in one process."""
+    import apache_beam as beam
+
+    cfg = PipelineConfig(sources=(SourceSpec(kind, kind),))
+    read, *steps = recipe_steps(cfg, cfg.sources[0], [str(p) for p in paths])
+    pure = [step for step in steps if not isinstance(step, beam.PTransform)]
+    for step in pure:
         step.load()
+    return read, pure, [step for step in steps if isinstance(step, beam.PTransform)]
 
-    def chain(reader, paths, steps):
-        def run():
-            docs = read_all(reader, paths)
-            return docs, run_steps(docs, steps)
-        return run
 
-    def stackexchange():
-        posts = read_all(StackExchangeReader("se", se), se_paths)
-        return posts, group_and_assemble(posts)
+def _names(steps: list[Any]) -> str:
+    return ", ".join(type(step).__name__ for step in steps) or "none"
 
-    return [
-        end_to_end("github", "reader (jsonl.gz) + license, file-type filters + header cleaner + content "
-                   "heuristics; the exact-dedup shuffle is not included",
-                   chain(GithubReader("github", None, gh.max_file_bytes), github_paths, github_steps), repeat),
-        end_to_end("arxiv", "reader (tar.gz → flattened tex) + arxiv cleaner + non-empty filter",
-                   chain(ArxivReader("arxiv", ax), arxiv_paths, arxiv_steps), repeat),
-        end_to_end("stackexchange", "reader (Posts.xml) + grouping by question (in memory here, a GroupByKey "
-                   "in the recipe, whose shuffle is not included) + assemble", stackexchange, repeat),
-        end_to_end("books", "reader + Gutenberg cleaner + non-empty filter; book near-dedup (shingles, MinHash, "
-                   "verification) is charged as stage minhash", chain(BooksReader("books", bk), books_paths,
-                                                                     books_steps), repeat),
-    ]
+
+def source_rates(corpus: Path, repeat: int) -> list[SourceRate]:
+    """Reader + pure steps of each recipe, in recipe order, on the corpus sample of that source."""
+    paths = {
+        "github": [corpus / "github" / "github_sample.jsonl.gz"],
+        "arxiv": sorted((corpus / "arxiv").glob("*.tar.gz")),
+        "stackexchange": sorted((corpus / "stackexchange").glob("*/Posts.xml")),
+        "books": sorted((corpus / "books").glob("*.txt")),
+    }
+    rates = []
+    for kind, files in paths.items():
+        read, pure, composites = recipe_chain(kind, files)
+        scope = (f"recipe {kind}: {type(read.reader).__name__} + {_names(pure)}; "
+                 f"Beam steps not included: {_names(composites)}")
+        if kind == "stackexchange":
+            # Its recipe groups posts by question in a Beam composite; here a dict stands in.
+            scope += " (grouping by question in memory here, then assemble; the shuffle is not included)"
+
+        def run(read=read, pure=pure, kind=kind):
+            docs = read_documents(read.reader, [Path(f) for f in read.files])
+            return docs, group_and_assemble(docs) if kind == "stackexchange" else run_steps(docs, pure)
+
+        rates.append(end_to_end(kind, scope, run, repeat))
+    return rates
 
 
 def record_rates(rates: list[SourceRate]) -> None:

@@ -1,7 +1,7 @@
 """Near-dedup quality through the real Beam transform: recall, precision, real pairs.
 
-Base documents are real text: the 216 cc-pages (WARC → filters.sources.cc.warc.decode_html →
-filters.sources.cc.extract.html_to_text), Wikipedia articles (en/uk/ja/ltg dumps, filters.sources.wikipedia.dump) and
+Base documents are real text: the 216 cc-pages (WARC → filters.sources.cc.payload.decode_html →
+filters.sources.cc.extract.html_to_text), Wikipedia articles (en/uk/ja/ltg dumps, filters.sources.wikipedia) and
 ~3,000-character chunks of three Project Gutenberg books. For each Jaccard level
 J ∈ {0.5 … 0.95} we pick bases and plant ONE edited copy whose true Jaccard (word 5-gram
 shingles after our normalisation) with its base is in [J, J + 0.05): the copy is made by random
@@ -68,7 +68,7 @@ def cc_pages(corpus: Path = CORPUS) -> list[Document]:
     from warcio.archiveiterator import ArchiveIterator
 
     from filters.sources.cc.extract import html_to_text
-    from filters.sources.cc.warc import decode_html
+    from filters.sources.cc.payload import decode_html
 
     manifest = {}
     for line in (corpus / "cc-pages" / "manifest.jsonl").read_text().splitlines():
@@ -91,13 +91,8 @@ def cc_pages(corpus: Path = CORPUS) -> list[Document]:
 
 
 def wikipedia_articles(limit_per_dump: int = 400) -> list[Document]:
-    from filters.sources.wikipedia.dump import (
-        SiteInfo,
-        WikiPage,
-        is_redirect,
-        iter_dump,
-        wikitext_to_text,
-    )
+    from filters.sources.wikipedia.reader import SiteInfo, WikiPage, is_redirect, iter_dump
+    from filters.sources.wikipedia.render import wikitext_to_text
 
     docs = []
     for dump in sorted((CORPUS / "wikipedia").glob("*.xml.bz2")):

@@ -22,17 +22,16 @@ Usage: .venv/bin/python bench/dedup_throughput.py [--docs 3000] [--repeat 3] [--
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import argparse
 import importlib.util
 import json
 import re
 import resource  # (the FnApiRunner figure: peak of the whole runner)
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -223,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     mean_chars = sum(len(t) for t in texts) / len(texts)
     mean_bytes = sum(len(t.encode("utf-8")) for t in texts) / len(texts)
     print(f"{len(texts)} real documents, mean {mean_chars:.0f} chars ({mean_bytes:.0f} UTF-8 bytes); "
-          f"num_perm=144, 5-gram word shingles; one core, docs per CPU-second, best of {args.repeat} interleaved rounds")
+          f"num_perm=144, 5-gram word shingles; one core, docs per CPU-second, "
+          f"best of {args.repeat} interleaved rounds")
     rates = throughput(texts, args.repeat)
     baseline = rates["datasketch default (naive shingles + update_batch, sha1)"]
     for name, rate in rates.items():
@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"dropped {r['dropped']}")
     Path(texts_file.name).unlink()
     if args.record:
-        _bench_module("_results").record("minhash", docs_per_s_per_core=round(ours, 1), mb_per_s_per_core=round(ours * mean_bytes / 1e6, 3),
+        _bench_module("_results").record("minhash", docs_per_s_per_core=round(ours, 1),
+                                          mb_per_s_per_core=round(ours * mean_bytes / 1e6, 3),
                text_bytes_per_doc=round(mean_bytes), note="signatures + band keys; the shuffles "
                "(band GroupByKey, connected-component rounds, join) are not included",
                command=".venv/bin/python bench/dedup_throughput.py --record")

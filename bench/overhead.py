@@ -76,21 +76,9 @@ def ensure_models(corpus: Path, sources: list[Path]) -> tuple[Path, Path]:
         print(f"training a {TOKENIZER_VOCAB}-piece BPE tokenizer on the extracted cc-pages text ...", flush=True)
         from tokenizer.spm import train_sentencepiece
 
-        lines = [line for doc in extracted_docs(sources) for line in doc.text.split("\n")]
+        lines = [line for doc in _common.extracted_pages(sources) for line in doc.text.split("\n")]
         train_sentencepiece(lines, MODELS / "tokenizer", vocab_size=TOKENIZER_VOCAB, num_threads=1)
     return lm_dir, tok
-
-
-def extracted_docs(paths: list[Path]) -> list[Document]:
-    from filters.sources.cc.extract import HtmlExtractor
-    from filters.sources.cc.warc import read_warc
-
-    extractor = HtmlExtractor()
-    docs = []
-    for path in paths:
-        with open(path, "rb") as fh:
-            docs += [extractor(d) for d in read_warc(str(path), fh) if isinstance(d, Document)]
-    return docs
 
 
 def bench_config(lm_dir: Path) -> PipelineConfig:
@@ -109,10 +97,10 @@ def bench_config(lm_dir: Path) -> PipelineConfig:
 
 def run_kernels(paths: list[str], cfg: PipelineConfig, tok_path: Path) -> tuple[dict[str, float], dict[str, int]]:
     """The kernels chained by hand; returns CPU seconds per kernel and documents per step."""
-    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.lang_id import LanguageFilter
     from filters.minhash import MinHasher, signature_bytes
     from filters.perplexity import PerplexityFilter
+    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.sources.cc.warc import read_warc
     from tokenizer.spm import Tokenizer
 
@@ -216,9 +204,9 @@ def run_pipeline(paths: list[str], cfg: PipelineConfig, tok_path: Path, out: Pat
 
 
 def build_and_run(beam, options, runner, paths, cfg, tok_path, out) -> dict[str, Any]:
-    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.lang_id import LanguageFilter
     from filters.perplexity import PerplexityFilter
+    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.sources.cc.warc import WarcReader
     from stages.dedup import DedupNearDuplicates
     from stages.steps import ReadSource
@@ -226,7 +214,7 @@ def build_and_run(beam, options, runner, paths, cfg, tok_path, out) -> dict[str,
     from stages.tokenize import TokenizeToShards
 
     with beam.Pipeline(runner=runner, options=options) as p:
-        read = p | "Read" >> ReadSource("cc", paths, WarcReader(cfg.extract, "cc"))
+        read = p | "Read" >> ReadSource("cc", paths, WarcReader("cc", cfg.extract))
         streams = SourceStreams.from_read("cc", read).then_all([
             HtmlExtractor(cfg.extract), ExtractedTextFilter(cfg.extract), LanguageFilter(cfg.lang_id),
             PerplexityFilter(cfg.perplexity)])
@@ -302,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     fixed = large["pipeline"] - slope * large["kernels"]
 
     spent, counts, total = large["spent"], large["counts"], large["kernels"]
-    print(f"\nlarge input: {len(large_paths)} WARC files ({large_n} copies of corpus/cc-pages), {counts['read']} pages; "
+    print(f"\nlarge input: {len(large_paths)} WARC files ({large_n} copies of corpus/cc-pages), "
+          f"{counts['read']} pages; "
           f"one core; best of {args.repeat} (CPU seconds)")
     print(f"documents: read {counts['read']}, after LID {counts['lang_id']}, after perplexity "
           f"{counts['perplexity']}, after dedup {counts['dedup_kept']}; tokens {counts['tokens']:,}")
@@ -332,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
 
     if args.record:
-        text_bytes = sum(len(d.text.encode("utf-8")) for d in extracted_docs(sources))
+        text_bytes = sum(len(d.text.encode("utf-8")) for d in _common.extracted_pages(sources))
         _common.record(
             "beam_overhead",
             per_document_overhead=round(slope, 3), fixed_cpu_s=round(fixed, 2),

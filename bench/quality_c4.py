@@ -26,42 +26,21 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from filters.sources.c4.rules import C4Cleaner, C4PageFilter, remove_duplicate_spans, span_hashes  # noqa: E402
-from filters.document import Document  # noqa: E402
-from filters.sources.cc.extract import HtmlExtractor  # noqa: E402
+from _common import best_of, extracted_pages  # noqa: E402
+
 from filters.lang_id import LanguageFilter  # noqa: E402
 from filters.quality import QualityFilter, classifier_text  # noqa: E402
-from pipeline.training.quality import TrainingOptions, build_training_set, train_quality_model  # noqa: E402
-from filters.sources.cc.warc import read_warc  # noqa: E402
+from filters.sources.c4.config import C4Config  # noqa: E402
+from filters.sources.c4.rules import C4Cleaner, C4PageFilter  # noqa: E402
+from filters.sources.c4.spans import remove_duplicate_spans, span_hashes  # noqa: E402
 from mixtures.config import LangIdConfig, QualityConfig  # noqa: E402
-from filters.sources.c4.config import C4Config
-
-
-def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Fastest wall time of ``repeat`` runs (the machine is shared: the minimum is the signal)."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
-def extracted_pages(paths: list[Path]) -> list[Document]:
-    extractor = HtmlExtractor()
-    docs = []
-    for path in paths:
-        with open(path, "rb") as fh:
-            docs += [extractor(d) for d in read_warc(str(path), fh) if isinstance(d, Document)]
-    return [d for d in docs if d.text.strip()]
+from pipeline.training.quality import TrainingOptions, build_training_set, train_quality_model  # noqa: E402
 
 
 def train_model(corpus: Path, output: str) -> dict[str, Any]:
@@ -81,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     corpus = Path(args.corpus)
 
-    docs = extracted_pages(sorted((corpus / "cc-pages").glob("*.warc.gz")))
+    docs = [d for d in extracted_pages(sorted((corpus / "cc-pages").glob("*.warc.gz"))) if d.text.strip()]
     text_bytes = sum(len(d.text.encode("utf-8")) for d in docs)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model

@@ -55,7 +55,7 @@ class ProcessSampler:
         self.cmd: dict[int, str] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "ProcessSampler":
+    def __enter__(self) -> ProcessSampler:
         self._thread.start()
         return self
 
@@ -102,8 +102,8 @@ def run_pipeline(paths: list[str], out: Path, workers: int) -> None:
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.lang_id import LanguageFilter
+    from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
     from filters.sources.cc.warc import WarcReader
     from mixtures.config import PipelineConfig
     from stages.dedup import NearDuplicateSignatures
@@ -113,7 +113,7 @@ def run_pipeline(paths: list[str], out: Path, workers: int) -> None:
     cfg = PipelineConfig()
     options = PipelineOptions([f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"])
     with beam.Pipeline(runner=FnApiRunner(), options=options) as p:
-        read = p | "Read" >> ReadSource("cc", paths, WarcReader(cfg.extract, "cc"))
+        read = p | "Read" >> ReadSource("cc", paths, WarcReader("cc", cfg.extract))
         streams = SourceStreams.from_read("cc", read).then_all([
             HtmlExtractor(cfg.extract), ExtractedTextFilter(cfg.extract), LanguageFilter(cfg.lang_id)])
         signed = streams.docs | "Sign" >> NearDuplicateSignatures(cfg.minhash)

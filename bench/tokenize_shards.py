@@ -32,13 +32,17 @@ sys.path.insert(0, str(REPO))
 
 import apache_beam as beam  # noqa: E402
 
-from filters.document import Document  # noqa: E402
+from filters.document import (  # noqa: E402
+    Document,  # noqa: E402
+    shard_name,
+    shard_of,
+)
 from pipeline.options import make_options  # noqa: E402
 from stages.sinks import gzip_bytes  # noqa: E402
 from stages.tokenize import TokenizeToShards  # noqa: E402
 from tests.tokenizer.corpus_texts import corpus_documents  # noqa: E402
 from tokenizer.manifest import iter_documents  # noqa: E402
-from tokenizer.shards import num_shards, shard_name, shard_of, write_shard  # noqa: E402
+from tokenizer.shards import num_shards, write_shard  # noqa: E402
 from tokenizer.spm import Tokenizer, train_sentencepiece  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"

@@ -146,9 +146,9 @@ def _datatrove_counts(stats: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _our_steps():
+    from filters.lang_id import LanguageFilter
     from filters.sources.c4.rules import C4Cleaner, C4PageFilter
     from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
-    from filters.lang_id import LanguageFilter
     from mixtures.config import PipelineConfig
 
     cfg = PipelineConfig()
@@ -219,7 +219,7 @@ def run_ours_beam(paths: list[str], work: Path) -> dict[str, Any]:
         cfg, steps = _our_steps()
         options = PipelineOptions(["--direct_num_workers=1", "--direct_running_mode=in_memory"])
         with beam.Pipeline(runner=FnApiRunner(), options=options) as p:
-            read = p | "Read" >> ReadSource("cc", paths, WarcReader(cfg.extract, "cc"))
+            read = p | "Read" >> ReadSource("cc", paths, WarcReader("cc", cfg.extract))
             streams = SourceStreams.from_read("cc", read).then_all(steps)
             signed = streams.docs | "Sign" >> NearDuplicateSignatures(cfg.minhash)
             _ = (signed["sigs"]
@@ -362,7 +362,8 @@ def _record(best: dict[str, dict[str, Any]], pages: int, copies: int) -> None:
     if "datatrove" in best:
         for side in ("ours-kernels", "ours-beam"):
             if side in best:
-                figures[f"{side.replace('-', '_')}_vs_datatrove"] = round(best["datatrove"]["cpu"] / best[side]["cpu"], 2)
+                ratio = best["datatrove"]["cpu"] / best[side]["cpu"]
+                figures[f"{side.replace('-', '_')}_vs_datatrove"] = round(ratio, 2)
     _common.record("vs_datatrove", pages=pages, **figures,
                    command=f".venv/bin/python bench/vs_datatrove.py --copies {copies} --record",
                    note="CC heavy path (read, extract, LID en 0.5, C4 rules, MinHash signatures) on one core, "

@@ -25,15 +25,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from filters.document import Document  # noqa: E402
+from filters.perplexity import PerplexityFilter  # noqa: E402
+from filters.sources.wikipedia.reader import iter_dump, read_wikipedia_dump  # noqa: E402
+from filters.sources.wikipedia.rules import WikitextCleaner  # noqa: E402
+from mixtures.config import PerplexityConfig  # noqa: E402
 from pipeline.training.lm import (  # noqa: E402
     LMTrainingSettings,
     find_kenlm_binary,
     tokenize_line,
     train_language,
 )
-from filters.perplexity import PerplexityFilter  # noqa: E402
-from filters.sources.wikipedia.dump import WikitextCleaner, iter_articles, iter_dump, read_wikipedia_dump  # noqa: E402
-from mixtures.config import PerplexityConfig  # noqa: E402
+from pipeline.training.wikipedia_text import iter_articles  # noqa: E402
 
 UK = "ukwiki-20230501-pages-articles-multistream-first100k-lines.xml.bz2"
 
@@ -52,7 +54,8 @@ def bench_read(dumps: list[Path]) -> dict[str, float]:
         with dump.open("rb") as fh:
             pages += sum(1 for item in iter_dump(fh) if not hasattr(item, "dbname"))
     elapsed = time.perf_counter() - t0
-    return {"pages": pages, "seconds": elapsed, "pages_per_s": pages / elapsed, "xml_mb_per_s": _mb(xml_bytes) / elapsed}
+    return {"pages": pages, "seconds": elapsed, "pages_per_s": pages / elapsed,
+            "xml_mb_per_s": _mb(xml_bytes) / elapsed}
 
 
 def bench_clean(dumps: list[Path]) -> tuple[dict[str, float], list[Document]]:
@@ -136,7 +139,8 @@ def main() -> int:
         lm = bench_lm(corpus, Path(tmp))
         print(f"models lm uk (512 pages, {lm['train_paragraphs']:,} paragraphs, {lm['train_tokens']:,} tokens, "
               f"vocab {lm['vocab']:,}): read {lm['read_s']:.1f}s, sentencepiece {lm['sentencepiece_s']:.1f}s, "
-              f"tokenize {lm['tokenize_s']:.1f}s, lmplz {lm['lmplz_s']:.1f}s, build_binary {lm['build_binary_s']:.1f}s, "
+              f"tokenize {lm['tokenize_s']:.1f}s, lmplz {lm['lmplz_s']:.1f}s, "
+              f"build_binary {lm['build_binary_s']:.1f}s, "
               f"cutoffs {lm['cutoffs_s']:.1f}s")
         ppl = bench_perplexity(Path(tmp) / "models", docs)
     print(f"perplexity filter: {ppl['docs']} uk docs in {ppl['seconds']:.2f}s = {ppl['docs_per_s']:,.0f} docs/s, "
@@ -149,7 +153,8 @@ def main() -> int:
         record("wikipedia", mb_per_s_per_core=round(clean["text_mb_per_s"], 3),
                docs_per_s_per_core=round(clean["pages_per_s"], 1),
                text_bytes_per_doc=round(clean["text_bytes_per_doc"]), command=command)
-        record("perplexity", mb_per_s_per_core=round(ppl["mb_per_s"], 3), docs_per_s_per_core=round(ppl["docs_per_s"], 1),
+        record("perplexity", mb_per_s_per_core=round(ppl["mb_per_s"], 3),
+               docs_per_s_per_core=round(ppl["docs_per_s"], 1),
                text_bytes_per_doc=round(ppl["text_bytes_per_doc"]), command=command)
     return 0
 

@@ -27,11 +27,11 @@ class Verdict:
     scores: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def kept(cls, **scores: Any) -> "Verdict":
+    def kept(cls, **scores: Any) -> Verdict:
         return cls(True, None, scores)
 
     @classmethod
-    def dropped(cls, reason: str, **scores: Any) -> "Verdict":
+    def dropped(cls, reason: str, **scores: Any) -> Verdict:
         return cls(False, reason, scores)
 
 

@@ -22,11 +22,11 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
 
-    def with_text(self, text: str) -> "Document":
+    def with_text(self, text: str) -> Document:
         """A copy with new text; filters never mutate the document they are given."""
         return Document(self.id, text, self.source, dict(self.meta), dict(self.annotations))
 
-    def annotated(self, **values: Any) -> "Document":
+    def annotated(self, **values: Any) -> Document:
         """A copy with ``values`` merged into ``annotations``."""
         annotations = dict(self.annotations)
         annotations.update(values)
@@ -46,7 +46,7 @@ class Document:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Document":
+    def from_dict(cls, data: dict[str, Any]) -> Document:
         return cls(
             id=str(data["id"]),
             text=data["text"],
@@ -56,7 +56,7 @@ class Document:
         )
 
     @classmethod
-    def from_json(cls, line: str) -> "Document":
+    def from_json(cls, line: str) -> Document:
         return cls.from_dict(json.loads(line))
 
 
@@ -67,6 +67,18 @@ def stable_id(source: str, *location: object) -> str:
     """
     key = "\x1f".join(str(part) for part in (source, *location))
     return f"{source}/{hashlib.sha1(key.encode('utf-8')).hexdigest()[:20]}"
+
+
+def shard_of(key: str, num_shards: int) -> int:
+    """The output shard of a key (a document id): first 8 bytes of ``sha1(key)``, little-endian,
+    mod ``num_shards``. Depends on the key alone, so document and token shards are the same
+    whatever the input order or worker count (``stages.sinks``, ``tokenizer.shards``)."""
+    return int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "little") % num_shards
+
+
+def shard_name(index: int, num_shards: int, suffix: str = "") -> str:
+    """``part-00003-of-00010`` plus ``suffix`` (``.jsonl.gz``; none for a Megatron prefix)."""
+    return f"part-{index:05d}-of-{num_shards:05d}{suffix}"
 
 
 def unpaired_surrogate(record: dict[str, Any]) -> str | None:

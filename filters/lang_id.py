@@ -23,9 +23,8 @@ Drop reasons:
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
 
-from filters.base import Verdict
+from filters.base import Step, Verdict
 from filters.document import Document
 from mixtures.config import LangIdConfig
 
@@ -54,21 +53,39 @@ class LanguageIdentifier:
         self._model = fasttext.load_model(model_path)
 
     def predict(self, text: str) -> tuple[str, float]:
-        """Top-1 language of ``text`` with its score rounded to 2 decimals."""
-        labels, scores = self._model.predict(text.replace("\n", ""), k=1)
+        """Top-1 language of ``text`` with its score rounded to 2 decimals.
+
+        Raises:
+            UnicodeEncodeError: ``text`` holds a lone surrogate, which fastText cannot take.
+        """
+        line = text.replace("\n", "")
+        try:
+            labels, scores = self._model.predict(line, k=1)
+        except TypeError:
+            # pybind11 reports a str it cannot encode to UTF-8 as a TypeError: name the bad
+            # text for what it is; any other TypeError is a bug and stays one.
+            line.encode("utf-8")
+            raise
         label = labels[0][len(LABEL_PREFIX):] if labels[0].startswith(LABEL_PREFIX) else labels[0]
         # fastText's softmax can exceed 1 by float error (1.0000089); rounding clips it to 1.0.
         return label, round(min(float(scores[0]), 1.0), SCORE_DECIMALS)
 
 
-class LanguageFilter:
+class LanguageFilter(Step):
     """Filter: keep documents in ``cfg.languages`` with score >= ``cfg.threshold``.
+
+    Only ``cfg`` travels to workers (``Step`` pickles constructor arguments); each worker
+    loads the model in ``load()``.
 
     Args:
         cfg: languages, threshold and model path (empty: the bundled lid.176.ftz).
     """
 
     name = "lang_id"
+    version = 1
+    reasons = (LANG, EMPTY_TEXT)
+    # fastText takes the text as UTF-8: a lone surrogate cannot be encoded (bad text).
+    data_errors = (UnicodeError,)
     cost_stage = "lang_id"
 
     def __init__(self, cfg: LangIdConfig | None = None) -> None:
@@ -79,13 +96,6 @@ class LanguageFilter:
     def load(self) -> None:
         if self._identifier is None:
             self._identifier = LanguageIdentifier(self.cfg.model or bundled_model_path())
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Only config travels to workers; each one loads the model in load().
-        return {"cfg": self.cfg}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["cfg"])
 
     def __call__(self, doc: Document) -> Verdict:
         if not doc.text.strip():

@@ -36,6 +36,9 @@ HASH_BYTES = 8  # cc_net HASH_SIZE: np.uint64
 TOO_SHORT = "too_short"
 EMPTY_AFTER_DEDUP = "empty_after_dedup"
 
+# What hashing the lines of bad text raises: a lone surrogate cannot be encoded to UTF-8.
+LINE_DATA_ERRORS: tuple[type[BaseException], ...] = (UnicodeError,)
+
 
 def line_key(line: str) -> int | None:
     """The dedup key of one line, or None when the line normalises to nothing."""

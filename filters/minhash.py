@@ -14,13 +14,17 @@ Pipeline for one document:
    them: each word is hashed once with ``xxhash.xxh32_intdigest`` and the n word hashes of a
    shingle are combined by a polynomial (``h = h * 0x9E3779B1 + w`` mod 2^32) in numpy.
    Equal shingles give equal hashes; different shingles collide with probability ~2^-32, as
-   with xxh32 over the shingle bytes.
-4. ``MinHasher.hashvalues(text)``: datasketch's ``affine32`` MinHash scheme, seeded: the
-   MurmurHash3 finalizer (``fmix32``), then ``a * h + b`` mod 2^32 with datasketch's own
-   permutations ``MinHash(num_perm, seed).permutations``, then the minimum per permutation.
-   The values are exactly ``MinHash(num_perm, seed, hashfunc=int).update_batch(
-   shingle_hashes(text))`` (tests check it), so ``MinHasher.signature`` returns a
-   datasketch ``LeanMinHash`` that works with ``MinHashLSH`` and ``jaccard``.
+   with xxh32 over the shingle bytes. ``word_shingle_hashes(words, n, bits=64)`` is the same
+   construction over 64 bits (xxh64, multiplier 0x9E3779B97F4A7C15) for callers that split
+   words their own way and compare shingle sets exactly (the books dedup).
+4. ``minhash_signature(hashes, num_perm, seed)`` (``MinHasher.hashvalues(text)`` on text):
+   datasketch's ``affine32`` MinHash scheme (``affine64`` for 64-bit hashes), seeded: the
+   MurmurHash3 finalizer (``fmix32``/``fmix64``), then ``a * h + b`` mod 2^32 (2^64) with
+   datasketch's own permutations ``MinHash(num_perm, seed, scheme=...).permutations``, then
+   the minimum per permutation. The values are exactly ``MinHash(num_perm, seed,
+   hashfunc=int, scheme=...).update_batch(hashes)`` (tests check both widths), so
+   ``MinHasher.signature`` returns a datasketch ``LeanMinHash`` that works with
+   ``MinHashLSH`` and ``jaccard``.
 5. ``band_keys(hashvalues, bands, rows)``: one key per band; two documents become candidates
    when any band key is equal.
 
@@ -88,6 +92,7 @@ _BYTE_TABLE = _byte_table()
 # Byte order of stored signatures and band keys: fixed, so keys agree across machines.
 _SIG_DTYPE = np.dtype("<u4")
 _KEY_DTYPE = np.dtype(">u4")
+_KEY_DTYPE_64 = np.dtype(">u8")  # band keys of 64-bit signatures (affine64)
 
 
 def normalized_words(text: str) -> list[bytes]:
@@ -132,17 +137,23 @@ def shingles(text: str, n: int = 5) -> set[bytes]:
     return set(map(b" ".join, zip(*(words[i:] for i in range(n)))))
 
 
-# Odd multiplier of the polynomial shingle hash (the 32-bit golden ratio, as in Fibonacci
-# hashing); fmix32 afterwards avalanches the result before the affine permutations.
-_SHINGLE_MULTIPLIER = np.uint32(0x9E3779B1)
-# MurmurHash3 fmix32 constants: datasketch's ``_FMIX_CONSTANTS[32]`` (pre-mix of affine32).
-_FMIX_M1 = np.uint32(0x85EBCA6B)
-_FMIX_M2 = np.uint32(0xC2B2AE35)
-_CHUNK = 4096  # shingles per numpy broadcast: 4096 x num_perm x 4 bytes ≈ 2.4 MB at 144
+# Per hash width: the word hash, the dtype, the odd multiplier of the polynomial shingle hash
+# (the golden ratio, as in Fibonacci hashing), datasketch's scheme, and the MurmurHash3
+# finalizer constants (shift, multiplier, shift, multiplier, shift: datasketch's
+# ``_FMIX_CONSTANTS``, the pre-mix of its affine schemes) that avalanche a shingle hash
+# before the affine permutations.
+_WIDTHS = {
+    32: (xxhash.xxh32_intdigest, np.dtype(np.uint32), 0x9E3779B1, "affine32",
+         (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)),
+    64: (xxhash.xxh64_intdigest, np.dtype(np.uint64), 0x9E3779B97F4A7C15, "affine64",
+         (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33)),
+}
+_BITS = {np.dtype(np.uint32): 32, np.dtype(np.uint64): 64}
+_CHUNK = 4096  # shingles per numpy broadcast: 4096 x num_perm x 4 bytes ≈ 2.4 MB at 144 (32 bits)
 
 
 def shingle_hashes(text: str, n: int = 5) -> np.ndarray:
-    """32-bit hashes of the word ``n``-grams of ``text`` (see the module docstring).
+    """32-bit hashes of the word ``n``-grams of the normalised ``text`` (see the module docstring).
 
     Args:
         text: Document text.
@@ -152,33 +163,90 @@ def shingle_hashes(text: str, n: int = 5) -> np.ndarray:
         A uint32 array with one hash per shingle position (repeated shingles repeat their
         hash, which does not change a minimum); empty when the text has no words.
     """
-    words = normalized_words(text)
+    return word_shingle_hashes(normalized_words(text), n)
+
+
+def word_shingle_hashes(words: Sequence[bytes], n: int, bits: int = 32) -> np.ndarray:
+    """Hashes of the ``n``-grams of ``words``, one per position, without building them.
+
+    Each word is hashed once (xxh32 or xxh64) and the ``n`` word hashes of a shingle are
+    combined by ``h = h * M + w`` mod 2^bits, in numpy.
+
+    Args:
+        words: The words, as UTF-8 bytes, however the caller split them.
+        n: Words per shingle.
+        bits: 32 (uint32, ``affine32``) or 64 (uint64, ``affine64``).
+
+    Returns:
+        One hash per shingle position; one hash of all the words when there are fewer
+        than ``n``; empty when there are none.
+    """
+    word_hash, dtype, multiplier, _, _ = _WIDTHS[bits]
     count = len(words)
-    word_hashes = np.fromiter(map(xxhash.xxh32_intdigest, words), dtype=np.uint32, count=count)
+    word_hashes = np.fromiter(map(word_hash, words), dtype=dtype, count=count)
+    mult = dtype.type(multiplier)
     if count <= n:
         if count == 0:
             return word_hashes
         h = word_hashes[:1].copy()
         for j in range(1, count):
-            h *= _SHINGLE_MULTIPLIER
+            h *= mult
             h += word_hashes[j]
         return h
     positions = count - n + 1
     h = word_hashes[:positions].copy()
     for j in range(1, n):
-        h *= _SHINGLE_MULTIPLIER
+        h *= mult
         h += word_hashes[j:j + positions]
     return h
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's finalizer on a uint32 array (in place)."""
-    h ^= h >> np.uint32(16)
-    h *= _FMIX_M1
-    h ^= h >> np.uint32(13)
-    h *= _FMIX_M2
-    h ^= h >> np.uint32(16)
+def _fmix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's finalizer (fmix32 or fmix64, by dtype) of a hash array, as a new array."""
+    s1, m1, s2, m2, s3 = (h.dtype.type(c) for c in _WIDTHS[_BITS[h.dtype]][4])
+    h = h ^ (h >> s1)
+    h *= m1
+    h ^= h >> s2
+    h *= m2
+    h ^= h >> s3
     return h
+
+
+def permutations(num_perm: int, seed: int, bits: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's seeded affine permutations ``(a, b)`` of ``affine32`` or ``affine64``."""
+    from datasketch import MinHash
+
+    _, dtype, _, scheme, _ = _WIDTHS[bits]
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
+    return np.ascontiguousarray(a, dtype=dtype), np.ascontiguousarray(b, dtype=dtype)
+
+
+def permuted_minimums(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``min over hashes of (a * fmix(h) + b)`` per permutation, in the hashes' width.
+
+    Args:
+        hashes: Shingle hashes, of the permutations' dtype; repeats are harmless.
+        a: Odd multipliers, one per permutation (:func:`permutations`).
+        b: Offsets, one per permutation.
+
+    Returns:
+        The MinHash values; all at the maximum (datasketch's empty MinHash) without hashes.
+    """
+    if hashes.dtype != a.dtype:
+        raise TypeError(f"{hashes.dtype} shingle hashes with {a.dtype} permutations")
+    mixed = _fmix(hashes)
+    values = np.full(a.shape[0], np.iinfo(a.dtype).max, dtype=a.dtype)
+    for start in range(0, mixed.shape[0], _CHUNK):
+        block = mixed[start:start + _CHUNK, None] * a + b
+        np.minimum(values, block.min(axis=0), out=values)
+    return values
+
+
+def minhash_signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """The ``num_perm`` MinHash values of shingle hashes: datasketch ``affine32`` for uint32
+    hashes, ``affine64`` for uint64 (for many documents, keep a :class:`MinHasher` instead:
+    it builds the permutations once)."""
+    return permuted_minimums(hashes, *permutations(num_perm, seed, _BITS[hashes.dtype]))
 
 
 def jaccard(a: set[bytes], b: set[bytes]) -> float:
@@ -223,8 +291,9 @@ def band_keys(hashvalues: np.ndarray | bytes, bands: int, rows: int) -> list[byt
     values = signature_array(hashvalues)
     if values.shape[0] != bands * rows:
         raise ValueError(f"signature has {values.shape[0]} values, expected bands*rows = {bands * rows}")
-    raw = values.astype(_KEY_DTYPE).tobytes()
-    width = rows * _KEY_DTYPE.itemsize
+    key_dtype = _KEY_DTYPE_64 if values.dtype == np.uint64 else _KEY_DTYPE
+    raw = values.astype(key_dtype).tobytes()
+    width = rows * key_dtype.itemsize
     return [band.to_bytes(2, "big") + raw[band * width:(band + 1) * width] for band in range(bands)]
 
 
@@ -255,11 +324,7 @@ class MinHasher:
 
     def load(self) -> None:
         """Takes datasketch's seeded ``affine32`` permutations once."""
-        from datasketch import MinHash
-
-        a, b = MinHash(num_perm=self.cfg.num_perm, seed=self.cfg.seed, scheme="affine32").permutations
-        self._a = np.ascontiguousarray(a, dtype=np.uint32)
-        self._b = np.ascontiguousarray(b, dtype=np.uint32)
+        self._a, self._b = permutations(self.cfg.num_perm, self.cfg.seed, 32)
 
     def hashvalues(self, text: str) -> np.ndarray | None:
         """The ``num_perm`` uint32 MinHash values of ``text``, or ``None`` when it has no words.
@@ -274,12 +339,7 @@ class MinHasher:
         hashes = shingle_hashes(text, self.cfg.ngram)
         if hashes.shape[0] == 0:
             return None
-        mixed = _fmix32(hashes)
-        values = np.full(self.cfg.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-        for start in range(0, mixed.shape[0], _CHUNK):
-            block = mixed[start:start + _CHUNK, None] * self._a + self._b
-            np.minimum(values, block.min(axis=0), out=values)
-        return values
+        return permuted_minimums(hashes, self._a, self._b)
 
     def signature(self, text: str):
         """The datasketch ``LeanMinHash`` of ``text`` (scheme ``affine32``), or ``None``."""

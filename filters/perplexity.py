@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filters.base import Verdict
+from filters.base import Step, Verdict
 from filters.document import Document
-from pipeline.training.lm import line_log10_and_length, lm_lines, perplexity, tokenize_line
+from filters.normalize import normalize
 from mixtures.config import PerplexityConfig
 
 log = logging.getLogger("pasture.perplexity")
@@ -56,6 +56,44 @@ class ModelDirError(FileNotFoundError):
     """The model folder is missing or a language has only some of its three files."""
 
 
+# ---------------------------------------------------------------------------------------
+# cc_net's scoring primitives; LM training (pipeline.training.lm) prepares its text with the
+# same functions, so a model is always scored on text shaped like the text it learnt from.
+
+
+def lm_lines(text: str) -> list[str]:
+    """The non-empty cc_net-normalised paragraphs (lines) of one document."""
+    lines = []
+    for raw in text.split("\n"):
+        line = normalize(raw)
+        if line:
+            lines.append(line)
+    return lines
+
+
+def load_sentencepiece(path: str | Path) -> Any:
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor()
+    sp.Load(str(path))
+    return sp
+
+
+def tokenize_line(sp: Any, normalized_line: str) -> str:
+    """cc_net's tokenized field: the pieces joined by spaces."""
+    return " ".join(sp.EncodeAsPieces(normalized_line))
+
+
+def line_log10_and_length(lm: Any, tokenized_line: str) -> tuple[float, int]:
+    """KenLM log10 P(line) with <s> and </s>, and the token count + 1 (for </s>)."""
+    return lm.score(tokenized_line), len(tokenized_line.split()) + 1
+
+
+def perplexity(log10_score: float, length: int) -> float:
+    """cc_net ``pp``: ``10 ** (-log_score / length)``."""
+    return 10.0 ** (-log10_score / length)
+
+
 @dataclass
 class LanguageModel:
     """One language's SentencePiece + KenLM models and its percentile table."""
@@ -67,10 +105,8 @@ class LanguageModel:
     model_id: str
 
     @classmethod
-    def load(cls, model_dir: str | Path, lang: str) -> "LanguageModel":
+    def load(cls, model_dir: str | Path, lang: str) -> LanguageModel:
         import kenlm
-
-        from pipeline.training.lm import load_sentencepiece
 
         folder = Path(model_dir)
         paths = {kind: folder / f"{lang}.{kind}" for kind in ("sp.model", "arpa.bin", "cutoffs.json")}
@@ -138,7 +174,7 @@ def score_text(text: str, lang: str, models: dict[str, LanguageModel], percentil
     return pp, bucket_for(pp, model.percentiles, percentile_head, percentile_tail)
 
 
-class PerplexityFilter:
+class PerplexityFilter(Step):
     """Filter ``"perplexity"``: scores ``{"perplexity", "bucket", "model"}`` and keeps ``keep_buckets``.
 
     The language comes from ``doc.annotations["lang_id"]["lang"]`` (the LID filter).
@@ -148,14 +184,16 @@ class PerplexityFilter:
     """
 
     name = "perplexity"
+    version = 1
+    reasons = (REASON_PERPLEXITY,)
+    # Lone surrogates (a JSON "\ud800" escape) are not text: SentencePiece cannot take them,
+    # so such a record is quarantined rather than failing the run.
+    data_errors = (UnicodeEncodeError,)
     cost_stage = "perplexity"
 
     def __init__(self, cfg: PerplexityConfig) -> None:
         self.cfg = cfg
         self._models: dict[str, LanguageModel] | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"cfg": self.cfg, "_models": None}  # only config travels to workers
 
     def load(self) -> None:
         if self._models is None:
@@ -175,6 +213,7 @@ class PerplexityFilter:
         model = self._models.get(lang) if lang else None
         if model is None:
             return Verdict.kept(perplexity=None, bucket=BUCKET_ALL)
+        doc.text.encode("utf-8")  # UnicodeEncodeError on lone surrogates, before SentencePiece sees them
         pp = model.perplexity(doc.text)
         bucket = bucket_for(pp, model.percentiles, self.cfg.percentile_head, self.cfg.percentile_tail)
         scores = {"perplexity": pp, "bucket": bucket, "model": f"{lang}:{model.model_id}"}

@@ -17,13 +17,12 @@ unrelated words).
 
 from __future__ import annotations
 
-import hashlib
 import re
-from typing import Any
 
-from filters.base import Verdict
+from filters.base import Step, Verdict
 from filters.document import Document
 from mixtures.config import QualityConfig
+from mixtures.provenance import sha256_file
 
 NAME = "quality"
 # Drop reason: wiki_prob below QualityConfig.threshold (RedPajama: 0.25).
@@ -64,15 +63,7 @@ def wiki_probability(labels: tuple[str, ...], probs: list[float] | tuple[float, 
     return min(1.0, max(0.0, wiki_prob))
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class QualityFilter:
+class QualityFilter(Step):
     """Keeps pages the Wikipedia-reference classifier scores ``wiki_prob >= threshold``.
 
     Scores: ``wiki_prob`` (float in [0, 1]) and ``model`` (first 12 hex digits of the model
@@ -83,6 +74,11 @@ class QualityFilter:
     """
 
     name = NAME
+    version = 1
+    reasons = (QUALITY,)
+    # Lone surrogates (a JSON "\ud800" escape) are not text: fastText cannot take them, so
+    # such a record is quarantined rather than failing the run.
+    data_errors = (UnicodeEncodeError,)
     cost_stage = "quality"
 
     def __init__(self, cfg: QualityConfig) -> None:
@@ -90,24 +86,18 @@ class QualityFilter:
         self._model = None
         self._model_id = ""
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Only config travels to workers; each one loads the model in load().
-        return {"cfg": self.cfg}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["cfg"])
-
     def load(self) -> None:
         """Loads the fastText model named by ``cfg.model`` (once per worker)."""
         import fasttext
 
         self._model = fasttext.load_model(self.cfg.model)
-        self._model_id = file_sha256(self.cfg.model)[:12]
+        self._model_id = sha256_file(self.cfg.model)[:12]
 
     def wiki_prob(self, text: str) -> float:
         """``wiki_prob`` of one page's text."""
         if self._model is None:
             self.load()
+        text.encode("utf-8")  # UnicodeEncodeError on lone surrogates, before fastText sees them
         labels, probs = self._model.predict(classifier_text(text), k=1)
         if not labels:  # empty input: fastText predicts nothing
             return 0.0

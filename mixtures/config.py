@@ -66,16 +66,16 @@ class ExtractConfig:
 
 @dataclass(frozen=True)
 class LineDedupConfig:
-    """CCNet line-level dedup: every copy of a line seen more than once is removed."""
+    """CCNet line-level dedup: every copy of a line seen more than once is removed.
+
+    The scope is always the whole input of the run: one Beam shuffle over every line (cc_net
+    only dedups within groups of 50 of 1600 shards; RedPajama within a single shard).
+    """
 
     enabled: bool = True
-    # "global": one Beam shuffle over every line of the whole input (cc_net only dedups
-    # within groups of 50 of 1600 shards; RedPajama within a single shard).
-    scope: str = "global"
     min_doc_chars: int = 300  # CCNet's min_len, checked after dedup
 
     def __post_init__(self) -> None:
-        _check(self.scope in ("global",), f"line_dedup.scope must be 'global', got {self.scope!r}")
         _check(self.min_doc_chars >= 0, "line_dedup.min_doc_chars must be >= 0")
 
 
@@ -119,6 +119,77 @@ class QualityConfig:
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.threshold <= 1.0, "quality.threshold must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class LMTrainingConfig:
+    """``pasture models lm``: cc_net's recipe for one language's perplexity LM (its ``Makefile``).
+
+    The language, the dumps and the output folder (default ``perplexity.model_dir``) are given
+    per call; the cutoffs record ``perplexity.percentile_head``/``percentile_tail``.
+    """
+
+    # cc_net's VOCAB_SIZE; a corpus too small for it is retried at cc_net's 40000, then at
+    # the largest size SentencePiece accepts.
+    vocab_size: int = 65536
+    # cc_net's spm_train flag (SentencePiece's advice for large alphabets): the rarest 0.05%
+    # of characters become <unk> instead of taking a piece each.
+    character_coverage: float = 0.9995
+    order: int = 5  # cc_net: lmplz -o 5
+    memory: str = "2G"  # lmplz -S, its sorting memory (cc_net: 8G); 2G fits a laptop
+    max_docs: int | None = None  # None: every page of the language in the dumps
+    # Pages held out, by id hash, to measure the cutoffs on: scored in-sample, a 5-gram model
+    # has memorised its text and the cutoffs would be far too low. cc_net measures them on
+    # Common Crawl documents, which LM training does not have.
+    heldout_percent: int = 10
+    threads: int = 1  # SentencePiece training threads
+
+    def __post_init__(self) -> None:
+        _check(self.vocab_size >= 4, "models.lm.vocab_size must be >= 4")
+        _check(0.0 < self.character_coverage <= 1.0, "models.lm.character_coverage must be in (0, 1]")
+        _check(self.order >= 1, "models.lm.order must be >= 1")
+        _check(self.max_docs is None or self.max_docs >= 1, "models.lm.max_docs must be >= 1")
+        _check(0 <= self.heldout_percent < 100, "models.lm.heldout_percent must be in [0, 100)")
+        _check(self.threads >= 1, "models.lm.threads must be >= 1")
+
+
+@dataclass(frozen=True)
+class QualityTrainingConfig:
+    """``pasture models quality``: the Wikipedia-reference classifier (LLaMA-1, RedPajama's recipe).
+
+    The inputs and the model file (default ``quality.model``) are given per call; precision
+    and recall are reported at ``quality.threshold``, the threshold the filter applies.
+    """
+
+    seed: int = 1  # of the example sampling and of fastText
+    # fastText's supervised defaults, which RedPajama trained with; on a few hundred
+    # examples they underfit (the demo uses 30 epochs at lr 0.5).
+    epoch: int = 5
+    lr: float = 0.1
+    dim: int = 100
+    # Shorter pages and Wikipedia chunks are not examples: in the cc recipe, line dedup drops
+    # documents under 300 characters (cc_net's min_len) before they reach the classifier.
+    min_chars: int = 300
+    max_negatives: int = 100_000  # web pages sampled as negatives (held in memory)
+    max_wiki_articles: int = 5_000  # raw wikitext held in memory for the Wikipedia-text top-up
+    heldout_fraction: float = 0.1  # examples held out, by text hash, for the metrics
+
+    def __post_init__(self) -> None:
+        _check(self.epoch >= 1, "models.quality.epoch must be >= 1")
+        _check(self.lr > 0, "models.quality.lr must be > 0")
+        _check(self.dim >= 1, "models.quality.dim must be >= 1")
+        _check(self.min_chars >= 0, "models.quality.min_chars must be >= 0")
+        _check(self.max_negatives >= 1, "models.quality.max_negatives must be >= 1")
+        _check(self.max_wiki_articles >= 0, "models.quality.max_wiki_articles must be >= 0")
+        _check(0.0 < self.heldout_fraction < 1.0, "models.quality.heldout_fraction must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Training of the models the filters load (``pasture models lm|quality``)."""
+
+    lm: LMTrainingConfig = field(default_factory=LMTrainingConfig)
+    quality: QualityTrainingConfig = field(default_factory=QualityTrainingConfig)
 
 
 
@@ -187,7 +258,9 @@ class QuarantineConfig:
 
 @dataclass(frozen=True)
 class TokenizerConfig:
-    model: str = "models/tokenizer/tokenizer.model"
+    """``pasture tokenizer train|encode`` (read with ``--config``; flags override)."""
+
+    model: str = "models/tokenizer/tokenizer.model"  # train writes it (PREFIX.model), encode reads it
     vocab_size: int = 32000
     sample_chars: int = 50_000_000
     seed: int = 1234
@@ -195,6 +268,9 @@ class TokenizerConfig:
 
     def __post_init__(self) -> None:
         _check(self.vocab_size >= 260, "tokenizer.vocab_size must be >= 260 (byte fallback needs 256 pieces)")
+        _check(self.model.endswith(".model"), f"tokenizer.model must end in .model, got {self.model!r}")
+        _check(self.sample_chars > 0, "tokenizer.sample_chars must be > 0")
+        _check(self.shard_tokens > 0, "tokenizer.shard_tokens must be > 0")
 
 
 @dataclass(frozen=True)
@@ -224,6 +300,7 @@ class PipelineConfig:
     shards: ShardConfig = field(default_factory=ShardConfig)
     quarantine: QuarantineConfig = field(default_factory=QuarantineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
     # Each source kind's own settings (its folder's settings class), keyed by kind; in a
     # config file they are the top-level key named after the kind (``github: {...}``).
     # A kind missing here runs with its defaults.
@@ -243,7 +320,7 @@ class PipelineConfig:
         settings_class = kinds[kind].settings
         return settings_class() if settings_class is not None else None
 
-    def with_settings(self, kind: str, settings: Any) -> "PipelineConfig":
+    def with_settings(self, kind: str, settings: Any) -> PipelineConfig:
         """A copy whose ``kind`` settings are ``settings``."""
         return dataclasses.replace(self, kind_settings={**self.kind_settings, kind: settings})
 
@@ -276,7 +353,8 @@ def convert_value(tp: Any, value: Any, path: str) -> Any:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return None if value is None else convert_value(args[0], value, path)
     if tp is float:
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool), f"{path}: expected a number, got {value!r}")
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool),
+               f"{path}: expected a number, got {value!r}")
         return float(value)
     if tp is int:
         _check(isinstance(value, int) and not isinstance(value, bool), f"{path}: expected an integer, got {value!r}")

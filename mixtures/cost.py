@@ -2,11 +2,14 @@
 
 Pure arithmetic, no I/O. The inputs are:
 
-* a token target (LLaMA-1: 1.4T tokens) and the mixture of Table 1 of the LLaMA paper
-  (arXiv 2302.13971): sampling proportion, epochs and disk size per source. Tokens per
-  source are ``weight × total``; unique tokens are ``tokens / epochs``; bytes per token are
-  derived from Table 1 itself (``disk size / unique tokens``, /work/shared/notes/anchors.md
-  §2.7), so at 1.4T tokens the model reproduces the published disk sizes;
+* a token target (LLaMA-1: 1.4T tokens) and a mixture spec (``mixtures/llama1.yaml``: Table 1
+  of the LLaMA paper, arXiv 2302.13971): sampling proportion, epochs and disk size per
+  source. Tokens per source are ``weight × total``; unique tokens are ``tokens / epochs``;
+  bytes per token are derived from the table itself (``disk size / unique tokens`` at the
+  mixture's own total, /work/shared/notes/anchors.md §2.7), so at 1.4T tokens the model
+  reproduces the published disk sizes;
+* the stages each source kind runs, in order (``pasture plan-cost`` takes them from the
+  recipes, ``pipeline.recipes.cost_stages``; this module cannot import them);
 * per-stage throughput measured by the ``bench/`` scripts, in MB of document text per
   second per core (``bench/results.json``, written by ``bench/_results.py``);
 * the fraction of each source's input text that survives the pipeline (``retention``).
@@ -22,63 +25,16 @@ tokenizing is charged for the kept output only. Wall time assumes perfect scalin
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-LLAMA_TOTAL_TOKENS = 1.4e12
+from mixtures.spec import MixtureSource, MixtureSpec, load_mixture
+
 MB = 1e6
-TB = 1e12
-GB = 1e9
-
-
-@dataclass(frozen=True)
-class SourceSize:
-    """One row of LLaMA-1 Table 1."""
-
-    kind: str
-    weight: float  # sampling proportion of the 1.4T-token mixture
-    epochs: float
-    disk_bytes: float  # size on disk after processing, as printed (decimal units)
-
-    @property
-    def bytes_per_token(self) -> float:
-        """Disk bytes per unique token, derived from Table 1 (anchors.md §2.7)."""
-        unique_tokens = self.weight * LLAMA_TOTAL_TOKENS / self.epochs
-        return self.disk_bytes / unique_tokens
-
-
-# LLaMA-1 Table 1 (arXiv 2302.13971).
-LLAMA1_SOURCES: tuple[SourceSize, ...] = (
-    SourceSize("cc", 0.670, 1.10, 3.3 * TB),
-    SourceSize("c4", 0.150, 1.06, 783 * GB),
-    SourceSize("github", 0.045, 0.64, 328 * GB),
-    SourceSize("wikipedia", 0.045, 2.45, 83 * GB),
-    SourceSize("books", 0.045, 2.23, 85 * GB),
-    SourceSize("arxiv", 0.025, 1.06, 92 * GB),
-    SourceSize("stackexchange", 0.020, 1.03, 78 * GB),
-)
-
-# Which stages read each source's text, in pipeline order. A bench entry may override the
-# sources of a stage with a "sources" list (for stages this table does not know).
-STAGES_BY_SOURCE: dict[str, tuple[str, ...]] = {
-    "cc": ("extract", "line_dedup", "lang_id", "perplexity", "quality", "minhash", "tokenize"),
-    "c4": ("c4_rules", "lang_id", "minhash", "tokenize"),
-    "github": ("github", "tokenize"),
-    "wikipedia": ("wikipedia", "tokenize"),
-    "books": ("books", "minhash", "tokenize"),
-    "arxiv": ("arxiv", "tokenize"),
-    "stackexchange": ("stackexchange", "tokenize"),
-}
 
 # Stages that read only what the filters kept (tokenizing the final documents).
 STAGES_ON_OUTPUT: frozenset[str] = frozenset({"tokenize"})
-
-# Table order: per-source cleaning first, shared filters in pipeline order, tokenizing last.
-STAGE_ORDER: tuple[str, ...] = (
-    "extract", "c4_rules", "github", "wikipedia", "books", "arxiv", "stackexchange",
-    "line_dedup", "lang_id", "perplexity", "quality", "minhash", "tokenize",
-)
 
 
 class CostModelError(ValueError):
@@ -93,7 +49,7 @@ class StageRate:
     mb_per_s_per_core: float | None
     measured: str | None = None
     command: str | None = None
-    sources: tuple[str, ...] | None = None  # overrides STAGES_BY_SOURCE when given
+    sources: tuple[str, ...] | None = None  # overrides the stages per source when given
     note: str | None = None  # why the rate is unusable, when it is
 
 
@@ -211,64 +167,85 @@ class CostPlan:
         return max(1, math.ceil(self.total_core_hours / (self.target_hours * self.cores_per_worker)))
 
 
+def bytes_per_token(mixture: MixtureSpec, source: MixtureSource) -> float:
+    """Disk bytes per unique token of a source, derived from the mixture's own table (anchors.md §2.7)."""
+    unique_tokens = source.fraction * mixture.total_tokens / source.epochs
+    return source.disk_bytes / unique_tokens
+
+
 def plan_sources(total_tokens: float, retention: Mapping[str, float] | None = None,
-                 table: tuple[SourceSize, ...] = LLAMA1_SOURCES) -> tuple[SourcePlan, ...]:
-    """Tokens, bytes to keep and bytes to read per source for a token target."""
+                 mixture: MixtureSpec | None = None) -> tuple[SourcePlan, ...]:
+    """Tokens, bytes to keep and bytes to read per source for a token target.
+
+    Args:
+        total_tokens: Tokens of the training mixture.
+        retention: Output/input text fraction per source kind; missing → 1.0 (lower bound).
+        mixture: Weights, epochs and disk sizes (default: ``mixtures/llama1.yaml``).
+    """
     if not (total_tokens > 0 and math.isfinite(total_tokens)):
         raise CostModelError(f"tokens must be a positive number, got {total_tokens!r}")
+    mixture = mixture or load_mixture("llama1")
     retention = dict(retention or {})
-    unknown = sorted(set(retention) - {s.kind for s in table})
+    unknown = sorted(set(retention) - set(mixture.kinds))
     if unknown:
         raise CostModelError(f"retention given for unknown source(s) {unknown}")
     plans = []
-    for size in table:
-        kept = retention.get(size.kind)
+    for source in mixture.sources:
+        if not source.disk_bytes:
+            raise CostModelError(f"mixture {mixture.name}: sources.{source.kind} has no disk size")
+        kept = retention.get(source.kind)
         if kept is not None and not 0 < kept <= 1:
-            raise CostModelError(f"retention of {size.kind} must be in (0, 1], got {kept!r}")
-        tokens = size.weight * total_tokens
-        unique = tokens / size.epochs
-        output = unique * size.bytes_per_token
+            raise CostModelError(f"retention of {source.kind} must be in (0, 1], got {kept!r}")
+        tokens = source.fraction * total_tokens
+        unique = tokens / source.epochs
+        per_token = bytes_per_token(mixture, source)
+        output = unique * per_token
         fraction = 1.0 if kept is None else float(kept)
         plans.append(SourcePlan(
-            kind=size.kind, weight=size.weight, tokens=tokens, epochs=size.epochs, unique_tokens=unique,
-            bytes_per_token=size.bytes_per_token, output_bytes=output, retention=fraction,
+            kind=source.kind, weight=source.fraction, tokens=tokens, epochs=source.epochs, unique_tokens=unique,
+            bytes_per_token=per_token, output_bytes=output, retention=fraction,
             retention_known=kept is not None, input_bytes=output / fraction,
         ))
     return tuple(plans)
 
 
-def plan(total_tokens: float, rates: Mapping[str, StageRate], *, retention: Mapping[str, float] | None = None,
-         workers: int = 100, cores_per_worker: int = 4, target_hours: float = 24.0,
-         table: tuple[SourceSize, ...] = LLAMA1_SOURCES,
-         stages_by_source: Mapping[str, tuple[str, ...]] = STAGES_BY_SOURCE) -> CostPlan:
+def plan(total_tokens: float, rates: Mapping[str, StageRate], stages_by_source: Mapping[str, Sequence[str]], *,
+         retention: Mapping[str, float] | None = None, workers: int = 100, cores_per_worker: int = 4,
+         target_hours: float = 24.0, mixture: MixtureSpec | None = None) -> CostPlan:
     """Core-hours per stage, total, and the cluster figures for one token target.
 
     Args:
         total_tokens: Tokens of the training mixture (LLaMA-1: 1.4e12).
         rates: Measured stage rates (``rates_from_results``); stages without one are
             listed as missing and left out of the totals.
+        stages_by_source: The stages each source kind of the mixture runs, in order (its
+            recipe's, ``pipeline.recipes.cost_stages``). A rate's ``sources`` overrides them.
         retention: Output/input text fraction per source kind; missing → 1.0 (lower bound).
         workers: Cluster size for the wall-time estimate.
         cores_per_worker: Cores per worker.
         target_hours: Wall time for the worker-count estimate.
-        table: Source sizes (default: LLaMA-1 Table 1).
-        stages_by_source: Stages run on each source kind.
+        mixture: Source sizes (default: ``mixtures/llama1.yaml``, LLaMA-1 Table 1).
 
     Returns:
-        The CostPlan; its ``missing_stages`` name every stage without a usable rate.
+        The CostPlan; its ``missing_stages`` name every stage without a usable rate. Stages
+        are listed in the order the mixture's sources first run them (the first source's
+        chain, then the stages the others add), rate-only stages next, tokenizing last.
     """
     if workers < 1 or cores_per_worker < 1:
         raise CostModelError("workers and cores_per_worker must be >= 1")
     if not target_hours > 0:
         raise CostModelError("target_hours must be > 0")
-    sources = plan_sources(total_tokens, retention, table)
+    sources = plan_sources(total_tokens, retention, mixture)
     by_kind = {s.kind: s for s in sources}
+    missing = sorted(set(by_kind) - set(stages_by_source))
+    if missing:
+        raise CostModelError(f"no stages given for source kind(s) {missing}")
     stage_sources: dict[str, list[str]] = {}
     for kind in by_kind:
-        for stage in stages_by_source.get(kind, ()):
+        for stage in stages_by_source[kind]:
             stage_sources.setdefault(stage, []).append(kind)
     unused = []
-    for name, rate in rates.items():
+    for name, rate in sorted(rates.items()):
         if rate.sources is not None:
             unknown = sorted(set(rate.sources) - set(by_kind))
             if unknown:
@@ -276,8 +253,8 @@ def plan(total_tokens: float, rates: Mapping[str, StageRate], *, retention: Mapp
             stage_sources[name] = [k for k in by_kind if k in rate.sources]
         elif name not in stage_sources:
             unused.append(name)
-    order = {name: i for i, name in enumerate(STAGE_ORDER)}
-    names = sorted(stage_sources, key=lambda n: (order.get(n, len(order)), n))
+    # Insertion order: the sources' stages first, then stages only a rate names; tokenizing last.
+    names = sorted(stage_sources, key=lambda n: n in STAGES_ON_OUTPUT)
     stages = tuple(
         StagePlan(stage=name, sources=tuple(stage_sources[name]),
                   input_bytes=sum(by_kind[k].output_bytes if name in STAGES_ON_OUTPUT else by_kind[k].input_bytes

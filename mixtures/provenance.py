@@ -1,9 +1,9 @@
 """What every output records so a run can be reproduced: code and library versions, checksums.
 
 One helper per job, imported by every layer (filters, stages, pipeline, tokenizer, trainer):
-the file hash, the atomic write of a local file and the JSON encoding of manifests and
-stats live here and nowhere else. Pure standard library, no Beam; writing to remote
-filesystems (``gs://``) is ``stages.sinks.write_atomically``, which uses Beam's.
+the file hash, the atomic write (and the final rename) of a local file and the JSON encoding
+of manifests and stats live here and nowhere else. Pure standard library, no Beam; writing
+to remote filesystems (``gs://``) is ``stages.sinks.write_atomically``, which uses Beam's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 PACKAGES = ("pasture", "apache-beam", "fasttext-numpy2", "ufal-kenlm", "sentencepiece", "datasketch",
             "pyarrow", "warcio", "selectolax", "mwparserfromhell", "torch", "numpy")
@@ -43,13 +43,18 @@ def git_revision() -> str:
         return "unknown"
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a local file, read in 1 MiB blocks."""
+def sha256_stream(fh: BinaryIO) -> str:
+    """Hex sha256 of what is left in a binary stream, read in 1 MiB blocks (any filesystem's handle)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
+    while block := fh.read(_CHUNK):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a local file."""
+    with open(path, "rb") as fh:
+        return sha256_stream(fh)
 
 
 def sha256_bytes(payload: bytes) -> str:
@@ -61,13 +66,31 @@ def json_text(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def replace_atomically(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Give a finished local temporary file its final name: fsync it, rename, fsync the folder.
+
+    Readers see the old file or the whole new one, never part of it, and the new one is
+    whole on disk even after a crash. Streaming writers (token shards, checkpoints, Parquet)
+    write ``tmp`` themselves and finish with this; small payloads use
+    :func:`write_bytes_atomically`.
+    """
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    folder = os.open(Path(path).parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # make the rename itself durable
+    finally:
+        os.close(folder)
+
+
 def write_bytes_atomically(path: str | os.PathLike, payload: bytes) -> None:
     """Write a local file through a temporary name and rename it: never half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    replace_atomically(tmp, path)
 
 
 def write_json_atomically(path: str | os.PathLike, obj: Any) -> None:

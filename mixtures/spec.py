@@ -162,6 +162,9 @@ def load_mixture(name_or_path: str = "llama1") -> MixtureSpec:
     path = mixture_path(name_or_path)
     if not path.is_file():
         raise ConfigError(f"mixture {name_or_path!r} not found (looked for {path})")
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"mixture {path}: cannot be read: {err}") from err
     return mixture_from_dict(data, default_name=path.stem)

@@ -8,9 +8,11 @@ runner flags and pass straight through to Beam.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import sys
+from typing import Any
 
 COMMANDS = [
     "pipeline.commands.demo",
@@ -27,6 +29,57 @@ COMMANDS = [
 
 # Verbs whose unknown flags are Beam runner flags.
 BEAM_VERBS = {"run", "rebuild", "demo"}
+
+
+def add_config_option(parser: argparse.ArgumentParser, reads: str) -> None:
+    """Adds ``--config FILE``: the pipeline config whose ``reads`` give the verb's settings."""
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help=f"pipeline config YAML (as for `pasture run`): {reads} come from it; flags override")
+
+
+class VerbSettings:
+    """A verb's settings: the flag when given, else ``--config FILE``'s value, else the tree's default.
+
+    Flags that the config tree can supply default to ``None`` in argparse, so "not given" is
+    told apart from any value; the defaults themselves live in ``mixtures.config`` only.
+    """
+
+    def __init__(self, args: argparse.Namespace, verb: str) -> None:
+        from mixtures.config import PipelineConfig, load_config
+
+        self.args = args
+        self.verb = verb
+        self.file = getattr(args, "config", None)
+        self.cfg = load_config(self.file) if self.file else PipelineConfig()
+
+    def get(self, dest: str, key: str) -> Any:
+        """``args.<dest>`` if given, else config value ``key`` (dotted: ``tokenizer.vocab_size``)."""
+        value = getattr(self.args, dest)
+        return value if value is not None else self.lookup(key)
+
+    def path(self, dest: str, key: str, flag: str) -> Any:
+        """Like :meth:`get` for a path, which has no built-in default: the flag or ``--config`` must say."""
+        from mixtures.config import ConfigError
+
+        value = getattr(self.args, dest)
+        if value is not None:
+            return value
+        if self.file is None:
+            raise ConfigError(f"{self.verb}: give {flag} or --config FILE (its {key})")
+        return self.lookup(key)
+
+    def section(self, key: str, dests: dict[str, str]) -> Any:
+        """Config section ``key`` with the given flags (``{dest: field}``) replacing its fields, validated again."""
+        section = self.lookup(key)
+        overrides = {field: getattr(self.args, dest) for dest, field in dests.items()
+                     if getattr(self.args, dest) is not None}
+        return dataclasses.replace(section, **overrides)
+
+    def lookup(self, key: str) -> Any:
+        value: Any = self.cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        return value
 
 
 def build_parser() -> argparse.ArgumentParser:

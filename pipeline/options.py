@@ -56,7 +56,7 @@ def make_options(beam_args: list[str] | None = None) -> PipelineOptions:
 def _drop_flag(args: list[str], flag: str) -> list[str]:
     out: list[str] = []
     skip = False
-    for i, arg in enumerate(args):
+    for arg in args:
         if skip:
             skip = False
             continue

@@ -21,15 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mixtures.config import ConfigError
+from mixtures.spec import load_mixture
+
 log = logging.getLogger("pasture")
 
 QUALITY_BINS = 50  # wiki_prob histogram bins over [0, 1]
 PERPLEXITY_SAMPLE = 20_000  # values kept per language for the histogram
 QUARANTINE_SHOWN = 50  # quarantine records copied into the report
-
-# LLaMA-1 Table 1 sampling proportions (percent), used when mixtures/llama1.yaml is absent.
-LLAMA1_WEIGHTS = {"cc": 67.0, "c4": 15.0, "github": 4.5, "wikipedia": 4.5, "books": 4.5,
-                  "arxiv": 2.5, "stackexchange": 2.0}
 
 
 class Reservoir:
@@ -254,15 +253,17 @@ def read_run(run_dir: Path, sample_shards: int | None = None,
 
 
 def mixture_weights(name: str = "llama1") -> tuple[dict[str, float], str]:
-    """Target weights (percent) per source kind and where they came from."""
-    try:
-        from mixtures.spec import load_mixture
+    """Target weights (percent) per source kind and where they came from.
 
+    A run's mixture that is missing or broken must not stop the report: the LLaMA-1 mixture
+    (``mixtures/llama1.yaml``, shipped with the code) stands in; the page names the one used.
+    """
+    try:
         spec = load_mixture(name)
-        return {s.kind: s.weight for s in spec.sources}, f"mixtures/{spec.name}.yaml ({spec.reference})"
-    except Exception as exc:  # noqa: BLE001 - a missing or broken mixture file must not stop the report
-        log.info("report: mixture %r unavailable (%s); using LLaMA-1 Table 1", name, exc)
-        return dict(LLAMA1_WEIGHTS), "LLaMA-1 Table 1 (arXiv:2302.13971)"
+    except ConfigError as exc:
+        log.info("report: mixture %r unavailable (%s); using llama1", name, exc)
+        spec = load_mixture("llama1")
+    return {s.kind: s.weight for s in spec.sources}, f"mixtures/{spec.name}.yaml ({spec.reference})"
 
 
 def load_cutoffs(model_dir: str, lang: str, roots: list[Path], percentile_head: int = 30,

@@ -7,7 +7,6 @@ in-graph counts, runs Beam, checks that every document is accounted for and writ
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -16,17 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from mixtures.config import PipelineConfig, resolved
+from mixtures.provenance import git_revision, json_text, package_versions, sha256_stream
 from pipeline.inputs import resolve_inputs
 from pipeline.options import make_options, runner_name
 from pipeline.recipes import folder_suffixes, recipe_for, recipe_steps
-from pipeline.versions import git_revision, package_versions, sha256_file
 from stages.counts import CountStreams, counts_to_stats
-from stages.near_dedup_global import dedup_together
 from stages.sinks import WriteDocuments, WriteQuarantine, write_atomically
-from stages.source import build_source, is_joint
+from stages.source import apply_steps, build_source, is_joint
 from stages.streams import SourceStreams
 
 log = logging.getLogger("pasture")
@@ -72,8 +71,7 @@ def _read_json(path: str) -> Any:
 
 
 def _write_json(path: str, data: Any) -> None:
-    payload = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    write_atomically(path, payload.encode("utf-8"))
+    write_atomically(path, json_text(data).encode("utf-8"))
 
 
 def _make_dirs(path: str) -> None:
@@ -106,12 +104,12 @@ def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resum
         steps = recipe_steps(cfg, cfg.source(name), inputs_of(cfg, name))
         streams[name], pending[name] = build_source(p, name, steps)
     joint = sorted(name for name in names if pending[name])
-    if len(joint) > 1:
-        dedup_together(cfg.minhash, {name: streams[name] for name in joint})
+    if len(joint) == 1:
+        apply_steps(streams[joint[0]], pending[joint[0]])
+    elif joint:
+        pending[joint[0]][0].apply_jointly({name: streams[name] for name in joint})
         for name in joint:
-            _then_steps(streams[name], pending[name][1:])
-    for name in joint if len(joint) == 1 else []:
-        _then_steps(streams[name], pending[name])
+            apply_steps(streams[name], pending[name][1:])
     for name, s in streams.items():
         out_dir = source_dir(cfg, name)
         s.docs | f"{name}/Write docs" >> WriteDocuments(join_path(out_dir, "docs"), cfg.shards.num_shards,
@@ -127,14 +125,6 @@ def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resum
             {"inputs": s.inputs, "out": [s.docs], "dropped": [dropped], "quarantine": [quarantine]},
             seen=s.seen,
         )
-
-
-def _then_steps(streams: SourceStreams, steps: list) -> None:
-    for step in steps:
-        if isinstance(step, beam.PTransform):
-            streams.then_transform(step, f"{streams.name}/{step.label}")
-        else:
-            streams.then(step)
 
 
 def has_joint_step(cfg: PipelineConfig, name: str) -> bool:
@@ -249,14 +239,9 @@ def output_checksums(directory: str) -> dict[str, str]:
             name = path.rsplit("/", 1)[-1]
             if ".tmp-" in name:
                 continue
-            if _is_remote(path):
-                digest = hashlib.sha256()
-                with FileSystems.open(path) as fh:
-                    while block := fh.read(1 << 20):
-                        digest.update(block)
-                sums[f"{sub}/{name}"] = digest.hexdigest()
-            else:
-                sums[f"{sub}/{name}"] = sha256_file(path)
+            # The stored bytes: without UNCOMPRESSED, Beam would hash the gunzipped .jsonl.gz.
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+                sums[f"{sub}/{name}"] = sha256_stream(fh)
     return sums
 
 
@@ -293,5 +278,6 @@ def summary_table(results: list[SourceResult]) -> str:
         s = r.stats
         kept = 100.0 * s["documents_out"] / s["documents_in"] if s["documents_in"] else 0.0
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(s["dropped"].items(), key=lambda kv: -kv[1])) or "-"
-        lines.append(f"{r.name:<16}{s['documents_in']:>9}{s['documents_out']:>9}{kept:>7.1f}%{s['quarantined']:>10}  {reasons}")
+        lines.append(f"{r.name:<16}{s['documents_in']:>9}{s['documents_out']:>9}{kept:>7.1f}%"
+                     f"{s['quarantined']:>10}  {reasons}")
     return "\n".join(lines)

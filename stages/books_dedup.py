@@ -1,6 +1,6 @@
 """Book-level near-dedup for the books source.
 
-The graph (overlap = shingle containment, see filters/cleaners/books.py)::
+The graph (overlap = shingle containment, see filters/sources/books/gutenberg.py)::
 
     docs ─ shingles ─ MinHash ─ band keys ─ GroupByKey(band) ─ candidate pairs ─ Distinct
       │        │                                                      │
@@ -27,25 +27,20 @@ import numpy as np
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import mark_dropped, quarantine_for
-from filters.sources.books.gutenberg import (
-    NEAR_DUPLICATE_BOOK,
-    BooksFilter,
-    GutenbergCleaner,
-    band_keys,
-    containment,
-    is_near_duplicate,
-    minhash_signature,
-    shingle_hashes,
-)
+from filters.base import BadRecord, mark_dropped, quarantine_for
 from filters.document import Document
+from filters.minhash import band_keys, minhash_signature
 from filters.sources.books.config import BooksConfig
-from stages.steps import DROPPED, QUARANTINE
+from filters.sources.books.gutenberg import NEAR_DUPLICATE_BOOK, book_shingles, containment, is_near_duplicate
+from stages.steps import DROPPED, QUARANTINE, failure
 from stages.streams import step_outputs
 
 STAGE = "book_dedup"
 _BANDS = "bands"
 _SHINGLES = "shingles"
+# Shingling takes any string (words are ``\w+``, which never holds a lone surrogate), so
+# only an explicit BadRecord is bad data; any other exception is a bug and fails the run.
+_DATA_ERRORS = (BadRecord,)
 
 
 class _ShingleDoFn(beam.DoFn):
@@ -59,13 +54,15 @@ class _ShingleDoFn(beam.DoFn):
     def process(self, doc: Document) -> Iterator[Any]:
         cfg = self._cfg
         try:
-            hashes = shingle_hashes(doc.text, cfg.shingle_words)
+            hashes = book_shingles(doc.text, cfg.shingle_words)
             keys = []
             if len(hashes):
                 keys = band_keys(minhash_signature(hashes, cfg.num_perm, cfg.seed), cfg.bands, cfg.rows)
-        except Exception as exc:  # noqa: BLE001 - one bad book is quarantined, the run goes on
+        except _DATA_ERRORS as exc:  # one bad book is quarantined, the run goes on
             yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, STAGE, exc).to_dict())
             return
+        except Exception as exc:
+            raise failure(STAGE, doc, exc) from exc
         if not keys:
             self._no_shingles.inc()  # too short to compare: kept, it can overlap nothing
         for key in keys:

@@ -5,20 +5,21 @@ occurring more than once in the data set". The graph is TFDS ``remove_duplicate_
 with sentence spans in place of lines:
 
 1. every page emits ``(md5(normalised 3-sentence span), page id)`` for each distinct span
-   it contains (:func:`filters.sources.c4.rules.span_hashes`);
+   it contains (:func:`filters.sources.c4.spans.span_hashes`);
 2. ``Top.PerKey(1, key=md5(page id))`` picks one keeper page per span, deterministically
    and without favouring a domain (TFDS: "hash before comparison to avoid biasing by
    domain", keyed on URLs; we key on stable document ids, which are unique where URLs
    are not);
 3. ``CoGroupByKey`` joins each page with the spans it keeps; every other span occurrence
    (owned by another page, or repeated inside the page) loses its sentences
-   (:func:`filters.sources.c4.rules.remove_duplicate_spans`);
+   (:func:`filters.sources.c4.spans.remove_duplicate_spans`);
 4. a page left with fewer than ``c4.min_sentences`` sentences is dropped with reason
    ``c4_too_few_sentences_after_dedup`` (TFDS ``filtered-deduped_page-toofewsentences``;
    an emptied page counts here too).
 
 Kept pages carry ``annotations["c4_dedup"] = {sentences_in, sentences_removed,
-spans_removed}``. A page whose processing raises is quarantined, never lost.
+spans_removed}``. A page whose text cannot be hashed (``SPAN_DATA_ERRORS``) is quarantined,
+never lost; any other exception is a bug and fails the run, naming the page.
 """
 
 from __future__ import annotations
@@ -31,20 +32,30 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import mark_dropped, quarantine_for
-from filters.sources.c4.rules import C4_TOO_FEW_SENTENCES_AFTER_DEDUP, SPAN_SENTENCES, remove_duplicate_spans, span_hashes
+from filters.base import BadRecord, mark_dropped, quarantine_for
 from filters.document import Document
 from filters.sources.c4.config import C4Config
-from stages.steps import DROPPED, QUARANTINE
+from filters.sources.c4.spans import (
+    C4_TOO_FEW_SENTENCES_AFTER_DEDUP,
+    SPAN_DATA_ERRORS,
+    SPAN_SENTENCES,
+    remove_duplicate_spans,
+    span_hashes,
+)
+from stages.steps import DROPPED, QUARANTINE, failure
+from stages.streams import step_outputs
 
 STAGE = "c4_dedup"
+_DATA_ERRORS = (BadRecord, *SPAN_DATA_ERRORS)
 
 
 def _emit_spans(doc: Document, span: int) -> Iterator[tuple[str, str]]:
     try:
         keys = sorted(set(span_hashes(doc.text, span)))
-    except Exception:  # noqa: BLE001 - the same error quarantines the page after the join
-        return
+    except _DATA_ERRORS:
+        return  # the same error quarantines the page after the join
+    except Exception as exc:
+        raise failure(STAGE, doc, exc) from exc
     for key in keys:
         yield key, doc.id
 
@@ -71,10 +82,12 @@ class _RemoveSpansDoFn(beam.DoFn):
         for doc in joined["doc"]:
             try:
                 result = remove_duplicate_spans(doc.text, keep, self._span)
-            except Exception as exc:  # noqa: BLE001 - one bad page is quarantined, the run goes on
+            except _DATA_ERRORS as exc:
                 self._quarantined.inc()
                 yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, STAGE, exc).to_dict())
                 continue
+            except Exception as exc:
+                raise failure(STAGE, doc, exc) from exc
             self._sentences_removed.inc(result.sentences_removed)
             self._spans_removed.inc(result.spans_removed)
             stats = {
@@ -99,7 +112,7 @@ class DedupC4Spans(beam.PTransform):
         span: Sentences per span (C4: 3).
     """
 
-    cost_stage = "c4_rules"
+    cost_stage = "c4_span_dedup"
 
     def __init__(self, cfg: C4Config, span: int = SPAN_SENTENCES) -> None:
         super().__init__()
@@ -120,4 +133,4 @@ class DedupC4Spans(beam.PTransform):
             | "Remove duplicate spans" >> beam.ParDo(_RemoveSpansDoFn(self._cfg, self._span)).with_outputs(
                 DROPPED, QUARANTINE, main="docs")
         )
-        return {"docs": out.docs, DROPPED: out[DROPPED], QUARANTINE: out[QUARANTINE]}
+        return step_outputs(out.docs, out[DROPPED], out[QUARANTINE])

@@ -87,7 +87,7 @@ def star_components(edges: Iterable[tuple[Any, Any]], max_rounds: int = 1000) ->
         nodes.update((u, v))
         if u != v:
             current.add(oriented(u, v))
-    for rounds in range(max_rounds + 1):
+    for rounds in range(max_rounds + 1):  # noqa: B007 - returned: the rounds it took
         adjacency: dict = {}
         for hi, lo in current:
             adjacency.setdefault(hi, set()).add(lo)

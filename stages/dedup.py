@@ -16,14 +16,16 @@
   worker count or bundle order. Dropped documents carry
   ``annotations["minhash"] = {"kept_id", "cluster_size"}`` and the reason ``near_duplicate``;
   keepers of clusters carry the same annotation with their own id.
-- A document whose signature cannot be computed is quarantined; one with no words has no
-  signature and is kept (it cannot be a near-duplicate of anything).
+- Every text has a signature or none: one with no words has none and is kept (it cannot be
+  a near-duplicate of anything). Only ``BadRecord`` quarantines a document
+  (``SIGNATURE_DATA_ERRORS``); any other exception is a bug and fails the run.
 
 ``DedupExact(key_fn, reason, stage)`` groups by any key from filters/exact_dedup.py (content
 sha1, normalised URL, source-file hash): per key a combiner finds the smallest id and the
-count, then a CoGroupByKey streams the documents past it. Keys that are ``None`` pass.
+count, then a CoGroupByKey streams the documents past it. Keys that are ``None`` pass; a key
+function's declared ``data_errors`` quarantine the document, any other exception fails the run.
 
-Both return ``{"docs", "dropped", "quarantine"}`` for ``SourceStreams.then_transform``.
+Both return :func:`stages.streams.step_outputs` for ``SourceStreams.then_transform``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import mark_dropped, quarantine_for
+from filters.base import BadRecord, mark_dropped, quarantine_for
 from filters.document import Document
 from filters.exact_dedup import (
     REASON_DUPLICATE_FILE,
@@ -48,9 +50,13 @@ from filters.exact_dedup import (
 from filters.minhash import MinHasher, band_keys, estimated_jaccard, signature_bytes
 from mixtures.config import MinHashConfig
 from stages.connected_components import ConnectedComponents
-from stages.steps import DROPPED, QUARANTINE
+from stages.steps import DROPPED, QUARANTINE, failure
+from stages.streams import step_outputs
 
 REASON_NEAR_DUPLICATE = "near_duplicate"
+# Every string signs (filters.minhash breaks words on anything that is not a word
+# character, lone surrogates included), so only an explicit BadRecord is bad data here.
+SIGNATURE_DATA_ERRORS: tuple[type[BaseException], ...] = (BadRecord,)
 _SIGNED = "signed"
 _UNKEYED = "unkeyed"
 
@@ -80,10 +86,12 @@ class _SignatureDoFn(beam.DoFn):
     def process(self, doc: Document) -> Iterator[Any]:
         try:
             values = self._hasher.hashvalues(doc.text)
-        except Exception as exc:  # noqa: BLE001 - one bad record is quarantined, the run goes on
+        except SIGNATURE_DATA_ERRORS as exc:  # one bad record is quarantined, the run goes on
             self._quarantined.inc()
             yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, self._stage, exc).to_dict())
             return
+        except Exception as exc:
+            raise failure(self._stage, doc, exc) from exc
         if values is None:
             self._no_shingles.inc()
         else:
@@ -293,11 +301,11 @@ class DedupNearDuplicates(beam.PTransform):
     def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
         signed = docs | "Sign" >> NearDuplicateSignatures(self._cfg, self._stage)
         out = signed | "Cluster" >> ClusterNearDuplicates(self._cfg, self._reason, self._stage)
-        return {
-            "docs": out["docs"] | "Untag kept" >> beam.Map(_untagged),
-            DROPPED: out[DROPPED] | "Untag dropped" >> beam.Map(_untagged),
-            QUARANTINE: signed[QUARANTINE],
-        }
+        return step_outputs(
+            out["docs"] | "Untag kept" >> beam.Map(_untagged),
+            out[DROPPED] | "Untag dropped" >> beam.Map(_untagged),
+            signed[QUARANTINE],
+        )
 
 
 class NearDedup(DedupNearDuplicates):
@@ -315,27 +323,37 @@ class NearDedup(DedupNearDuplicates):
         self.cfg = cfg
         self.joint = cfg.scope == "global"
 
+    def apply_jointly(self, streams: dict) -> None:
+        """Near-dedup of several sources' streams together, each result put back in place."""
+        from stages.near_dedup_global import dedup_together  # it builds on this module
+
+        dedup_together(self.cfg, streams)
+
 
 # ---------------------------------------------------------------------------------------
 # Exact duplicates.
 
 
 class _KeyDoFn(beam.DoFn):
-    """Main: ``(key, doc)``; ``unkeyed``: docs without a key; ``quarantine``: key_fn failed."""
+    """Main: ``(key, doc)``; ``unkeyed``: docs without a key; ``quarantine``: bad data for key_fn."""
 
-    def __init__(self, key_fn: Callable[[Document], str | None], stage: str) -> None:
+    def __init__(self, key_fn: Callable[[Document], str | None], stage: str,
+                 data_errors: tuple[type[BaseException], ...]) -> None:
         self._key_fn = key_fn
         self._stage = stage
+        self._data_errors = (BadRecord, *data_errors)
         self._unkeyed = Metrics.counter(stage, "unkeyed")
         self._quarantined = Metrics.counter(stage, "quarantined")
 
     def process(self, doc: Document) -> Iterator[Any]:
         try:
             key = self._key_fn(doc)
-        except Exception as exc:  # noqa: BLE001 - one bad record is quarantined
+        except self._data_errors as exc:  # one bad record is quarantined
             self._quarantined.inc()
             yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, self._stage, exc).to_dict())
             return
+        except Exception as exc:
+            raise failure(self._stage, doc, exc) from exc
         if key is None:
             self._unkeyed.inc()
             yield pvalue.TaggedOutput(_UNKEYED, doc)
@@ -395,20 +413,23 @@ class DedupExact(beam.PTransform):
 
     Args:
         key_fn: Picklable ``Document -> str | None`` (see filters/exact_dedup.py); ``None``
-            means "no key", and the document is kept. An exception quarantines the document.
+            means "no key", and the document is kept.
         reason: Drop reason (e.g. ``exact_duplicate``, ``duplicate_url``).
         stage: Annotation key (``{"kept_id", "cluster_size"}``) and counter namespace.
+        data_errors: exceptions of ``key_fn`` that mean the document is bad data; they
+            quarantine it (``BadRecord`` always does). Any other exception fails the run.
     """
 
     def __init__(self, key_fn: Callable[[Document], str | None], reason: str, stage: str,
-                 label: str | None = None) -> None:
+                 label: str | None = None, data_errors: tuple[type[BaseException], ...] = ()) -> None:
         super().__init__(label)
         self._key_fn = key_fn
         self._reason = reason
         self._stage = stage
+        self._data_errors = tuple(data_errors)
 
     def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
-        keyed = docs | "Key" >> beam.ParDo(_KeyDoFn(self._key_fn, self._stage)).with_outputs(
+        keyed = docs | "Key" >> beam.ParDo(_KeyDoFn(self._key_fn, self._stage, self._data_errors)).with_outputs(
             QUARANTINE, _UNKEYED, main="keyed")
         keepers = (
             keyed.keyed
@@ -422,7 +443,7 @@ class DedupExact(beam.PTransform):
                 DROPPED, main="docs")
         )
         kept = (out.docs, keyed[_UNKEYED]) | "With unkeyed" >> beam.Flatten()
-        return {"docs": kept, DROPPED: out[DROPPED], QUARANTINE: keyed[QUARANTINE]}
+        return step_outputs(kept, out[DROPPED], keyed[QUARANTINE])
 
 
 def exact_content_dedup() -> DedupExact:

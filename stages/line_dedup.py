@@ -17,7 +17,8 @@ grouped, so the output is the same whatever the sharding or runner.
 Outputs (dict): ``docs`` (text rewritten, ``annotations["line_dedup"]`` with
 ``original_nlines``, ``original_length``, ``nlines``, ``length``, ``line_ids``), ``dropped``
 (stage ``line_dedup``, reasons ``empty_after_dedup`` / ``too_short``, original text kept for
-inspection) and ``quarantine``.
+inspection) and ``quarantine``: documents whose lines cannot be hashed (``LINE_DATA_ERRORS``).
+Any other exception is a bug and fails the run, naming the document.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import mark_dropped, quarantine_for
+from filters.base import BadRecord, mark_dropped, quarantine_for
 from filters.document import Document
-from filters.line_dedup import drop_reason, line_keys, remove_lines
+from filters.line_dedup import LINE_DATA_ERRORS, drop_reason, line_keys, remove_lines
 from mixtures.config import LineDedupConfig
-from stages.steps import DROPPED, QUARANTINE
+from stages.steps import DROPPED, QUARANTINE, failure
+from stages.streams import step_outputs
 
 STAGE = "line_dedup"
+_DATA_ERRORS = (BadRecord, *LINE_DATA_ERRORS)
 _UINT64_SIGN = 1 << 63
 _UINT64_WRAP = 1 << 64
 
@@ -49,8 +52,22 @@ def _unsigned(key: int) -> int:
     return key + _UINT64_WRAP if key < 0 else key
 
 
-def _with_keys(doc: Document) -> tuple[str, tuple[Document, list[int | None]]]:
-    return doc.id, (doc, line_keys(doc.text))
+class _HashLinesDoFn(beam.DoFn):
+    """Main: ``(doc_id, (doc, line keys))``; ``quarantine``: documents whose lines cannot be hashed."""
+
+    def __init__(self) -> None:
+        self._quarantined = Metrics.counter(STAGE, "quarantined")
+
+    def process(self, doc: Document) -> Iterator[Any]:
+        try:
+            keys = line_keys(doc.text)
+        except _DATA_ERRORS as exc:
+            self._quarantined.inc()
+            yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, STAGE, exc).to_dict())
+            return
+        except Exception as exc:
+            raise failure(STAGE, doc, exc) from exc
+        yield doc.id, (doc, keys)
 
 
 def _key_occurrences(item: tuple[str, tuple[Document, list[int | None]]]) -> Iterator[tuple[int, str]]:
@@ -81,7 +98,6 @@ class _RewriteDoFn(beam.DoFn):
         self._min_chars = cfg.min_doc_chars
         self._kept = Metrics.counter(STAGE, "kept")
         self._dropped = Metrics.counter(STAGE, "dropped")
-        self._quarantined = Metrics.counter(STAGE, "quarantined")
         self._lines_in = Metrics.counter(STAGE, "lines_in")
         self._lines_removed = Metrics.counter(STAGE, "lines_removed")
         self._reasons: dict[str, Any] = {}
@@ -92,10 +108,8 @@ class _RewriteDoFn(beam.DoFn):
         for doc, keys in joined["doc"]:
             try:
                 result = remove_lines(doc.text, keys, duplicated)
-            except Exception as exc:  # noqa: BLE001 - one bad document is quarantined, not fatal
-                self._quarantined.inc()
-                yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, STAGE, exc).to_dict())
-                continue
+            except Exception as exc:  # the keys were hashed from this text: any error is a bug
+                raise failure(STAGE, doc, exc) from exc
             self._lines_in.inc(result.original_nlines)
             self._lines_removed.inc(result.original_nlines - len(result.line_ids))
             annotations = result.annotations()
@@ -129,7 +143,8 @@ class DedupLines(beam.PTransform):
         self._cfg = cfg or LineDedupConfig()
 
     def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
-        keyed = docs | "Hash lines" >> beam.Map(_with_keys)
+        hashed = docs | "Hash lines" >> beam.ParDo(_HashLinesDoFn()).with_outputs(QUARANTINE, main="keyed")
+        keyed = hashed.keyed
         duplicated = (
             keyed
             | "Line occurrences" >> beam.FlatMap(_key_occurrences)
@@ -139,6 +154,6 @@ class DedupLines(beam.PTransform):
         out = (
             {"doc": keyed, "dup": duplicated}
             | "Join by document" >> beam.CoGroupByKey()
-            | "Rewrite" >> beam.ParDo(_RewriteDoFn(self._cfg)).with_outputs(DROPPED, QUARANTINE, main="docs")
+            | "Rewrite" >> beam.ParDo(_RewriteDoFn(self._cfg)).with_outputs(DROPPED, main="docs")
         )
-        return {"docs": out.docs, "dropped": out[DROPPED], "quarantine": out[QUARANTINE]}
+        return step_outputs(out.docs, out[DROPPED], hashed[QUARANTINE])

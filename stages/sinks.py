@@ -19,13 +19,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-
-def shard_of(key: str, num_shards: int) -> int:
-    return int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "little") % num_shards
-
-
-def shard_name(index: int, num_shards: int, suffix: str) -> str:
-    return f"part-{index:05d}-of-{num_shards:05d}{suffix}"
+from filters.document import shard_name, shard_of
 
 
 def gzip_bytes(payload: bytes) -> bytes:
@@ -81,12 +75,9 @@ class WriteShards(beam.PTransform):
                  encode: Callable[[list[Any]], bytes], suffix: str, skip_existing: bool = False,
                  label: str | None = None) -> None:
         super().__init__(label=label)
-        self._directory = directory
         self._num_shards = num_shards
         self._sort_key = sort_key
-        self._encode = encode
-        self._suffix = suffix
-        self._skip_existing = skip_existing
+        self._write = _WriteShardDoFn(directory, num_shards, suffix, sort_key, encode, skip_existing)
 
     def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
         n = self._num_shards
@@ -97,8 +88,7 @@ class WriteShards(beam.PTransform):
             {"elements": keyed, "index": every_shard}
             | "Group shards" >> beam.CoGroupByKey()
             | "Unpack" >> beam.Map(lambda kv: (kv[0], (kv[1]["elements"], kv[1]["index"])))
-            | "Write" >> beam.ParDo(_WriteShardDoFn(self._directory, n, self._suffix, sort_key,
-                                                     self._encode, self._skip_existing))
+            | "Write" >> beam.ParDo(self._write)
         )
 
 

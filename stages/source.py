@@ -5,8 +5,10 @@ becomes :class:`~stages.steps.ReadSource`, a filter or cleaner (anything with ``
 ``__call__``) becomes :class:`~stages.steps.ApplyStep`, and a ``beam.PTransform`` is applied
 as a composite step (it returns :func:`~stages.streams.step_outputs`).
 
-A composite marked ``joint`` (global near-dedup) looks across several sources at once; the
-runner applies it to all of them together, so building stops in front of it.
+A composite marked ``joint`` (global near-dedup) looks across several sources at once: it
+has ``joint = True`` and ``apply_jointly({source: streams})``. Building stops in front of
+it; the runner applies it once to every source of the pipeline that has it, then builds
+the steps after it.
 """
 
 from __future__ import annotations
@@ -32,16 +34,17 @@ def build_source(p: beam.Pipeline, name: str, steps: Sequence[Any]) -> tuple[Sou
     """
     read, *rest = steps
     streams = SourceStreams.from_read(name, p | f"{name}/Read" >> ReadSource(name, list(read.files), read.reader))
-    for index, step in enumerate(rest):
-        if is_joint(step):
-            return streams, list(rest[index:])
+    joint = next((index for index, step in enumerate(rest) if is_joint(step)), len(rest))
+    apply_steps(streams, rest[:joint])
+    return streams, list(rest[joint:])
+
+
+def apply_steps(streams: SourceStreams, steps: Sequence[Any]) -> SourceStreams:
+    """Each step in order: a composite by its label, a filter or cleaner through ApplyStep."""
+    for step in steps:
         if isinstance(step, beam.PTransform):
-            streams.then_transform(step, f"{name}/{step_label(step)}")
+            # A composite's label is the one it was built with, else its class name.
+            streams.then_transform(step, f"{streams.name}/{step.label}")
         else:
             streams.then(step)
-    return streams, []
-
-
-def step_label(step: beam.PTransform) -> str:
-    """A composite's label: the one it was built with, else its class name."""
-    return step.label
+    return streams

@@ -1,6 +1,6 @@
 """StackExchange question assembly: posts keyed by question → GroupByKey → Q/A documents.
 
-The reader streams posts (filters/readers_stackexchange.py); answers are joined to their
+The reader streams posts (filters/sources/stackexchange/reader.py); answers are joined to their
 question in Beam, keyed by ``(site, question id)``, so a large site is spread over workers
 and only the posts of one question meet on one worker. Assembly (text, numeric answer
 order, meta) is the pure ``filters.sources.stackexchange.assemble.assemble``.
@@ -23,11 +23,11 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import mark_dropped, quarantine_for
-from filters.sources.stackexchange.assemble import QUESTION, assemble
+from filters.base import BadRecord, mark_dropped, quarantine_for
 from filters.document import Document
+from filters.sources.stackexchange.assemble import QUESTION, assemble
 from filters.sources.stackexchange.reader import ORPHAN_ANSWER
-from stages.steps import DROPPED, QUARANTINE
+from stages.steps import DROPPED, QUARANTINE, failure
 from stages.streams import step_outputs
 
 STAGE = "stackexchange_assemble"
@@ -66,9 +66,11 @@ class _AssembleDoFn(beam.DoFn):
             yield pvalue.TaggedOutput(DROPPED, mark_dropped(repeat, STAGE, DUPLICATE_POST))
         try:
             doc = assemble(question, list(answers.values()), self._source)
-        except Exception as exc:  # noqa: BLE001 - one bad question is quarantined, the run goes on
+        except BadRecord as exc:  # a post body the HTML parser gives up on: that question only
             yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(question, STAGE, exc).to_dict())
             return
+        except Exception as exc:
+            raise failure(STAGE, question, exc) from exc
         self._assembled.inc()
         self._answers.inc(len(answers))
         yield doc

@@ -47,7 +47,7 @@ class SourceStreams:
     seen: list[tuple[str, beam.PCollection]] = field(default_factory=list)
 
     @classmethod
-    def from_read(cls, name: str, read: Any) -> "SourceStreams":
+    def from_read(cls, name: str, read: Any) -> SourceStreams:
         """From the PCollectionTuple of ``ReadSource``: everything read counts as input."""
         return cls(
             name=name,
@@ -57,7 +57,7 @@ class SourceStreams:
             inputs=[read.docs, read[DROPPED], read[QUARANTINE]],
         )
 
-    def then(self, step: Any, label: str | None = None) -> "SourceStreams":
+    def then(self, step: Any, label: str | None = None) -> SourceStreams:
         """Apply one filter or cleaner; its drops and quarantine join the side streams."""
         self.seen.append((step.name, self.docs))
         out = self.docs | (label or f"{self.name}/{step.name}") >> ApplyStep(step)
@@ -66,12 +66,12 @@ class SourceStreams:
         self.quarantine.append(out[QUARANTINE])
         return self
 
-    def then_all(self, steps: list[Any]) -> "SourceStreams":
+    def then_all(self, steps: list[Any]) -> SourceStreams:
         for step in steps:
             self.then(step)
         return self
 
-    def then_transform(self, transform: beam.PTransform, label: str) -> "SourceStreams":
+    def then_transform(self, transform: beam.PTransform, label: str) -> SourceStreams:
         """Apply a composite step; it returns :func:`step_outputs`."""
         given = self.docs
         out = given | label >> transform

@@ -13,7 +13,7 @@ Graph (labels in quotes; N = number of shards)::
 No step holds per-document state of the whole source, so it scales to Common Crawl
 (~1e9 documents): pass 1 reduces the source to one scalar triple with a combiner-lifted
 global sum; ``N = max(1, ceil(tokens / shard_tokens))`` follows from it; each document's
-shard is a stable hash of its id modulo ``N`` (``tokenizer.shards.shard_of``); each shard's
+shard is a stable hash of its id modulo ``N`` (``filters.document.shard_of``); each shard's
 documents meet on one worker, are sorted by id and written. The only list collected in one
 place is the shard descriptions (one small dict per shard). Output is byte-identical
 whatever the input order, bundling or worker count.
@@ -41,8 +41,10 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from tokenizer.manifest import MANIFEST, write_json_atomically
-from tokenizer.shards import num_shards, remove_stale_shards, shard_name, shard_of, tokens_manifest, write_shard
+from filters.document import shard_name, shard_of
+from mixtures.provenance import write_json_atomically
+from tokenizer.manifest import MANIFEST
+from tokenizer.shards import num_shards, remove_stale_shards, tokens_manifest, write_shard
 from tokenizer.spm import Tokenizer
 
 # Labels pipeline/dataflow.py recognises as small global combines / side inputs.

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixtures.plan import SourceTokens, plan_mixture
+from mixtures.provenance import replace_atomically, sha256_file, write_json_atomically
 from mixtures.spec import MixtureSpec
 from tokenizer.blend import BlendError, BlendPlan, BlendSource, iter_sequences, plan_blend, source_epochs
 from tokenizer.indexed import IndexedDatasetWriter, bin_path, idx_path
@@ -31,9 +32,7 @@ from tokenizer.manifest import (
     MANIFEST,
     list_run_sources,
     read_tokens_manifest,
-    sha256_file,
     token_shard_prefixes,
-    write_json_atomically,
 )
 
 EXPORT_FORMAT = "pasture-blend-v1"
@@ -194,6 +193,6 @@ def _write_outputs(blend: BlendPlan, out: Path, formats: tuple[str, ...], dtype:
         files[idx_path(out / PREFIX).name] = sha256_file(idx_path(out / PREFIX))
     if pq_writer is not None:
         pq_writer.close()
-        os.replace(parquet_tmp, parquet_path)
+        replace_atomically(parquet_tmp, parquet_path)
         files[parquet_path.name] = sha256_file(parquet_path)
     return files

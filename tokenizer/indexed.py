@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mixtures.provenance import replace_atomically
+
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
 HEADER_BYTES = len(MAGIC) + 8 + 1 + 8 + 8  # 34
@@ -134,12 +136,6 @@ def encode_index(
     )
 
 
-def _replace_atomically(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-
-
 class IndexedDatasetWriter:
     """Streams documents into ``PREFIX.bin`` and writes ``PREFIX.idx`` on ``finalize()``.
 
@@ -229,8 +225,8 @@ class IndexedDatasetWriter:
         with open(self._idx_tmp, "wb") as fh:
             fh.write(index)
         # .bin first: a reader opening PREFIX looks for .idx, so the pair is visible only once complete.
-        _replace_atomically(self._bin_tmp, self._bin_final)
-        _replace_atomically(self._idx_tmp, self._idx_final)
+        replace_atomically(self._bin_tmp, self._bin_final)
+        replace_atomically(self._idx_tmp, self._idx_final)
         self._finalized = True
 
     def abort(self) -> None:

@@ -9,13 +9,13 @@ Layout read and written here::
     MODEL.manifest.json                       tokenizer settings, sample, sha256
     EXPORT_DIR/manifest.json                  blend: shares, epochs, file checksums
 
-Every manifest is written with sorted keys and no timestamps, so equal inputs give equal bytes.
+Every manifest is written with ``mixtures.provenance.write_json_atomically`` (sorted keys) and no
+timestamps, so equal inputs give equal bytes.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -34,27 +34,6 @@ TOKENS_FORMAT = "pasture-tokens-v1"
 
 class ManifestError(RuntimeError):
     """A manifest or run directory is missing or inconsistent."""
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def dumps(obj: Any) -> str:
-    """The one JSON encoding of manifests: sorted keys, 2-space indent, trailing newline."""
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def write_json_atomically(path: str | os.PathLike, obj: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps(obj), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -21,7 +21,7 @@ from tokenizer.manifest import RunSource, iter_documents
 
 def sample_key(seed: int, doc_id: str) -> int:
     """Position of a document in the seeded sampling order."""
-    digest = hashlib.sha1(f"{seed}\x1f{doc_id}".encode("utf-8")).digest()
+    digest = hashlib.sha1(f"{seed}\x1f{doc_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
 

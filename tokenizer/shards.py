@@ -4,8 +4,8 @@ Beam-free so the stage (``stages/tokenize.py``), the benchmark and tests share i
 
 Sharding scales to Common Crawl (~1e9 documents) because nothing here needs the list of
 documents: the number of shards follows from one scalar, the source's total token count
-(``num_shards``), and a document's shard from its id alone (``shard_of``: a stable hash of
-the id modulo that number, the same hash as ``stages.sinks.shard_of``). Inside a shard,
+(``num_shards``), and a document's shard from its id alone (``filters.document.shard_of``, the
+stable hash of the id modulo that number that places document shards too). Inside a shard,
 documents are written in id order. The layout therefore depends only on the set of
 ``(id, tokens)`` pairs, never on input order, bundling or worker count.
 
@@ -20,7 +20,6 @@ A shard that no document hashes to is not written; the manifest lists the shards
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,16 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from mixtures.provenance import sha256_file
 from tokenizer.indexed import IndexedDatasetWriter, bin_path, idx_path
-from tokenizer.manifest import TOKENS_FORMAT, sha256_file
+from tokenizer.manifest import TOKENS_FORMAT
 
 # Recorded in the manifest so a reader can tell how documents were spread over shards.
 SHARDING = "sha1(id) mod num_shards; id order within a shard; shards without documents not written"
-
-
-def shard_name(index: int, num_shards: int) -> str:
-    """``part-00003-of-00010`` (no extension: it is a Megatron prefix)."""
-    return f"part-{index:05d}-of-{num_shards:05d}"
 
 
 def num_shards(total_tokens: int, shard_tokens: int) -> int:
@@ -56,14 +51,6 @@ def num_shards(total_tokens: int, shard_tokens: int) -> int:
     if total_tokens < 0:
         raise ValueError("total_tokens must be >= 0")
     return max(1, math.ceil(total_tokens / shard_tokens))
-
-
-def shard_of(doc_id: str, shards: int) -> int:
-    """The shard of a document: first 8 bytes of ``sha1(id)`` (little-endian) mod ``shards``.
-
-    Identical to ``stages.sinks.shard_of`` (which this package may not import: it is Beam).
-    """
-    return int.from_bytes(hashlib.sha1(doc_id.encode("utf-8")).digest()[:8], "little") % shards
 
 
 def _ordered(documents: Iterable[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:

@@ -15,7 +15,6 @@ prefix adds in front of it is dropped (see ``encode_document``).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import sentencepiece as spm
 
+from mixtures.provenance import sha256_bytes, write_bytes_atomically
 from tokenizer.indexed import dtype_for_vocab
 
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
@@ -137,21 +137,11 @@ def train_sentencepiece(
         raise
     model_bytes = model.getvalue()
     model_path = Path(f"{prefix}.model")
-    _write_atomically(model_path, model_bytes)
+    write_bytes_atomically(model_path, model_bytes)
     sp = spm.SentencePieceProcessor(model_proto=model_bytes)
     vocab = "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.get_piece_size()))
-    _write_atomically(Path(f"{prefix}.vocab"), vocab.encode("utf-8"))
+    write_bytes_atomically(Path(f"{prefix}.vocab"), vocab.encode("utf-8"))
     return model_path
-
-
-def _write_atomically(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
-
-
-def sha256_bytes(payload: bytes) -> str:
-    return hashlib.sha256(payload).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -256,7 +246,7 @@ def encode_document(
     chunks = list(line_chunks(text, chunk_chars))
     encoded = sp.encode(chunks)
     ids: list[int] = list(encoded[0])
-    for chunk, chunk_ids in zip(chunks[1:], encoded[1:]):
+    for chunk_ids in encoded[1:]:
         # The dummy prefix put a lone "▁" before the chunk's leading "\n"; the whole-string
         # encoding has no such piece there. If the model lacks a lone "▁" piece the
         # assumption fails, and we fall back to one call on the whole string.

@@ -9,8 +9,9 @@ from typing import Any
 
 import sentencepiece as spm
 
+from mixtures.provenance import sha256_file, write_json_atomically
 from mixtures.spec import MixtureSpec
-from tokenizer.manifest import RunSource, sha256_file, tokenizer_manifest_path, write_json_atomically
+from tokenizer.manifest import RunSource, tokenizer_manifest_path
 from tokenizer.sample import draw_sample
 from tokenizer.spm import TokenizerTrainingError, train_sentencepiece, trainer_options
 

@@ -3,19 +3,20 @@
 A checkpoint is one ``torch.save`` file holding only tensors and plain data (so it loads
 with ``weights_only=True``): ``format``, ``step``, ``tokens_seen``, ``skipped_steps``,
 ``model``, ``optimizer``, ``data`` (the loader position), ``rng`` (python, numpy, torch and
-CUDA generator states), ``config`` (``trainer.config.to_dict``) and ``git_revision``.
+CUDA generator states), ``config`` (``trainer.config.to_dict``) and ``git_revision``
+(``mixtures.provenance.git_revision``).
 """
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from mixtures.provenance import replace_atomically
 
 CHECKPOINT_FORMAT = "pasture-trainer-v1"
 
@@ -44,30 +45,13 @@ def _tuples(x: Any) -> Any:
     return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
-def git_revision() -> str:
-    """HEAD of the checkout this code runs from, or ``unknown``."""
-    try:
-        out = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     """Writes ``state`` to ``path`` atomically: a temporary file, fsync, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:
         torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
+    replace_atomically(tmp, path)
     return path
 
 

@@ -17,7 +17,6 @@ convention).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mixtures.provenance import sha256_file
 from tokenizer.indexed import IndexedDataset, bin_path, idx_path
 
 MANIFEST = "manifest.json"
@@ -69,14 +69,6 @@ def _shard_files(manifest: dict[str, Any], root: Path) -> list[ShardFile]:
     return [ShardFile(root / prefix, pairs[prefix]) for prefix in sorted(pairs)]
 
 
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ShardDataset:
     """All samples of an export folder, in blend order, memory-mapped.
 
@@ -111,7 +103,7 @@ class ShardDataset:
             if verify_checksums:
                 for kind, file in (("bin", bin_path(shard.prefix)), ("idx", idx_path(shard.prefix))):
                     want = shard.sha256.get(kind)
-                    if want and _sha256(file) != want:
+                    if want and sha256_file(file) != want:
                         raise ShardError(f"{file}: sha256 differs from {manifest_file}")
             self.datasets.append(IndexedDataset(shard.prefix))
         if not any(len(ds) for ds in self.datasets):

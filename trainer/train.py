@@ -36,10 +36,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mixtures.provenance import git_revision
 from trainer.args import add_arguments
 from trainer.checkpoint import (
     CHECKPOINT_FORMAT,
-    git_revision,
     load_checkpoint,
     prune,
     rng_state,

@@ -1,5 +1,8 @@
 """``pasture export --run RUN_DIR --format megatron|parquet|both --tokens N --output DIR``.
 
+With ``--config FILE`` (the pipeline config) the run directory defaults to its ``output`` and
+the mixture to its ``mixture``; flags override.
+
 Blends the run's token shards at the mixture weights into fixed-length sequences and writes
 Megatron ``blend.bin/.idx`` and/or ``blend.parquet`` with ``manifest.json``
 (see ``tokenizer/export.py``).
@@ -10,6 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mixtures.config import PipelineConfig
+from pipeline.cli import VerbSettings, add_config_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,13 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Deterministic blend at the mixture weights (Megatron's greedy-deficit order); every "
         "sequence holds seq_len + 1 tokens (inputs s[:-1], targets s[1:]).",
     )
-    parser.add_argument("--run", required=True, help="run directory with <source>/tokens/")
+    add_config_option(parser, "the run (output) and the mixture")
+    parser.add_argument("--run", help="run directory with <source>/tokens/ (default: output of --config)")
     parser.add_argument("--format", required=True, choices=["megatron", "parquet", "both"], dest="fmt")
     parser.add_argument("--tokens", required=True, type=float, help="training tokens in the blend (e.g. 1e8)")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--seq-len", type=int, default=2048, help="predictions per sequence (LLaMA: 2048)")
     parser.add_argument("--seed", type=int, default=1234, help="blend seed")
-    parser.add_argument("--mixture", default="llama1", help="mixture name or path")
+    parser.add_argument("--mixture", help=f"mixture name or path (default {PipelineConfig.mixture})")
     parser.set_defaults(func=main)
 
 
@@ -33,10 +40,12 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     from tokenizer.blend import BlendError
     from tokenizer.export import FORMATS, export_blend
 
+    settings = VerbSettings(args, "export")
+    run_dir = settings.path("run", "output", "--run")
+    mixture = load_mixture(settings.get("mixture", "mixture"))
     formats = FORMATS if args.fmt == "both" else (args.fmt,)
     try:
-        manifest = export_blend(args.run, args.output, load_mixture(args.mixture), int(args.tokens), formats,
-                                args.seq_len, args.seed)
+        manifest = export_blend(run_dir, args.output, mixture, int(args.tokens), formats, args.seq_len, args.seed)
     except BlendError as exc:
         print(f"pasture export: error: {exc}", file=sys.stderr)
         return 2

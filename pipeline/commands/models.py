@@ -3,7 +3,9 @@
 ``pasture models lm --wikipedia DUMP [DUMP...] --lang xx --output DIR`` trains CCNet's
 perplexity models for one language (SentencePiece unigram + 5-gram KenLM + cutoffs) and
 writes ``DIR/xx.sp.model``, ``DIR/xx.arpa.bin``, ``DIR/xx.cutoffs.json`` and merges
-``DIR/manifest.json``. Point ``perplexity.model_dir`` at DIR.
+``DIR/manifest.json``. Point ``perplexity.model_dir`` at DIR, or give ``--config FILE``:
+then DIR defaults to its ``perplexity.model_dir``, the training settings to its ``models.lm``
+and the recorded cutoffs to its ``perplexity`` percentiles; flags override.
 
 More model kinds plug in without touching this file: each module named in
 ``MODEL_COMMANDS`` that exists must expose ``register(models_subparsers)`` and adds its
@@ -18,6 +20,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mixtures.config import LMTrainingConfig
+from pipeline.cli import VerbSettings, add_config_option
+
+if TYPE_CHECKING:
+    from pipeline.training.lm import LMTrainingSettings
+
+_DEFAULTS = LMTrainingConfig()
+# Flags that replace a field of the config's ``models.lm`` (dest → field).
+LM_FLAGS = {name: name for name in ("vocab_size", "order", "memory", "max_docs", "heldout_percent", "threads")}
 
 MODEL_COMMANDS = [
     "pipeline.commands.models_quality",
@@ -56,59 +69,58 @@ def _register_lm(models: argparse._SubParsersAction) -> None:
     lm.add_argument("--wikipedia", nargs="+", required=True, metavar="DUMP",
                     help="pages-articles dumps (.xml or .xml.bz2) of the language")
     lm.add_argument("--lang", required=True, help="language code, e.g. en (pages of other dumps are ignored)")
-    lm.add_argument("--output", required=True, help="model folder (perplexity.model_dir)")
-    lm.add_argument("--vocab-size", type=int, default=65536,
-                    help="SentencePiece vocabulary (default 65536 like cc_net; lowered automatically on small data)")
-    lm.add_argument("--max-docs", type=int, default=None, help="use at most N pages (default: all)")
-    lm.add_argument("--order", type=int, default=5, help="n-gram order (default 5)")
-    lm.add_argument("--memory", default="2G", help="lmplz -S sorting memory, e.g. 8G or 25%% (default 2G)")
+    add_config_option(lm, "the model folder (perplexity.model_dir), models.lm and the perplexity percentiles")
+    lm.add_argument("--output", help="model folder (default: perplexity.model_dir of --config)")
+    # Defaults of the settings below: models.lm of --config, else mixtures.config.LMTrainingConfig.
+    lm.add_argument("--vocab-size", type=int,
+                    help=f"SentencePiece vocabulary (default {_DEFAULTS.vocab_size} like cc_net; lowered "
+                    "automatically on small data)")
+    lm.add_argument("--max-docs", type=int, help="use at most N pages (default: all)")
+    lm.add_argument("--order", type=int, help=f"n-gram order (default {_DEFAULTS.order})")
+    lm.add_argument("--memory", help=f"lmplz -S sorting memory, e.g. 8G or 25%% (default {_DEFAULTS.memory})")
     lm.add_argument("--temp-dir", default=None, help="scratch folder for lmplz -T and intermediate files")
-    lm.add_argument("--heldout-percent", type=int, default=10,
-                    help="share of pages held out to measure the perplexity cutoffs (default 10)")
-    lm.add_argument("--threads", type=int, default=1, help="SentencePiece training threads (default 1)")
+    lm.add_argument("--heldout-percent", type=int,
+                    help="share of pages held out to measure the perplexity cutoffs "
+                    f"(default {_DEFAULTS.heldout_percent})")
+    lm.add_argument("--threads", type=int, help=f"SentencePiece training threads (default {_DEFAULTS.threads})")
     lm.add_argument("--kenlm-bin", default=None, help="folder with lmplz and build_binary (default: found)")
     lm.set_defaults(func=main_lm)
 
 
+def lm_settings(args: argparse.Namespace) -> tuple[LMTrainingSettings, str]:
+    """``(LMTrainingSettings, output folder)`` from the flags over ``--config FILE`` over the defaults."""
+    from pipeline.training.lm import LMTrainingSettings
+
+    settings = VerbSettings(args, "models lm")
+    training = settings.section("models.lm", LM_FLAGS)
+    output = settings.path("output", "perplexity.model_dir", "--output")
+    return LMTrainingSettings.from_config(args.lang, training, settings.cfg.perplexity), output
+
+
 def main_lm(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipeline.training.lm import (
-        LMTrainingError,
-        LMTrainingSettings,
-        find_kenlm_binary,
-        train_language,
-        update_manifest,
-    )
-    from filters.sources.wikipedia.dump import iter_articles
-    from mixtures.config import PerplexityConfig
-    from pipeline.versions import git_revision, package_versions
+    from mixtures.provenance import git_revision, package_versions
+    from pipeline.training.lm import LMTrainingError, find_kenlm_binary, train_language, update_manifest
+    from pipeline.training.wikipedia_text import iter_articles
 
     for dump in args.wikipedia:
         if not os.path.isfile(dump):
             print(f"pasture: error: dump not found: {dump}", file=sys.stderr)
             return 2
-    if args.vocab_size < 4 or args.order < 1 or not 0 <= args.heldout_percent < 100:
-        print("pasture: error: need --vocab-size >= 4, --order >= 1, 0 <= --heldout-percent < 100", file=sys.stderr)
-        return 2
-    defaults = PerplexityConfig()
-    settings = LMTrainingSettings(
-        lang=args.lang, vocab_size=args.vocab_size, order=args.order, memory=args.memory, max_docs=args.max_docs,
-        heldout_percent=args.heldout_percent, percentile_head=defaults.percentile_head,
-        percentile_tail=defaults.percentile_tail, threads=args.threads,
-    )
+    settings, output = lm_settings(args)  # a bad value is a ConfigError naming the field
     try:
         venv = Path(sys.prefix)
         lmplz = find_kenlm_binary("lmplz", args.kenlm_bin, venv)
         build_binary = find_kenlm_binary("build_binary", args.kenlm_bin, venv)
-        log.info("models lm: training %s from %d dump(s) into %s", args.lang, len(args.wikipedia), args.output)
-        docs = iter_articles(args.wikipedia, languages=[args.lang], max_docs=args.max_docs)
-        result = train_language(docs, list(args.wikipedia), args.output, settings, lmplz, build_binary,
+        log.info("models lm: training %s from %d dump(s) into %s", args.lang, len(args.wikipedia), output)
+        docs = iter_articles(args.wikipedia, languages=[args.lang], max_docs=settings.max_docs)
+        result = train_language(docs, list(args.wikipedia), output, settings, lmplz, build_binary,
                                 temp_dir=args.temp_dir)
     except LMTrainingError as exc:
         print(f"pasture: error: {exc}", file=sys.stderr)
         return 1
     versions = package_versions()
-    manifest = update_manifest(args.output, result, extra={
-        "settings": {"max_docs": args.max_docs, "heldout_percent": args.heldout_percent},
+    manifest = update_manifest(output, result, extra={
+        "settings": {"max_docs": settings.max_docs, "heldout_percent": settings.heldout_percent},
         "versions": {k: versions[k] for k in ("pasture", "sentencepiece", "ufal-kenlm", "mwparserfromhell")},
         "kenlm_tools": {"lmplz": str(lmplz), "build_binary": str(build_binary)},
         "git_revision": git_revision(),
@@ -119,6 +131,6 @@ def main_lm(args: argparse.Namespace, beam_args: list[str]) -> int:
           f"paragraphs, vocab {result.sentencepiece['vocab_size']:,}; cutoffs {bounds} "
           f"({cut['set']} paragraphs: {cut['paragraphs']:,})")
     for name in sorted(result.files):
-        print(f"  {os.path.join(args.output, name)}")
+        print(f"  {os.path.join(output, name)}")
     print(f"  {manifest}")
     return 0

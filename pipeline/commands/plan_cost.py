@@ -1,8 +1,10 @@
 """``pasture plan-cost --tokens 1.4e12``: core-hours, workers and wall time for a token target.
 
-Reads the measured stage rates from ``bench/results.json`` (see ``bench/_results.py``) and
-prints the cost model of ``mixtures/cost.py`` as Markdown tables. Stages without a measured
-rate are listed as missing and the totals say they are a lower bound: nothing is guessed.
+Reads the measured stage rates from ``bench/results.json`` (see ``bench/_results.py``), takes
+the stages of each source from its recipe (``pipeline/recipes/<kind>.py``, under the LLaMA
+configuration) and prints the cost model of ``mixtures/cost.py`` as Markdown tables. Stages
+without a measured rate are listed as missing and the totals say they are a lower bound:
+nothing is guessed.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
-from mixtures.config import ConfigError
+from mixtures.config import ConfigError, PipelineConfig, QualityConfig, SourceSpec
 from mixtures.cost import CostModelError, CostPlan, plan, rates_from_results
+from mixtures.spec import MixtureSpec, load_mixture
+from pipeline.recipes import cost_stages, recipe_steps
 
 DEFAULT_BENCH_FILE = Path(__file__).resolve().parents[2] / "bench" / "results.json"
 
@@ -25,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "source sizes (Table 1) into core-hours per stage, total core-hours, a worker count and a "
         "wall time, printed as Markdown.",
     )
-    parser.add_argument("--tokens", type=float, default=1.4e12, help="tokens in the mixture (default 1.4e12)")
+    parser.add_argument("--tokens", type=float, help="tokens in the mixture (default: its total, 1.4e12 for LLaMA-1)")
     parser.add_argument("--bench-file", default=str(DEFAULT_BENCH_FILE), help="stage rates (bench/results.json)")
     parser.add_argument("--workers", type=int, default=100, help="cluster size for the wall time (default 100)")
     parser.add_argument("--cores-per-worker", type=int, default=4, help="cores per worker (default 4)")
@@ -46,9 +50,12 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     if rates_path.exists():
         with rates_path.open(encoding="utf-8") as fh:
             results = json.load(fh)
+    mixture = load_mixture("llama1")
     try:
-        cost = plan(args.tokens, rates_from_results(results), retention=_parse_retention(args.retention),
-                    workers=args.workers, cores_per_worker=args.cores_per_worker, target_hours=args.target_hours)
+        tokens = mixture.total_tokens if args.tokens is None else args.tokens
+        cost = plan(tokens, rates_from_results(results), recipe_stages(mixture),
+                    retention=_parse_retention(args.retention), workers=args.workers,
+                    cores_per_worker=args.cores_per_worker, target_hours=args.target_hours, mixture=mixture)
     except CostModelError as exc:
         raise ConfigError(str(exc)) from None
     text = to_markdown(cost, rates_path if rates_path.exists() else None)
@@ -58,6 +65,17 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     if args.update_readme:
         update_between_markers(Path(args.update_readme), text)
     return 0
+
+
+def recipe_stages(mixture: MixtureSpec) -> dict[str, tuple[str, ...]]:
+    """The cost stages of each source kind's recipe, as LLaMA runs it.
+
+    The LLaMA configuration: the defaults, plus the quality classifier (off by default
+    because its model must be trained first). No inputs are needed to list the steps.
+    """
+    cfg = PipelineConfig(mixture=mixture.name, quality=QualityConfig(enabled=True),
+                         sources=tuple(SourceSpec(kind, kind) for kind in mixture.kinds))
+    return {spec.kind: cost_stages(spec.kind, recipe_steps(cfg, spec)) for spec in cfg.sources}
 
 
 def _display_path(path: Path) -> str:

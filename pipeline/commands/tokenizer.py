@@ -2,6 +2,11 @@
 
     pasture tokenizer train --input RUN_DIR --output models/tokenizer/llama [--vocab-size 32000]
     pasture tokenizer encode --run RUN_DIR --model models/tokenizer/llama.model [--shard-tokens N]
+    pasture tokenizer train|encode --config run.yaml
+
+With ``--config FILE`` (the pipeline config) the run directory defaults to its ``output``, the
+model to its ``tokenizer.model`` (``train`` writes it, ``encode`` reads it), the mixture to its
+``mixture`` and the other settings to its ``tokenizer`` section; flags override.
 
 ``encode`` runs one Beam pipeline (local FnApiRunner unless runner flags say otherwise)
 that writes ``RUN_DIR/<source>/tokens/part-*.bin/.idx`` and ``tokens/manifest.json`` for
@@ -14,7 +19,8 @@ import argparse
 import logging
 import sys
 
-from mixtures.config import TokenizerConfig
+from mixtures.config import PipelineConfig, TokenizerConfig
+from pipeline.cli import VerbSettings, add_config_option
 
 log = logging.getLogger("pasture.tokenizer")
 
@@ -31,24 +37,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verbs = parser.add_subparsers(dest="tokenizer_command", metavar="VERB")
 
     train = verbs.add_parser("train", help="train the tokenizer on a weighted sample of a run's documents")
-    train.add_argument("--input", nargs="+", required=True, dest="inputs",
-                       help="run directories and/or <source>/docs folders")
-    train.add_argument("--output", required=True, help="model prefix: writes PREFIX.model/.vocab/.manifest.json")
-    train.add_argument("--vocab-size", type=int, default=_DEFAULTS.vocab_size,
+    add_config_option(train, "the run (output), the model (tokenizer.model), the mixture and tokenizer settings")
+    train.add_argument("--input", nargs="+", dest="inputs",
+                       help="run directories and/or <source>/docs folders (default: output of --config)")
+    train.add_argument("--output", help="model prefix: writes PREFIX.model/.vocab/.manifest.json "
+                       "(default: tokenizer.model of --config, less .model)")
+    # Defaults below: --config's values, else those of mixtures.config (TokenizerConfig, PipelineConfig).
+    train.add_argument("--vocab-size", type=int,
                        help=f"pieces in the model (LLaMA: 32000; default {_DEFAULTS.vocab_size})")
-    train.add_argument("--sample-chars", type=int, default=_DEFAULTS.sample_chars,
-                       help="characters in the training sample, split over sources by mixture weight")
-    train.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="sampling seed")
-    train.add_argument("--mixture", default="llama1", help="mixture whose weights shape the sample")
+    train.add_argument("--sample-chars", type=int,
+                       help="characters in the training sample, split over sources by mixture weight "
+                       f"(default {_DEFAULTS.sample_chars:,})")
+    train.add_argument("--seed", type=int, help=f"sampling seed (default {_DEFAULTS.seed})")
+    train.add_argument("--mixture", help=f"mixture whose weights shape the sample (default {PipelineConfig.mixture})")
     train.add_argument("--threads", type=int, default=None,
                        help="trainer threads (default 2; recorded in the model file)")
     train.set_defaults(func=main_train)
 
     encode = verbs.add_parser("encode", help="tokenize every source of a run into RUN_DIR/<source>/tokens/")
-    encode.add_argument("--run", required=True, help="run directory (RUN_DIR/<source>/docs)")
-    encode.add_argument("--model", required=True, help="SentencePiece .model")
-    encode.add_argument("--shard-tokens", type=int, default=_DEFAULTS.shard_tokens,
-                        help="target average tokens per shard (documents go to shards by id hash)")
+    add_config_option(encode, "the run (output), the model (tokenizer.model) and tokenizer.shard_tokens")
+    encode.add_argument("--run", help="run directory (RUN_DIR/<source>/docs; default: output of --config)")
+    encode.add_argument("--model", help="SentencePiece .model (default: tokenizer.model of --config)")
+    encode.add_argument("--shard-tokens", type=int,
+                        help="target average tokens per shard (documents go to shards by id hash; "
+                        f"default {_DEFAULTS.shard_tokens:,})")
     encode.add_argument("--sources", nargs="+", help="only these sources (default: all)")
     encode.set_defaults(func=main_encode)
     parser.set_defaults(func=lambda args, beam_args: parser.print_help() or 2)
@@ -60,14 +72,21 @@ def main_train(args: argparse.Namespace, beam_args: list[str]) -> int:
     from tokenizer.spm import TokenizerTrainingError
     from tokenizer.train import train_from_sources
 
-    sources = sources_from_inputs(args.inputs)
+    settings = VerbSettings(args, "tokenizer train")
+    # Without the flags: the run of --config (its output) and the model file it names
+    # (tokenizer.model), whose prefix is what train takes (it writes PREFIX.model).
+    inputs = args.inputs or [settings.path("inputs", "output", "--input")]
+    output = args.output or settings.path("output", "tokenizer.model", "--output").removesuffix(".model")
+    sources = sources_from_inputs(inputs)
     try:
-        manifest = train_from_sources(sources, args.output, load_mixture(args.mixture), args.vocab_size,
-                                      args.sample_chars, args.seed, args.threads)
+        manifest = train_from_sources(sources, output, load_mixture(settings.get("mixture", "mixture")),
+                                      settings.get("vocab_size", "tokenizer.vocab_size"),
+                                      settings.get("sample_chars", "tokenizer.sample_chars"),
+                                      settings.get("seed", "tokenizer.seed"), args.threads)
     except TokenizerTrainingError as exc:
         print(f"pasture tokenizer train: error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {args.output}.model (sha256 {manifest['sha256'][:16]}…, {manifest['vocab_size']} pieces) "
+    print(f"wrote {output}.model (sha256 {manifest['sha256'][:16]}…, {manifest['vocab_size']} pieces) "
           f"from {manifest['sample_chars']:,} chars:")
     for name, info in manifest["sample"].items():
         print(f"  {name:<16}{info['kind']:<15}{info['weight']:>7.2f}%  {info['sampled_chars']:>12,} chars  "
@@ -84,15 +103,19 @@ def main_encode(args: argparse.Namespace, beam_args: list[str]) -> int:
     from stages.tokenize import TokenizeToShards
     from tokenizer.manifest import iter_documents, list_run_sources, read_tokens_manifest
 
-    sources = [s for s in list_run_sources(args.run) if s.doc_files()]
+    settings = VerbSettings(args, "tokenizer encode")
+    run_dir = settings.path("run", "output", "--run")
+    model = settings.path("model", "tokenizer.model", "--model")
+    shard_tokens = settings.get("shard_tokens", "tokenizer.shard_tokens")
+    sources = [s for s in list_run_sources(run_dir) if s.doc_files()]
     if args.sources:
         unknown = set(args.sources) - {s.name for s in sources}
         if unknown:
-            print(f"pasture tokenizer encode: error: no documents for {sorted(unknown)} in {args.run}", file=sys.stderr)
+            print(f"pasture tokenizer encode: error: no documents for {sorted(unknown)} in {run_dir}", file=sys.stderr)
             return 2
         sources = [s for s in sources if s.name in args.sources]
     if not sources:
-        print(f"pasture tokenizer encode: error: no <source>/docs under {args.run}", file=sys.stderr)
+        print(f"pasture tokenizer encode: error: no <source>/docs under {run_dir}", file=sys.stderr)
         return 2
     with beam.Pipeline(options=make_options(beam_args)) as p:
         for src in sources:
@@ -100,7 +123,7 @@ def main_encode(args: argparse.Namespace, beam_args: list[str]) -> int:
                 p
                 | f"{src.name}/Files" >> beam.Create([str(f) for f in src.doc_files()])
                 | f"{src.name}/Read docs" >> beam.FlatMap(iter_documents)
-                | TokenizeToShards(args.model, str(src.tokens_dir), src.name, args.shard_tokens, kind=src.kind)
+                | TokenizeToShards(model, str(src.tokens_dir), src.name, shard_tokens, kind=src.kind)
             )
     for src in sources:
         m = read_tokens_manifest(src.path)

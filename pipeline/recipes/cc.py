@@ -33,7 +33,7 @@ from stages.model_files import LocalModels
 def web_text(cfg: PipelineConfig, spec: SourceSpec, paths: Sequence[str]) -> list[Any]:
     """Web pages of ``paths`` as main text: read WARC/WET → extract → drop empty pages."""
     return [
-        Read(WarcReader(cfg.extract, spec.name), tuple(paths), cost_stage="extract"),
+        Read(WarcReader(spec.name, cfg.extract), tuple(paths), cost_stage="extract"),
         HtmlExtractor(cfg.extract),
         ExtractedTextFilter(cfg.extract),
     ]

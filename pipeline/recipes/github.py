@@ -17,13 +17,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from filters.sources.github.reader import GithubReader, is_license_map, repo_files
 from filters.sources.github.rules import (
     GithubContentFilter,
     GithubFileFilter,
     GithubHeaderCleaner,
     GithubLicenseFilter,
 )
-from filters.sources.github.reader import GithubReader, is_license_map, repo_files
 from mixtures.config import PipelineConfig, SourceSpec
 from pipeline.recipes import Read
 from stages.dedup import file_dedup
@@ -53,7 +53,7 @@ def steps(cfg: PipelineConfig, spec: SourceSpec, paths: Sequence[str] = ()) -> l
     github = cfg.settings("github")
     files, index = plan_inputs(paths)
     return [
-        Read(GithubReader(spec.name, index, github.max_file_bytes), tuple(files)),
+        Read(GithubReader(spec.name, github, repo_index=index), tuple(files)),
         GithubLicenseFilter(github),
         GithubFileFilter(github),
         GithubHeaderCleaner(github),

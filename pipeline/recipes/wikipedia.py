@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from filters.sources.wikipedia.dump import WikipediaDumpReader, WikipediaTextFilter, WikitextCleaner
+from filters.sources.wikipedia.reader import WikipediaDumpReader
+from filters.sources.wikipedia.rules import WikipediaTextFilter, WikitextCleaner
 from mixtures.config import PipelineConfig, SourceSpec
 from pipeline.recipes import Read
 
@@ -18,7 +19,7 @@ from pipeline.recipes import Read
 def steps(cfg: PipelineConfig, spec: SourceSpec, paths: Sequence[str] = ()) -> list[Any]:
     wikipedia = cfg.settings("wikipedia")
     return [
-        Read(WikipediaDumpReader(wikipedia), tuple(paths)),
+        Read(WikipediaDumpReader(spec.name, wikipedia), tuple(paths)),
         WikitextCleaner(wikipedia),
         WikipediaTextFilter(wikipedia),
     ]

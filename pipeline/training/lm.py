@@ -9,7 +9,7 @@ cc_net (``Makefile``, ``get_wiki_cirrus.py``) trains, per language:
 3. the lines tokenized into SentencePiece pieces;
 4. ``lmplz -o 5 -S 8G -T /tmp --vocab_estimate 65536 --discount_fallback``, then ``build_binary``.
 
-We read the same pages-articles dumps as the Wikipedia source (``filters.sources.wikipedia.dump``), so
+We read the same pages-articles dumps as the Wikipedia source (``filters.sources.wikipedia``), so
 the text is the cleaned article prose, not CirrusSearch's "opening text". Where cc_net's
 second try (40000) is still too large for a small corpus, we retry at the largest size
 SentencePiece reports it accepts.
@@ -43,14 +43,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filters.normalize import normalize
+from filters.perplexity import line_log10_and_length, lm_lines, load_sentencepiece, perplexity, tokenize_line
+from mixtures.config import LMTrainingConfig, PerplexityConfig
+from mixtures.provenance import sha256_file, write_json_atomically
 
 log = logging.getLogger("pasture.models.lm")
 
-DEFAULT_VOCAB_SIZE = 65536  # cc_net Makefile VOCAB_SIZE
+DEFAULTS = LMTrainingConfig()  # the one home of the defaults (vocabulary, order, ...) is the config tree
 CC_NET_FALLBACK_VOCAB_SIZE = 40000  # cc_net's retry when the corpus is too small
-CHARACTER_COVERAGE = 0.9995
-DEFAULT_ORDER = 5
 KENLM_CACHE_DIR = Path.home() / ".cache" / "pasture" / "kenlm-bin"
 
 _VOCAB_TOO_HIGH_RE = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
@@ -61,17 +61,7 @@ class LMTrainingError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------
-# Text
-
-
-def lm_lines(text: str) -> list[str]:
-    """The non-empty cc_net-normalised paragraphs (lines) of one document."""
-    lines = []
-    for raw in text.split("\n"):
-        line = normalize(raw)
-        if line:
-            lines.append(line)
-    return lines
+# Text (normalised and split into paragraphs by filters.perplexity.lm_lines, as at scoring time)
 
 
 def split_key(doc_id: str) -> int:
@@ -84,20 +74,13 @@ def is_heldout(doc_id: str, heldout_percent: int) -> bool:
     return heldout_percent > 0 and split_key(doc_id) % 100 < heldout_percent
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # ---------------------------------------------------------------------------------------
 # SentencePiece
 
 
-def train_sentencepiece(input_path: str | Path, model_path: str | Path, vocab_size: int = DEFAULT_VOCAB_SIZE,
-                        character_coverage: float = CHARACTER_COVERAGE, threads: int = 1) -> int:
+def train_sentencepiece(input_path: str | Path, model_path: str | Path, vocab_size: int = DEFAULTS.vocab_size,
+                        character_coverage: float = DEFAULTS.character_coverage,
+                        threads: int = DEFAULTS.threads) -> int:
     """Trains a unigram SentencePiece model; returns the vocabulary size it ended up with.
 
     Tries ``vocab_size``, then cc_net's 40000, then the largest size SentencePiece says
@@ -146,19 +129,6 @@ def train_sentencepiece(input_path: str | Path, model_path: str | Path, vocab_si
             log.info("sentencepiece: vocab_size %d too high for this corpus, retrying with %d", tried[-1], size)
 
 
-def load_sentencepiece(path: str | Path) -> Any:
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor()
-    sp.Load(str(path))
-    return sp
-
-
-def tokenize_line(sp: Any, normalized_line: str) -> str:
-    """cc_net's tokenized field: the pieces joined by spaces."""
-    return " ".join(sp.EncodeAsPieces(normalized_line))
-
-
 # ---------------------------------------------------------------------------------------
 # KenLM command-line tools
 
@@ -192,8 +162,9 @@ def find_kenlm_binary(name: str, bin_dir: str | Path | None = None, venv: str | 
     )
 
 
-def run_lmplz(lmplz: Path, tokenized_path: Path, arpa_path: Path, order: int = DEFAULT_ORDER,
-              memory: str = "2G", temp_dir: str | Path | None = None, vocab_estimate: int = DEFAULT_VOCAB_SIZE) -> None:
+def run_lmplz(lmplz: Path, tokenized_path: Path, arpa_path: Path, order: int = DEFAULTS.order,
+              memory: str = DEFAULTS.memory, temp_dir: str | Path | None = None,
+              vocab_estimate: int = DEFAULTS.vocab_size) -> None:
     """``lmplz -o N -S MEM -T TMP --vocab_estimate V --discount_fallback < tokenized > arpa``."""
     temp_prefix = str(temp_dir or tempfile.gettempdir()).rstrip("/") + "/"
     cmd = [str(lmplz), "-o", str(order), "-S", memory, "-T", temp_prefix,
@@ -215,17 +186,7 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Perplexity and cutoffs
-
-
-def line_log10_and_length(lm: Any, tokenized_line: str) -> tuple[float, int]:
-    """KenLM log10 P(line) with <s> and </s>, and the token count + 1 (for </s>)."""
-    return lm.score(tokenized_line), len(tokenized_line.split()) + 1
-
-
-def perplexity(log10_score: float, length: int) -> float:
-    """cc_net ``pp``: ``10 ** (-log_score / length)``."""
-    return 10.0 ** (-log10_score / length)
+# Cutoffs (paragraph perplexity as filters.perplexity scores it)
 
 
 def percentile_table(values: list[float]) -> list[float]:
@@ -244,18 +205,29 @@ def percentile_table(values: list[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class LMTrainingSettings:
-    """Everything that shapes the models (recorded in the manifest)."""
+    """Everything that shapes one language's models (recorded in the manifest).
+
+    The training knobs and their defaults are ``models.lm`` of the config tree
+    (:class:`mixtures.config.LMTrainingConfig`); the percentiles are ``perplexity``'s, so the
+    cutoffs file names the two the filter buckets at.
+    """
 
     lang: str
-    vocab_size: int = DEFAULT_VOCAB_SIZE
-    character_coverage: float = CHARACTER_COVERAGE
-    order: int = DEFAULT_ORDER
-    memory: str = "2G"
-    max_docs: int | None = None
-    heldout_percent: int = 10
-    percentile_head: int = 30
-    percentile_tail: int = 60
-    threads: int = 1
+    vocab_size: int = DEFAULTS.vocab_size
+    character_coverage: float = DEFAULTS.character_coverage
+    order: int = DEFAULTS.order
+    memory: str = DEFAULTS.memory
+    max_docs: int | None = DEFAULTS.max_docs
+    heldout_percent: int = DEFAULTS.heldout_percent
+    percentile_head: int = PerplexityConfig.percentile_head
+    percentile_tail: int = PerplexityConfig.percentile_tail
+    threads: int = DEFAULTS.threads
+
+    @classmethod
+    def from_config(cls, lang: str, training: LMTrainingConfig, scoring: PerplexityConfig) -> LMTrainingSettings:
+        """The settings of ``lang`` from ``models.lm`` and ``perplexity`` of one config tree."""
+        return cls(lang=lang, **asdict(training), percentile_head=scoring.percentile_head,
+                   percentile_tail=scoring.percentile_tail)
 
 
 @dataclass
@@ -290,7 +262,7 @@ def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str 
 
     Args:
         documents: cleaned Wikipedia documents of ``settings.lang`` (``Document``-like:
-            ``id`` and ``text``), e.g. from :func:`filters.sources.wikipedia.dump.iter_articles`.
+            ``id`` and ``text``), e.g. from :func:`pipeline.training.wikipedia_text.iter_articles`.
         inputs: the dump paths, recorded with their sha256.
         output_dir: where the three files go (created if needed).
         settings: vocabulary, order, memory, split.
@@ -413,7 +385,7 @@ def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str 
         "percentiles": table,
     }
     cutoffs_path = out / f"{lang}.cutoffs.json"
-    _write_json(cutoffs_path, cutoffs)
+    write_json_atomically(cutoffs_path, cutoffs)
     return LMTrainingResult(
         lang=lang,
         files={p.name: sha256_file(p) for p in (sp_model, lm_bin, cutoffs_path)},
@@ -429,14 +401,6 @@ def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str 
     )
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 def update_manifest(output_dir: str | Path, result: LMTrainingResult, extra: dict[str, Any] | None = None) -> Path:
     """Merges ``result`` into ``DIR/manifest.json`` (one entry per language)."""
     path = Path(output_dir) / "manifest.json"
@@ -450,13 +414,5 @@ def update_manifest(output_dir: str | Path, result: LMTrainingResult, extra: dic
     if extra:
         entry.update(extra)
     manifest["languages"][result.lang] = entry
-    _write_json(path, manifest)
+    write_json_atomically(path, manifest)
     return path
-
-
-def iter_paragraph_perplexities(texts: Iterable[str], sp: Any, lm: Any) -> Iterator[float]:
-    """Per-paragraph perplexity of normalised lines (for reports and benches)."""
-    for text in texts:
-        for line in lm_lines(text):
-            score, length = line_log10_and_length(lm, tokenize_line(sp, line))
-            yield perplexity(score, length)

@@ -6,7 +6,8 @@ bugs fixed:
 - **Positives** (``__label__wiki``), by origin:
   (a) ``reference_pages``: pages whose URLs Wikipedia articles cite (``<ref>`` contents,
   ``{{cite ...|url=...}}`` templates, bracketed ``[http... label]`` external links), looked
-  up among the WARC/WET inputs after URL normalisation (:func:`normalize_url`). RedPajama
+  up among the WARC/WET inputs after URL normalisation (:func:`filters.exact_dedup.normalize_url`,
+  the key of C4's URL dedup). RedPajama
   crawled 300K of 38M such URLs with wget.
   (b) ``wikipedia_text``: when fewer reference pages are found than negatives (always the
   case on samples), Wikipedia article paragraphs themselves (cleaned wikitext, consecutive
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
 import os
 import re
 import tempfile
@@ -39,7 +39,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from filters.document import Document
-from filters.quality import CC_LABEL, WIKI_LABEL, classifier_text, file_sha256, wiki_probability
+from filters.exact_dedup import normalize_url
+from filters.quality import CC_LABEL, WIKI_LABEL, classifier_text, wiki_probability
+from mixtures.config import QualityConfig, QualityTrainingConfig
+from mixtures.provenance import sha256_file, write_json_atomically
 
 REFERENCE_PAGES = "reference_pages"
 WIKIPEDIA_TEXT = "wikipedia_text"
@@ -74,22 +77,6 @@ def reference_urls(wikitext: str) -> list[str]:
     return list(dict.fromkeys(url.strip() for url in found if url.strip()))
 
 
-def normalize_url(url: str) -> str:
-    """TFDS C4's ``normalize_url`` plus a lower-cased host and no fragment.
-
-    ``https?://(www.)?`` is stripped, then a query starting with ``utm_``, ``ref`` or
-    ``feed``, then trailing slashes; so ``http://www.Example.org/a/?utm_source=x#top`` and
-    ``https://example.org/a`` are one key.
-    """
-    url = url.strip().strip("<>")
-    url = url.split("#", 1)[0]
-    url = re.sub(r"^https?://(www\.)?", "", url, flags=re.IGNORECASE)
-    url = re.sub(r"\?(utm_|ref|feed).*", "", url)
-    url = url.rstrip("/")
-    host, slash, path = url.partition("/")
-    return host.lower() + slash + path
-
-
 # --- examples, sampling, split ----------------------------------------------------------
 
 
@@ -109,7 +96,7 @@ class Example:
 
 def seeded_rank(seed: int, key: str) -> str:
     """A pseudo-random but reproducible sort key: the sample is the lowest ranks."""
-    return hashlib.sha1(f"{seed}\x1f{key}".encode("utf-8")).hexdigest()
+    return hashlib.sha1(f"{seed}\x1f{key}".encode()).hexdigest()
 
 
 class LowestRanks:
@@ -195,7 +182,7 @@ def is_dump(path: str) -> bool:
 
 def iter_wikipedia_articles(paths: Iterable[str]) -> Iterator[Document]:
     """Raw-wikitext article documents (namespace 0, no redirects) of local dumps, any language."""
-    from filters.sources.wikipedia.dump import read_wikipedia_dump
+    from filters.sources.wikipedia.reader import read_wikipedia_dump
 
     for path in paths:
         with open(path, "rb") as fh:
@@ -220,20 +207,32 @@ def iter_web_pages(paths: Iterable[str]) -> Iterator[Document]:
 # --- building the training set -----------------------------------------------------------
 
 
+_DEFAULTS = QualityTrainingConfig()  # the one home of the defaults is the config tree (models.quality)
+
+
 @dataclass(frozen=True)
 class TrainingOptions:
-    """Knobs of ``pasture models quality`` (recorded in MODEL.metrics.json)."""
+    """Knobs of ``pasture models quality`` (recorded in MODEL.metrics.json).
 
-    seed: int = 1
-    epoch: int = 5  # fastText supervised defaults, as RedPajama trained with
-    lr: float = 0.1
-    dim: int = 100
-    word_ngrams: int = 1  # must stay 1: see _train_fasttext
-    min_chars: int = 300  # shorter pages / chunks are not examples
-    max_negatives: int = 100_000
-    max_wiki_articles: int = 5_000  # raw wikitext held in memory for the top-up
-    heldout_fraction: float = 0.1
-    threshold: float = 0.25  # QualityConfig.threshold: precision/recall are measured here
+    The knobs and their defaults are ``models.quality`` of the config tree
+    (:class:`mixtures.config.QualityTrainingConfig`); ``threshold`` is ``quality.threshold``.
+    """
+
+    seed: int = _DEFAULTS.seed
+    epoch: int = _DEFAULTS.epoch
+    lr: float = _DEFAULTS.lr
+    dim: int = _DEFAULTS.dim
+    word_ngrams: int = 1  # not configurable, must stay 1: see _train_fasttext
+    min_chars: int = _DEFAULTS.min_chars
+    max_negatives: int = _DEFAULTS.max_negatives
+    max_wiki_articles: int = _DEFAULTS.max_wiki_articles
+    heldout_fraction: float = _DEFAULTS.heldout_fraction
+    threshold: float = QualityConfig.threshold  # precision/recall are measured where the filter cuts
+
+    @classmethod
+    def from_config(cls, training: QualityTrainingConfig, scoring: QualityConfig) -> TrainingOptions:
+        """The options from ``models.quality`` and ``quality`` of one config tree."""
+        return cls(**asdict(training), threshold=scoring.threshold)
 
 
 @dataclass
@@ -259,7 +258,7 @@ def build_training_set(web_paths: list[str], dump_paths: list[str], reference_du
         reference_dump_paths: Wikipedia dumps whose citations define the reference URLs.
         options: Sampling and size knobs.
     """
-    from filters.sources.wikipedia.dump import WikitextCleaner
+    from filters.sources.wikipedia.rules import WikitextCleaner
 
     cited: set[str] = set()
     articles = LowestRanks(options.max_wiki_articles, options.seed)
@@ -446,7 +445,7 @@ def train_quality_model(training: TrainingSet, output: str, options: TrainingOpt
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         train_path = os.path.join(tmp, "train.txt")
         _write_examples(train_path, train)
-        training_sha = file_sha256(train_path)
+        training_sha = sha256_file(train_path)
         model = _train_fasttext(train_path, options)
         tmp_model = os.path.join(tmp, "model.bin")
         model.save_model(tmp_model)
@@ -465,7 +464,7 @@ def train_quality_model(training: TrainingSet, output: str, options: TrainingOpt
 
     metrics: dict[str, Any] = {
         "model": os.path.abspath(output),
-        "model_sha256": file_sha256(output),
+        "model_sha256": sha256_file(output),
         "training_set_sha256": training_sha,
         "heldout": {
             "threshold": options.threshold,
@@ -490,22 +489,14 @@ def train_quality_model(training: TrainingSet, output: str, options: TrainingOpt
         },
         "config": {**asdict(options), "labels": [WIKI_LABEL, CC_LABEL], "thread": 1,
                    "normalisation": "filters.quality.classifier_text"},
-        "inputs": {role: {path: file_sha256(path) for path in paths} for role, paths in inputs.items()},
+        "inputs": {role: {path: sha256_file(path) for path in paths} for role, paths in inputs.items()},
     }
-    _write_json(output + ".metrics.json", metrics)
+    write_json_atomically(output + ".metrics.json", metrics)
     return metrics
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
-
-
-def _write_json(path: str, data: dict[str, Any]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def summary_lines(metrics: dict[str, Any]) -> list[str]:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from filters.sources.arxiv.config import ArxivConfig
 from filters.sources.arxiv.latex import ArxivCleaner
 from filters.sources.arxiv.reader import ArxivReader
-from filters.sources.arxiv.config import ArxivConfig
 from tests.battery.harness import BatchRun, assert_sound, run_batch, the_quarantine
 
 PAPERS = ("1703.09710", "1907.10121", "2206.14220")

@@ -94,6 +94,13 @@ def gh(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> GithubBatch:
     (inputs / "truncated.jsonl.gz").write_bytes(truncated)
     expected["truncated.jsonl.gz"] = _complete_lines(truncated)
 
+    # A gzip stream corrupt half-way (its second member has an invalid deflate block type):
+    # zlib.error, a data error GithubReader declares. The first member's 30 lines are kept.
+    rows = slice_of(420)
+    second = bytearray(gzip.compress(text(rows[30:]), mtime=0))
+    second[10] = 0b111  # BFINAL=1, BTYPE=11 (reserved): "invalid block type"
+    (inputs / "corrupt.jsonl.gz").write_bytes(gzip.compress(text(rows[:30]), mtime=0) + bytes(second))
+
     run = run_batch(root, "github", [str(inputs)], watch=[corpus / "github"])
     return GithubBatch(run, expected, binary_paths)
 
@@ -158,3 +165,10 @@ def test_truncated_gzip_keeps_the_lines_before_the_cut(gh):
     assert len(expected) >= 20
     assert record["record"] == f"after record {len(got)}"
     assert got == expected
+
+
+def test_corrupt_gzip_is_quarantined_and_the_lines_before_kept(gh):
+    record = the_quarantine(gh.run, "corrupt.jsonl.gz")
+    assert record["error"] == "error: Error -3 while decompressing data: invalid block type"  # zlib.error
+    assert record["record"] == "after record 30"
+    assert _lines_of(gh.run, "corrupt.jsonl.gz") == set(range(1, 31))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from filters.sources.stackexchange.reader import StackExchangeReader
 from filters.sources.stackexchange.config import StackExchangeConfig
+from filters.sources.stackexchange.reader import StackExchangeReader
 from tests.battery.harness import BatchRun, assert_sound, billion_laughs, finishes, run_batch
 
 CONLANG = "conlang.meta.stackexchange.com"
@@ -41,7 +41,7 @@ class Posts:
     other: set[int] = field(default_factory=set)
 
     @classmethod
-    def of(cls, rows: list[bytes]) -> "Posts":
+    def of(cls, rows: list[bytes]) -> Posts:
         posts = cls()
         for row in rows:
             post_id, kind = int(_attr(row, "Id")), _attr(row, "PostTypeId")

@@ -17,7 +17,8 @@ import pytest
 
 from filters.base import Dropped, QuarantineRecord
 from filters.document import Document
-from filters.sources.wikipedia.dump import WikitextCleaner, read_wikipedia_dump
+from filters.sources.wikipedia.reader import read_wikipedia_dump
+from filters.sources.wikipedia.rules import WikitextCleaner
 from tests.battery.harness import BatchRun, assert_sound, billion_laughs, finishes, run_batch, the_quarantine
 
 UKWIKI = "ukwiki-20230501-pages-articles-multistream-first100k-lines.xml.bz2"

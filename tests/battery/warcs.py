@@ -45,7 +45,7 @@ class Member:
         headers, _, payload = self.block.partition(b"\r\n\r\n")
         return headers, payload
 
-    def with_block(self, block: bytes) -> "Member":
+    def with_block(self, block: bytes) -> Member:
         """The same record with a new block and a Content-Length that matches it."""
         head = re.sub(rb"\r\nContent-Length: *\d+", b"\r\nContent-Length: %d" % len(block), self.head)
         # The digests would no longer match; warcio does not check them, but say so honestly.
@@ -53,7 +53,7 @@ class Member:
         raw = head + b"\r\n\r\n" + block + b"\r\n\r\n"
         return Member(raw, gzip.compress(raw, mtime=0))
 
-    def with_http(self, headers: bytes, payload: bytes) -> "Member":
+    def with_http(self, headers: bytes, payload: bytes) -> Member:
         return self.with_block(headers + b"\r\n\r\n" + payload)
 
 

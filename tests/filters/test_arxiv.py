@@ -11,6 +11,8 @@ import tarfile
 import pytest
 
 from filters.base import Dropped, QuarantineRecord
+from filters.document import Document
+from filters.sources.arxiv.config import ArxivConfig
 from filters.sources.arxiv.latex import (
     NO_SECTION,
     SECTION,
@@ -23,9 +25,7 @@ from filters.sources.arxiv.latex import (
     extract_macros,
     strip_comments,
 )
-from filters.document import Document
 from filters.sources.arxiv.reader import LINK, OVERSIZE, SPECIAL, UNSAFE_PATH, ArxivReader
-from filters.sources.arxiv.config import ArxivConfig
 
 CFG = ArxivConfig()
 _UNESCAPED_PERCENT = re.compile(r"(?<!\\)(?:\\\\)*%")
@@ -61,7 +61,7 @@ def test_celerite_macros_are_expanded(corpus):
     assert re.search(r"\\celerite(?![A-Za-z])", doc.text) is None
     assert "\\project{celerite}" in doc.text
     assert "\\emph{celerite}" in doc.text  # \celeriteterm
-    assert "\\project{TESS}\\ " in doc.text  # \tess\ 
+    assert "\\project{TESS}\\ " in doc.text  # \tess\
     # figures/examples-macros.tex is \include'd in the preamble; its numbers land in the text.
     assert "\\exampleindata" not in doc.text
     info = doc.annotations["arxiv_clean"]

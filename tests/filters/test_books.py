@@ -8,20 +8,19 @@ import json
 import pytest
 
 from filters.base import QuarantineRecord
+from filters.document import Document
+from filters.minhash import band_keys, minhash_signature
+from filters.sources.books.config import BooksConfig
 from filters.sources.books.gutenberg import (
     EMPTY,
     BooksFilter,
     GutenbergCleaner,
-    band_keys,
     containment,
     is_near_duplicate,
-    minhash_signature,
-    shingle_hashes,
     strip_gutenberg,
 )
-from filters.document import Document
+from filters.sources.books.gutenberg import book_shingles as shingle_hashes
 from filters.sources.books.reader import BooksReader, decode_book
-from filters.sources.books.config import BooksConfig
 
 CFG = BooksConfig()
 
@@ -138,6 +137,6 @@ def test_jsonl_books_and_bad_lines(tmp_path):
 
 
 def test_decode_book_falls_back_to_latin1():
-    assert decode_book("café".encode("utf-8")) == ("café", "utf-8")
+    assert decode_book("café".encode()) == ("café", "utf-8")
     assert decode_book("“quoted”".encode("cp1252")) == ("“quoted”", "cp1252")
     assert decode_book(b"\x81\x8d") == ("\x81\x8d", "latin-1")  # undefined in cp1252

@@ -7,14 +7,13 @@ import re
 
 import pytest
 
-from filters.sources.c4.rules import (
-    C4_BADWORDS,
+from filters.document import Document
+from filters.sources.c4.badwords import badwords_regex, load_badwords, tfds_badwords_regex
+from filters.sources.c4.config import C4Config
+from filters.sources.c4.lines import (
     C4_CURLY_BRACKET,
-    C4_EMPTY_AFTER_CLEAN,
     C4_LOREM_IPSUM,
-    C4_TOO_FEW_SENTENCES,
     C4_TOO_LONG,
-    CLEANER_NAME,
     END_MARKS,
     LINE_JAVASCRIPT,
     LINE_NO_END_MARK,
@@ -22,20 +21,20 @@ from filters.sources.c4.rules import (
     LINE_RULES,
     LINE_TOO_LONG_WORD,
     LINE_TOO_SHORT,
+    clean_page_text,
+)
+from filters.sources.c4.rules import (
+    C4_BADWORDS,
+    C4_EMPTY_AFTER_CLEAN,
+    C4_TOO_FEW_SENTENCES,
+    CLEANER_NAME,
     C4Cleaner,
     C4PageFilter,
-    badwords_regex,
-    clean_page_text,
-    load_badwords,
-    remove_duplicate_spans,
-    span_hashes,
-    split_sentences,
-    tfds_badwords_regex,
 )
-from filters.document import Document
+from filters.sources.c4.sentences import split_sentences
+from filters.sources.c4.spans import remove_duplicate_spans, span_hashes
 from filters.sources.cc.extract import HtmlExtractor, html_to_text
 from filters.sources.cc.warc import read_warc
-from filters.sources.c4.config import C4Config
 
 DEFAULTS = C4Config()
 
@@ -90,6 +89,7 @@ def test_kept_page_lines_all_pass_the_line_rules(pages):
     assert info["lines_removed"][LINE_NO_END_MARK] > 0
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_curly_bracket_drops_the_page(pages):
     # The htmldate README quotes code: "... (example setting: dateparser.DateDataParser(settings={'PREF..."
     doc = page(pages, "https://github.com/adbar/htmldate")
@@ -192,6 +192,7 @@ def test_too_long_word_drops_the_line(pages):
     assert all(len(w) <= 300 for w in strict.text.split())
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_lorem_ipsum_drops_the_page(pages, corpus):
     # bayern.de left a teaser with "Lorem ipsum" in an HTML comment: invisible, so the live
     # page is not affected, but the same block rendered (what the template shows when the
@@ -221,6 +222,7 @@ def test_min_words_per_line_is_configurable(pages):
     assert (tfds.lines_kept, paper.lines_kept) == (3, 6)
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_filter_without_cleaner_judges_raw_text(pages):
     for key in [("https://github.com/adbar/htmldate", None), ("http://data.gov.uk/apps", UKWA),
                 ("http://data.gov.uk/blog/open-data-vision-leeds", UKWA)]:

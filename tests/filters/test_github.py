@@ -9,7 +9,10 @@ import json
 import pytest
 
 from filters.base import Dropped, QuarantineRecord
+from filters.document import Document
 from filters.sources.github import rules as gh
+from filters.sources.github.config import GithubConfig
+from filters.sources.github.reader import GithubReader, read_jsonl, repo_files
 from filters.sources.github.rules import (
     GithubContentFilter,
     GithubFileFilter,
@@ -19,9 +22,6 @@ from filters.sources.github.rules import (
     extension_of,
     strip_license_header,
 )
-from filters.document import Document
-from filters.sources.github.reader import GithubReader, read_jsonl, repo_files
-from filters.sources.github.config import GithubConfig
 
 CFG = GithubConfig()
 
@@ -30,7 +30,7 @@ CFG = GithubConfig()
 def records(corpus):
     path = corpus / "github" / "github_sample.jsonl.gz"
     with path.open("rb") as fh:
-        items = list(GithubReader("github")(str(path), fh))
+        items = list(GithubReader("github", CFG)(str(path), fh))
     assert len(items) == 723 and all(isinstance(d, Document) for d in items)
     return {(d.meta["repo_name"], d.meta["path"]): d for d in items}
 
@@ -165,7 +165,7 @@ def test_local_repositories_with_a_license_map(tmp_path):
         ("", "stray.txt", ""), ("gpl-repo", "b.c", "gpl-3.0"), ("mit-repo", "logo.png", "mit"),
         ("mit-repo", "src/a.py", "mit"),
     ]
-    reader = GithubReader("github", index)
+    reader = GithubReader("github", CFG, repo_index=index)
     out = {}
     for path in index:
         with open(path, "rb") as fh:

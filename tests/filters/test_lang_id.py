@@ -8,8 +8,8 @@ import pickle
 import pytest
 
 from filters.document import Document
-from filters.sources.cc.extract import HtmlExtractor
 from filters.lang_id import EMPTY_TEXT, LANG, LanguageFilter, LanguageIdentifier, bundled_model_path
+from filters.sources.cc.extract import HtmlExtractor
 from filters.sources.cc.warc import read_warc
 from mixtures.config import LangIdConfig
 
@@ -61,6 +61,7 @@ def test_german_filter_keeps_german(extracted):
     assert verdict.keep and verdict.scores["lang"] == "de"
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_confident_manifest_labels_are_reproduced(extracted, english_filter):
     """Pages the reference LID (resiliparse text + lid.176) scored >= 0.9 get the same label."""
     confident = [(entry, doc) for entry, doc in extracted if entry["lang_score"] >= 0.9]
@@ -112,3 +113,10 @@ def test_explicit_model_path():
     lid.load()
     verdict = lid(Document("cc/x", "Le chat dort sur le canapé pendant que la pluie tombe.", "cc"))
     assert verdict.keep and verdict.scores["lang"] == "fr"
+
+
+def test_text_fasttext_cannot_take_raises_a_declared_data_error(english_filter):
+    # pybind11 would say TypeError, which is a bug type; a lone surrogate is bad text.
+    with pytest.raises(UnicodeEncodeError):
+        english_filter(Document("cc/x", "An English sentence with a lone \ud800 surrogate.", "cc"))
+    assert issubclass(UnicodeEncodeError, LanguageFilter.data_errors)

@@ -15,12 +15,14 @@ from filters.minhash import (
     candidate_probability,
     estimated_jaccard,
     jaccard,
+    minhash_signature,
     normalized_words,
     s_curve,
     shingle_hashes,
     shingles,
     signature_array,
     signature_bytes,
+    word_shingle_hashes,
 )
 from mixtures.config import ConfigError, MinHashConfig
 
@@ -144,3 +146,23 @@ def test_config_validation():
         MinHashConfig(verify_threshold=1.5)
     with pytest.raises(ConfigError, match="max_rounds"):
         MinHashConfig(max_rounds=0)
+
+
+def test_64_bit_shingles_and_signatures_are_datasketch_affine64(frankenstein):
+    words = normalized_words(frankenstein)
+    hashes = word_shingle_hashes(words, 5, bits=64)
+    assert hashes.dtype == np.uint64 and len(hashes) == len(words) - 4
+    h = 0  # the first shingle by hand: h = h * 0x9E3779B97F4A7C15 + xxh64(word) mod 2^64
+    for word in words[:5]:
+        h = (h * 0x9E3779B97F4A7C15 + xxhash.xxh64_intdigest(word)) % 2**64
+    assert int(hashes[0]) == h
+    ours = minhash_signature(hashes, 128, 1)  # the whole book crosses the 4096-shingle chunks
+    theirs = MinHash(num_perm=128, seed=1, hashfunc=int, scheme="affine64")
+    theirs.update_batch(hashes.tolist())
+    assert ours.dtype == np.uint64 and list(ours) == list(theirs.hashvalues)
+    # 32-bit hashes give the affine32 values MinHasher gives
+    assert list(minhash_signature(shingle_hashes(frankenstein, 5), 144, 1)) == list(
+        MinHasher(MinHashConfig()).hashvalues(frankenstein))
+    # 64-bit band keys carry the full values: equal bands, equal keys
+    keys = band_keys(ours, 32, 4)
+    assert len(keys) == 32 and len(keys[0]) == 2 + 4 * 8 and keys == band_keys(ours.copy(), 32, 4)

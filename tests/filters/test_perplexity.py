@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import pickle
 from pathlib import Path
 
 import pytest
 
+from filters.base import Step
 from filters.document import Document
-from pipeline.training.lm import (
-    LMTrainingError,
-    LMTrainingSettings,
-    find_kenlm_binary,
-    lm_lines,
-    percentile_table,
-    sha256_file,
-    train_language,
-    update_manifest,
-)
 from filters.normalize import normalize
 from filters.perplexity import (
     BUCKET_ALL,
@@ -27,11 +19,21 @@ from filters.perplexity import (
     PerplexityFilter,
     bucket_for,
     document_perplexity,
+    lm_lines,
     load_models,
     score_text,
 )
-from filters.sources.wikipedia.dump import iter_articles
 from mixtures.config import PerplexityConfig
+from mixtures.provenance import sha256_file
+from pipeline.training.lm import (
+    LMTrainingError,
+    LMTrainingSettings,
+    find_kenlm_binary,
+    percentile_table,
+    train_language,
+    update_manifest,
+)
+from pipeline.training.wikipedia_text import iter_articles
 
 EN = "enwiki-pages-articles-sample.xml.bz2"
 UK = "ukwiki-20230501-pages-articles-multistream-first100k-lines.xml.bz2"
@@ -206,6 +208,27 @@ def test_filter_pickles_config_only_and_requires_load(model_dir):
         clone(_doc("text", "en"))
     clone.load()
     assert clone(_doc(EN_BOILERPLATE, "en")).scores == f(_doc(EN_BOILERPLATE, "en")).scores
+
+
+def test_filter_is_a_step_that_quarantines_text_sentencepiece_cannot_take(model_dir):
+    f = PerplexityFilter(PerplexityConfig(model_dir=str(model_dir)))
+    assert isinstance(f, Step) and f.versioned_name == "perplexity_v1" and f.cost_stage == "perplexity"
+    assert f.reasons == (REASON_PERPLEXITY,)
+    f.load()
+    # A lone surrogate (from a JSON "\ud800" escape) raises the declared data error, not the
+    # RuntimeError SentencePiece would: the record is quarantined, the run goes on.
+    with pytest.raises(f.data_errors):
+        f(_doc("Accessibility \ud800 text", "en"))
+    assert f(_doc("Accessibility \ud800 text", "fr")).scores["bucket"] == "all"  # no model, nothing scored
+
+
+def test_runtime_scoring_imports_no_training_code():
+    source = Path(__file__).resolve().parents[2] / "filters" / "perplexity.py"
+    imported = [node.module if isinstance(node, ast.ImportFrom) else alias.name
+                for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
+                if isinstance(node, (ast.Import, ast.ImportFrom))
+                for alias in node.names]
+    assert imported and not [m for m in imported if m and m.split(".")[0] == "pipeline"]
 
 
 def test_missing_or_incomplete_model_dir_fails_at_load(tmp_path, model_dir):

@@ -8,12 +8,15 @@ and corpus/cc (extracted text, 11 languages, mostly de/en).
 
 from __future__ import annotations
 
+import ast
 import itertools
+from pathlib import Path
 
 import pytest
 
-from filters.sources.c4.rules import CLEANER_NAME, C4Cleaner
+from filters.base import Step
 from filters.document import Document
+from filters.exact_dedup import normalize_url
 from filters.quality import (
     CC_LABEL,
     QUALITY,
@@ -22,6 +25,9 @@ from filters.quality import (
     classifier_text,
     wiki_probability,
 )
+from filters.sources.c4.config import C4Config
+from filters.sources.c4.rules import CLEANER_NAME, C4Cleaner
+from mixtures.config import QualityConfig
 from pipeline.training.quality import (
     CC_PAGES,
     WIKIPEDIA_TEXT,
@@ -32,15 +38,12 @@ from pipeline.training.quality import (
     dedup_examples,
     is_heldout,
     iter_wikipedia_articles,
-    normalize_url,
     precision_recall,
     reference_urls,
     roc_auc,
     train_quality_model,
     wikipedia_chunks,
 )
-from mixtures.config import QualityConfig
-from filters.sources.c4.config import C4Config
 
 # fastText's defaults (lr 0.1, 5 epochs) underfit 130 examples; RedPajama trained on ~600K.
 OPTIONS = TrainingOptions(epoch=30, lr=0.5, heldout_fraction=0.2, seed=1)
@@ -105,7 +108,8 @@ def test_reference_urls_forms():
     ("<https://example.org/a?id=3>", "example.org/a?id=3"),
     ("https://example.org/A", "example.org/A"),  # paths stay case-sensitive
 ])
-def test_normalize_url(url, expected):
+def test_cited_and_crawled_urls_meet_on_c4s_url_key(url, expected):
+    # Training looks cited URLs up among crawled pages with C4's URL-dedup key.
     assert normalize_url(url) == expected
 
 
@@ -228,6 +232,27 @@ def test_filter_scores_and_drop_reason(trained):
     assert not dropped.keep and dropped.reason == QUALITY
     assert dropped.scores["wiki_prob"] == verdict.scores["wiki_prob"] < 1.0
     assert doc.annotations == {}  # filters never mutate the document
+
+
+def test_filter_is_a_step_that_quarantines_text_fasttext_cannot_take(trained):
+    _, model, _ = trained
+    quality = QualityFilter(QualityConfig(enabled=True, model=model))
+    assert isinstance(quality, Step) and quality.versioned_name == "quality_v1" and quality.cost_stage == "quality"
+    assert quality.reasons == (QUALITY,)
+    quality.load()
+    # A lone surrogate (from a JSON "\ud800" escape) raises the declared data error, not the
+    # TypeError fastText would: the record is quarantined, the run goes on.
+    with pytest.raises(quality.data_errors):
+        quality(Document("cc/1", "Accessibility \ud800 text", "cc", {}))
+
+
+def test_runtime_scoring_imports_no_training_code():
+    source = Path(__file__).resolve().parents[2] / "filters" / "quality.py"
+    imported = [node.module if isinstance(node, ast.ImportFrom) else alias.name
+                for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
+                if isinstance(node, (ast.Import, ast.ImportFrom))
+                for alias in node.names]
+    assert imported and not [m for m in imported if m and m.split(".")[0] == "pipeline"]
 
 
 def test_filter_pickles_without_the_model(trained):

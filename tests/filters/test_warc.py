@@ -13,7 +13,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from filters.base import Dropped, QuarantineRecord
 from filters.document import Document, stable_id
-from filters.sources.cc.warc import HTTP_STATUS, NON_HTML, REVISIT, WarcReader, clean_url, codec_for, decode_html, read_warc
+from filters.sources.cc.payload import codec_for, decode_html
+from filters.sources.cc.warc import HTTP_STATUS, NON_HTML, REVISIT, WarcReader, clean_url, read_warc
 from mixtures.config import ExtractConfig
 
 
@@ -60,6 +61,7 @@ def test_every_cc_file_reads_with_exact_counts(corpus, name):
     assert _summary(_read(corpus / "cc" / name)) == EXPECTED_CC[name]
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_cc_pages_yields_the_216_responses_of_the_manifest(corpus):
     manifest = [json.loads(line) for line in (corpus / "cc-pages" / "manifest.jsonl").read_text().splitlines()]
     docs = []
@@ -80,6 +82,7 @@ def test_cc_pages_yields_the_216_responses_of_the_manifest(corpus):
     assert len({d.id for d in docs}) == 216
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_charset_http_header_wins_then_meta_then_utf8(corpus):
     docs = {d.meta["url"]: d for p in (corpus / "cc-pages").glob("*.warc.gz") for d in _read(p)}
     manifest = [json.loads(line) for line in (corpus / "cc-pages" / "manifest.jsonl").read_text().splitlines()]
@@ -203,7 +206,7 @@ def test_oversized_payload_is_quarantined_with_the_limit(corpus):
 
 
 def test_reader_pickles_and_names_the_source(corpus):
-    reader = pickle.loads(pickle.dumps(WarcReader(ExtractConfig(), source="c4")))
+    reader = pickle.loads(pickle.dumps(WarcReader("c4", ExtractConfig())))
     path = corpus / "cc" / "whirlwind.warc.gz"
     with open(path, "rb") as fh:
         [doc] = list(reader(str(path), fh))

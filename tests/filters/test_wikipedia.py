@@ -11,20 +11,18 @@ import pytest
 
 from filters.base import Dropped, QuarantineRecord
 from filters.document import Document, stable_id
-from filters.sources.wikipedia.dump import (
+from filters.sources.wikipedia.config import WikipediaConfig
+from filters.sources.wikipedia.reader import (
     HIDDEN_PREFIXES_KEY,
-    REASON_EMPTY,
     REASON_WIKI_LANG,
     WikipediaDumpReader,
-    WikipediaTextFilter,
-    WikitextCleaner,
     count_pages,
-    iter_articles,
     lang_from_dbname,
     read_wikipedia_dump,
-    wikitext_to_text,
 )
-from filters.sources.wikipedia.config import WikipediaConfig
+from filters.sources.wikipedia.render import wikitext_to_text
+from filters.sources.wikipedia.rules import REASON_EMPTY, WikipediaTextFilter, WikitextCleaner
+from pipeline.training.wikipedia_text import iter_articles
 
 EN = "enwiki-pages-articles-sample.xml.bz2"
 JA = "jawiki-20230501-pages-articles-multistream-first100k-lines.xml.bz2"
@@ -104,11 +102,14 @@ def test_enwiki_articles_ids_and_meta(corpus):
 def test_reader_is_a_picklable_config_bound_callable(corpus):
     import pickle
 
-    reader = pickle.loads(pickle.dumps(WikipediaDumpReader(WikipediaConfig(languages=("uk",)))))
+    reader = pickle.loads(pickle.dumps(WikipediaDumpReader("wiki", WikipediaConfig(languages=("uk",)))))
     path = corpus / "wikipedia" / EN
     with open(path, "rb") as fh:
         items = list(reader(str(path), fh))
     assert [type(i).__name__ for i in items] == ["Dropped", "Dropped"]
+    # The source name from the config is the documents' source and their id prefix.
+    assert {i.doc.source for i in items} == {"wiki"}
+    assert [i.doc.id for i in items] == [stable_id("wiki", "en", i.doc.meta["page_id"]) for i in items]
 
 
 @pytest.mark.parametrize("dbname, xml_lang, expected", [

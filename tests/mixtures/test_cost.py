@@ -8,17 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from mixtures.cost import (
-    LLAMA1_SOURCES,
-    LLAMA_TOTAL_TOKENS,
-    CostModelError,
-    plan,
-    plan_sources,
-    rates_from_results,
-)
+from mixtures.cost import CostModelError, plan, plan_sources, rates_from_results
+from mixtures.spec import load_mixture
 from pipeline.cli import main as cli_main
+from pipeline.commands.plan_cost import recipe_stages
 
 REPO = Path(__file__).resolve().parents[2]
+LLAMA = load_mixture("llama1")
+# A small stage table for the arithmetic (the command takes the real one from the recipes).
+STAGES = {
+    "cc": ("extract", "lang_id", "perplexity", "minhash", "tokenize"),
+    "c4": ("c4_rules", "lang_id", "minhash", "tokenize"),
+    "github": ("github", "tokenize"),
+    "wikipedia": ("wikipedia", "tokenize"),
+    "books": ("books", "minhash", "tokenize"),
+    "arxiv": ("arxiv", "tokenize"),
+    "stackexchange": ("stackexchange", "tokenize"),
+}
 
 
 def _results_module():
@@ -29,16 +35,32 @@ def _results_module():
 
 
 def test_table1_reproduces_published_sizes_and_bytes_per_token():
-    sources = {s.kind: s for s in plan_sources(LLAMA_TOTAL_TOKENS)}
+    sources = {s.kind: s for s in plan_sources(LLAMA.total_tokens)}
     # At 1.4T tokens the model gives back Table 1's disk sizes (it is derived from them).
-    for size in LLAMA1_SOURCES:
-        assert sources[size.kind].output_bytes == pytest.approx(size.disk_bytes)
+    for table_row in LLAMA.sources:
+        assert sources[table_row.kind].output_bytes == pytest.approx(table_row.disk_bytes)
     # anchors.md §2.7: implied bytes/token and unique tokens.
     assert sources["cc"].bytes_per_token == pytest.approx(3.87, abs=0.005)
     assert sources["arxiv"].bytes_per_token == pytest.approx(2.79, abs=0.005)
     assert sources["cc"].tokens == pytest.approx(938e9)
     assert sources["wikipedia"].unique_tokens == pytest.approx(25.7e9, rel=1e-3)
-    assert sum(s.weight for s in LLAMA1_SOURCES) == pytest.approx(1.0)
+    assert sum(s.weight for s in sources.values()) == pytest.approx(1.0)
+    assert LLAMA.total_tokens == 1.4e12
+
+
+def test_stages_come_from_the_recipes_under_the_llama_configuration():
+    stages = recipe_stages(LLAMA)
+    assert set(stages) == set(LLAMA.kinds)
+    assert stages["cc"] == ("extract", "line_dedup", "lang_id", "perplexity", "quality", "minhash", "tokenize")
+    # C4 is read from WARC/WET like CC, so it pays for extraction too.
+    assert stages["c4"][:3] == ("extract", "c4_rules", "lang_id") and "minhash" in stages["c4"]
+    assert stages["books"] == ("books", "minhash", "tokenize")
+    assert all(s[-1] == "tokenize" for s in stages.values())
+
+
+def test_every_source_needs_its_stages():
+    with pytest.raises(CostModelError, match="github"):
+        plan(1.4e12, {}, {k: v for k, v in STAGES.items() if k != "github"})
 
 
 def test_core_hours_per_stage_totals_and_cluster():
@@ -48,7 +70,7 @@ def test_core_hours_per_stage_totals_and_cluster():
         # 2000 docs/s × 5000 B = 10 MB/s over CC + C4 (4.083 TB) → 113.4 core-hours.
         "lang_id": {"docs_per_s_per_core": 2000, "text_bytes_per_doc": 5000},
     })
-    cost = plan(1.4e12, rates, workers=10, cores_per_worker=4, target_hours=10)
+    cost = plan(1.4e12, rates, STAGES, workers=10, cores_per_worker=4, target_hours=10)
     stages = {s.stage: s for s in cost.stages}
     assert stages["extract"].sources == ("cc",)
     assert stages["extract"].core_hours == pytest.approx(3.3e12 / 1e6 / 3600)
@@ -66,8 +88,8 @@ def test_core_hours_per_stage_totals_and_cluster():
 
 def test_tokens_and_retention_scale_the_input():
     rates = rates_from_results({"tokenize": {"mb_per_s_per_core": 5.0}})
-    full = plan(1.4e12, rates)
-    half = plan(0.7e12, rates, retention={"cc": 0.1})
+    full = plan(1.4e12, rates, STAGES)
+    half = plan(0.7e12, rates, STAGES, retention={"cc": 0.1})
     cc_full = next(s for s in full.sources if s.kind == "cc")
     cc_half = next(s for s in half.sources if s.kind == "cc")
     assert cc_half.output_bytes == pytest.approx(cc_full.output_bytes / 2)
@@ -89,7 +111,7 @@ def test_rates_file_overrides_sources_and_flags_unusable_entries():
         "orphan": {"mb_per_s_per_core": 2.0},
         "perplexity": {"docs_per_s_per_core": 3200},  # no doc size: cannot become bytes
     })
-    cost = plan(1.4e12, rates)
+    cost = plan(1.4e12, rates, STAGES)
     stages = {s.stage: s for s in cost.stages}
     assert stages["custom"].sources == ("github",)
     assert stages["custom"].core_hours == pytest.approx(328e9 / 2e6 / 3600)
@@ -106,7 +128,7 @@ def test_rates_file_overrides_sources_and_flags_unusable_entries():
 ])
 def test_bad_rates_are_rejected_with_the_field(results, message):
     with pytest.raises(CostModelError, match=message):
-        plan(1.4e12, rates_from_results(results))
+        plan(1.4e12, rates_from_results(results), STAGES)
 
 
 def test_record_merges_sorted_and_deterministic(tmp_path):
@@ -138,12 +160,17 @@ def test_plan_cost_command_prints_and_writes_markdown(tmp_path, capsys):
     assert rc == 0
     printed = capsys.readouterr().out
     assert printed == out.read_text()
-    assert "| extract | cc | 3.3 TB | 1.00 | 917 |" in printed
+    # The recipes' stages: C4 is extracted from WARC/WET like CC (3.3 TB + 783 GB at 1 MB/s).
+    assert "| extract | cc, c4 | 4.1 TB | 1.00 | 1,134 |" in printed
     assert "| tokenize | cc, c4, github, wikipedia, books, arxiv, stackexchange |" in printed
     assert "**missing** (no rate in the bench file)" in printed
-    assert "| total core-hours (lower bound) | 917 |" in printed
-    assert "| wall time on 10 workers × 4 cores (lower bound) | 22.9 h |" in printed
-    assert "no measured rate for 12 of 13 stages" in printed
+    assert "| total core-hours (lower bound) | 1,134 |" in printed
+    assert "| wall time on 10 workers × 4 cores (lower bound) | 28.4 h |" in printed
+    stages = set().union(*recipe_stages(LLAMA).values())
+    assert f"no measured rate for {len(stages) - 1} of {len(stages)} stages" in printed
+    stage_rows = [line.split(" | ")[0][2:] for line in printed.split("## Stages")[1].split("## Totals")[0].splitlines()
+                  if line.startswith("| ") and not line.startswith("| stage")]
+    assert stage_rows[:2] == ["extract", "line_dedup"] and stage_rows[-1] == "tokenize"
 
 
 def test_plan_cost_rejects_bad_retention(tmp_path, capsys):

@@ -63,3 +63,10 @@ def test_parse_size_is_decimal():
     assert parse_size("3.3 TB") == 3_300_000_000_000 and parse_size("83 GB") == 83_000_000_000
     with pytest.raises(ConfigError):
         parse_size("lots")
+
+
+def test_unreadable_mixture_file_is_a_config_error(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sources: {cc: [unclosed\n")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_mixture(str(broken))

@@ -6,19 +6,20 @@ import collections
 import gzip
 import json
 
+import pytest
+
 from filters.base import Dropped, QuarantineRecord
+from filters.lang_id import LanguageFilter
+from filters.sources.c4.lines import C4_CURLY_BRACKET, C4_TOO_LONG
 from filters.sources.c4.rules import (
     C4_BADWORDS,
-    C4_CURLY_BRACKET,
     C4_EMPTY_AFTER_CLEAN,
     C4_TOO_FEW_SENTENCES,
-    C4_TOO_FEW_SENTENCES_AFTER_DEDUP,
-    C4_TOO_LONG,
     C4Cleaner,
     C4PageFilter,
 )
+from filters.sources.c4.spans import C4_TOO_FEW_SENTENCES_AFTER_DEDUP
 from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
-from filters.lang_id import LanguageFilter
 from filters.sources.cc.warc import read_warc
 from mixtures.config import LangIdConfig, config_from_dict
 from pipeline import cli, runner
@@ -62,6 +63,7 @@ def _expected_counts(paths, c4_cfg):
     return counts
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_c4_stats_list_every_reason_and_reconcile(tmp_path, corpus):
     paths = _inputs(corpus)
     # 1e5 instead of TFDS's 1.9e5 so that the length rule fires on this small sample too.

@@ -50,6 +50,7 @@ def test_cc_pages_keeps_english_with_annotations(cc_pages_run):
     assert len({d["id"] for d in docs}) == len(docs)
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_cc_pages_drops_non_english_for_lang_and_reconciles(cc_pages_run):
     stats, out = cc_pages_run
     assert stats["documents_in"] == 216 and stats["quarantined"] == 0 and stats["reconciled"] is True

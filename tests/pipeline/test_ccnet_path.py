@@ -26,7 +26,7 @@ def _docs(folder: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def ccnet_run(corpus, tmp_path_factory):
+def ccnet_run(corpus, kenlm_tools, tmp_path_factory):
     root = tmp_path_factory.mktemp("ccnet")
     models = root / "lm"
     assert main(["models", "lm", "--wikipedia", str(corpus / "wikipedia" / "enwiki-pages-articles-sample.xml.bz2"),

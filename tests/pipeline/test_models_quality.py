@@ -5,7 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+import yaml
+
+from mixtures.config import QualityConfig, QualityTrainingConfig
 from pipeline import cli
+from pipeline.commands.models_quality import quality_options
+from pipeline.training.quality import TrainingOptions
 
 UKWA = "ukwa-gov.uk-BL-20140325121225068-00000.warc.gz"
 
@@ -82,3 +87,41 @@ def test_cited_pages_become_reference_positives(tmp_path, corpus, capsys):
     assert counts["negatives"] == 3
     assert metrics["counts"]["train"]["positives"] + metrics["counts"]["heldout"]["positives"] == 3
     capsys.readouterr()
+
+
+def test_settings_come_from_the_config_tree_and_flags_override(tmp_path, corpus, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "quality": {"model": str(tmp_path / "q" / "quality.bin"), "threshold": 0.4},
+        "models": {"quality": {"epoch": 2, "seed": 3, "lr": 0.3, "min_chars": 200, "heldout_fraction": 0.3,
+                               "max_wiki_articles": 10}},
+    }))
+    code = cli.main([
+        "models", "quality", "--positives", str(corpus / "wikipedia" / "enwiki-pages-articles-sample.xml.bz2"),
+        "--negatives", str(corpus / "cc" / UKWA), "--config", str(config), "--epoch", "4", "--threshold", "0.3",
+    ])
+    assert code == 0
+    capsys.readouterr()
+    # The model goes where the config's filter loads it from; flags win over the file.
+    metrics = json.loads((tmp_path / "q" / "quality.bin.metrics.json").read_text())
+    assert {k: metrics["config"][k] for k in ("epoch", "seed", "lr", "dim", "min_chars", "heldout_fraction",
+                                              "max_wiki_articles", "max_negatives")} == {
+        "epoch": 4, "seed": 3, "lr": 0.3, "dim": 100, "min_chars": 200, "heldout_fraction": 0.3,
+        "max_wiki_articles": 10, "max_negatives": 100_000}
+    assert metrics["heldout"]["threshold"] == metrics["config"]["threshold"] == 0.3
+
+
+def test_options_default_to_the_config_tree_and_bad_values_are_usage_errors(tmp_path, capsys):
+    parser = cli.build_parser()
+    base = ["models", "quality", "--positives", "p.xml", "--negatives", "n.warc.gz"]
+    options, output = quality_options(parser.parse_args([*base, "--output", "m.bin"]))
+    assert options == TrainingOptions() and output == "m.bin"
+    assert TrainingOptions() == TrainingOptions.from_config(QualityTrainingConfig(), QualityConfig())
+    options, _ = quality_options(parser.parse_args([*base, "--output", "m.bin", "--seed", "9", "--dim", "50",
+                                                    "--max-negatives", "10", "--heldout", "0.5", "--lr", "1.0"]))
+    assert (options.seed, options.dim, options.max_negatives, options.heldout_fraction, options.lr) == \
+        (9, 50, 10, 0.5, 1.0)
+    assert cli.main([*base, "--output", str(tmp_path / "m.bin"), "--heldout", "1.5"]) == 2
+    assert "models.quality.heldout_fraction must be in (0, 1)" in capsys.readouterr().err
+    assert cli.main(base) == 2
+    assert "give --output or --config FILE (its quality.model)" in capsys.readouterr().err

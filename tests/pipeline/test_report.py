@@ -15,10 +15,11 @@ import pytest
 
 from filters.document import Document, stable_id
 from mixtures.config import config_from_dict, resolved
+from mixtures.spec import load_mixture
 from pipeline import runner
 from pipeline.cli import main as cli_main
 from pipeline.report import NO_DATA, SECTIONS, write_report
-from pipeline.report_data import Reservoir, load_cutoffs, read_run
+from pipeline.report_data import Reservoir, load_cutoffs, mixture_weights, read_run
 from stages.sinks import gzip_bytes
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -266,3 +267,13 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
                    check=True, capture_output=True, timeout=120)
     assert shot.is_file() and shot.read_bytes().startswith(PNG_MAGIC)
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank canvas
+
+
+def test_target_weights_are_the_mixture_file_and_fall_back_to_llama1(tmp_path):
+    llama = {s.kind: s.weight for s in load_mixture("llama1").sources}
+    weights, source = mixture_weights("llama1")
+    assert weights == llama and source == "mixtures/llama1.yaml (arXiv:2302.13971, Table 1)"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sources: [")
+    assert mixture_weights(str(broken)) == (llama, source)
+    assert mixture_weights("no-such-mixture") == (llama, source)

@@ -13,8 +13,9 @@ from mixtures.config import config_from_dict
 from pipeline import runner
 
 
-def _run(tmp_path: Path, kind: str, inputs: list[str]) -> dict:
+def _run(tmp_path: Path, kind: str, inputs: list[str], max_step_share: float = 0.01) -> dict:
     cfg = config_from_dict({"output": str(tmp_path / "out"), "shards": {"num_shards": 2},
+                            "quarantine": {"max_step_share": max_step_share},
                             "sources": {kind: {"kind": kind, "inputs": inputs}}})
     [result] = runner.run_sources(cfg, [kind])
     stats = result.stats
@@ -89,7 +90,8 @@ def test_arxiv_rebuild_is_deterministic_and_survives_hostile_archives(tmp_path, 
     _bad_tarball(bad / "9999.99999.tar.gz")
     (bad / "9999.88888.tar.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     inputs = [str(corpus / "arxiv"), str(bad / "*.tar.gz")]
-    stats = _run(tmp_path, "arxiv", inputs)
+    # One of five papers is a broken download on purpose: above the default 1% share.
+    stats = _run(tmp_path, "arxiv", inputs, max_step_share=1.0)
     assert (stats["documents_in"], stats["documents_out"], stats["quarantined"]) == (5, 3, 1)
     assert stats["dropped"] == {"no_tex": 1}
     docs = _records(tmp_path, "arxiv", "docs")
@@ -100,7 +102,7 @@ def test_arxiv_rebuild_is_deterministic_and_survives_hostile_archives(tmp_path, 
     first = {p.name: p.read_bytes() for p in (tmp_path / "out" / "arxiv" / "docs").iterdir()}
     again = tmp_path / "again"
     again.mkdir()
-    _run(again, "arxiv", inputs)
+    _run(again, "arxiv", inputs, max_step_share=1.0)
     assert {p.name: p.read_bytes() for p in (again / "out" / "arxiv" / "docs").iterdir()} == first
 
 
@@ -126,6 +128,22 @@ def test_stackexchange_rebuild_reconciles_orphans_and_bad_rows(tmp_path, corpus)
     assert tiny["text"] == "Q: Q one\nWhy?\nA: ten\nA: nine"
     assert tiny["id"] == stable_id("stackexchange", "tiny.stackexchange.com", 1)
     assert docs["https://coffee.stackexchange.com/questions/14"]["meta"]["answer_scores"] == [10, 7]
+
+
+def test_stackexchange_question_with_unparseable_html_is_quarantined(tmp_path):
+    site = tmp_path / "in" / "tiny.stackexchange.com"
+    site.mkdir(parents=True)
+    (site / "Posts.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<posts>\n'
+        '  <row Id="1" PostTypeId="1" Score="2" Title="Fine" Body="&lt;p&gt;Why?&lt;/p&gt;" />\n'
+        '  <row Id="2" PostTypeId="1" Score="1" Title="Broken" Body="&lt;![foo[ x" />\n'
+        '</posts>\n', encoding="utf-8")
+    # One question of two is bad on purpose: above the default 1% share.
+    stats = _run(tmp_path, "stackexchange", [str(tmp_path / "in")], max_step_share=1.0)
+    assert (stats["documents_in"], stats["documents_out"], stats["quarantined"]) == (2, 1, 1)
+    [record] = _records(tmp_path, "stackexchange", "quarantine")
+    assert record["stage"] == "stackexchange_assemble" and record["record"].endswith("row Id=2")
+    assert record["error"].startswith("BadRecord: unparseable post HTML")
 
 
 def test_books_rebuild_keeps_one_frankenstein(tmp_path, corpus):

@@ -23,7 +23,7 @@ def test_a_toy_source_runs_through_the_cli_with_its_own_settings(tmp_path, toy_s
     assert toy_source in known_kinds()
     inputs = tmp_path / "in"
     inputs.mkdir()
-    (inputs / "a.txt").write_bytes("a line long enough\nshort\n".encode() + b"caf\xe9 is not utf-8\n")
+    (inputs / "a.txt").write_bytes(b"a line long enough\nshort\n" + b"caf\xe9 is not utf-8\n")
     (inputs / "ignored.csv").write_text("not read: folders give the kind's suffixes only\n")
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump({"lines": {"min_chars": 8}, "minhash": {"enabled": False},

@@ -9,17 +9,13 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
-from filters.sources.c4.rules import (
-    C4_TOO_FEW_SENTENCES_AFTER_DEDUP,
-    C4Cleaner,
-    remove_duplicate_spans,
-    span_hashes,
-    split_sentences,
-)
 from filters.document import Document
+from filters.sources.c4.config import C4Config
+from filters.sources.c4.rules import C4Cleaner
+from filters.sources.c4.sentences import split_sentences
+from filters.sources.c4.spans import C4_TOO_FEW_SENTENCES_AFTER_DEDUP, remove_duplicate_spans, span_hashes
 from filters.sources.cc.extract import HtmlExtractor
 from filters.sources.cc.warc import read_warc
-from filters.sources.c4.config import C4Config
 from stages.c4_dedup import STAGE, DedupC4Spans
 from stages.steps import DROPPED, QUARANTINE
 
@@ -95,11 +91,21 @@ def test_kept_text_is_the_same_whatever_the_input_order(cleaned):
         p.run().wait_until_finish()
 
 
-def test_unreadable_page_is_quarantined(cleaned):
+def test_unhashable_page_is_quarantined(cleaned):
     good = cleaned[("http://data.gov.uk/privacy", FIRST)]
-    broken = Document("c4/broken", None, "c4", {"file": FIRST, "record": "123"})
+    # A lone surrogate cannot be encoded to hash its spans: bad data, declared in SPAN_DATA_ERRORS.
+    broken = Document("c4/broken", "One is here. Two \ud800 is here. Three is here.", "c4",
+                      {"file": FIRST, "record": "123"})
     p, out = _run([good, broken])
     assert_that(out["docs"] | "Ids" >> beam.Map(lambda d: d.id), equal_to([good.id]), label="kept")
-    assert_that(out[QUARANTINE] | "Where" >> beam.Map(lambda q: (q["file"], q["record"], q["stage"])),
-                equal_to([(FIRST, "123", STAGE)]), label="quarantine")
+    assert_that(out[QUARANTINE] | "Where" >> beam.Map(lambda q: (q["file"], q["record"], q["stage"],
+                                                                  q["error"].split(":")[0])),
+                equal_to([(FIRST, "123", STAGE, "UnicodeEncodeError")]), label="quarantine")
     p.run().wait_until_finish()
+
+
+def test_a_bug_fails_the_run_naming_the_page():
+    # No reader yields a document without text: an AttributeError here is our bug, not bad data.
+    p, _ = _run([Document("c4/bug", None, "c4", {"file": FIRST, "record": "7"})])
+    with pytest.raises(Exception, match=r"step c4_dedup failed on document c4/bug .*AttributeError"):
+        p.run().wait_until_finish()

@@ -11,7 +11,7 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
-from stages.connected_components import NotConvergedError, ConnectedComponents, star_components
+from stages.connected_components import ConnectedComponents, NotConvergedError, star_components
 
 
 def _hid(i: int) -> str:

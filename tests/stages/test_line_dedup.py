@@ -12,8 +12,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from filters.document import Document
-from filters.sources.cc.extract import HtmlExtractor
 from filters.line_dedup import line_key
+from filters.sources.cc.extract import HtmlExtractor
 from filters.sources.cc.warc import read_warc
 from mixtures.config import LineDedupConfig
 from stages.line_dedup import DedupLines
@@ -50,6 +50,7 @@ def _reference(docs: list[Document], min_chars: int) -> tuple[dict[str, str], di
     return kept, dropped
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_matches_the_reference_on_all_pages_of_two_files(pages):
     cfg = LineDedupConfig(min_doc_chars=300)
     expected_kept, expected_dropped = _reference(pages, 300)
@@ -66,6 +67,7 @@ def test_matches_the_reference_on_all_pages_of_two_files(pages):
     assert sum(c.committed for c in removed) > 1000
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_line_shared_by_the_two_files_is_removed_from_both(pages):
     by_file: dict[str, set[int]] = {}
     for doc in pages:
@@ -137,3 +139,20 @@ def test_document_without_any_line_survives_the_join_as_a_drop():
         assert_that(out["docs"], equal_to([]))
         assert_that(out["dropped"] | beam.Map(lambda d: d.annotations["dropped"]["reason"]),
                     equal_to(["empty_after_dedup"]), label="Check dropped")
+
+
+def test_unhashable_text_is_quarantined_and_a_bug_fails_the_run():
+    # A lone surrogate cannot be encoded to hash the line: bad data, quarantined (LINE_DATA_ERRORS).
+    docs = [Document("a", "a line of its own", "cc", {"file": "f.warc.gz", "record": 1}),
+            Document("b", "one line\nand a lone \ud800 here", "cc", {"file": "f.warc.gz", "record": 2})]
+    p = _pipeline()
+    out = p | beam.Create(docs) | DedupLines(LineDedupConfig(min_doc_chars=0))
+    assert_that(out["docs"] | "Kept" >> beam.Map(lambda d: d.id), equal_to(["a"]))
+    assert_that(out["quarantine"] | "Where" >> beam.Map(lambda q: (q["record"], q["stage"], q["error"].split(":")[0])),
+                equal_to([("2", "line_dedup", "UnicodeEncodeError")]), label="Check quarantine")
+    p.run().wait_until_finish()
+    # A text that is not a string never comes from a reader: the run stops and names it.
+    p = _pipeline()
+    _ = p | "Bug" >> beam.Create([Document("c", None, "cc")]) | "Dedup bug" >> DedupLines()
+    with pytest.raises(Exception, match=r"step line_dedup failed on document c .*AttributeError"):
+        p.run().wait_until_finish()

@@ -60,6 +60,7 @@ def _id(name: str) -> str:
     return f"cc-pages/{package}/{name}"
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_the_pairs_have_the_similarity_the_docstring_states(pages):
     text = {d.id: d.text for d in pages}
     for (a, b), low, high in ((ADAC, 0.8, 1.0), (BELTZ, 0.3, 0.5)):
@@ -67,6 +68,7 @@ def test_the_pairs_have_the_similarity_the_docstring_states(pages):
         assert low <= j <= high, (a, b, j)
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_default_config_catches_the_adac_capture_pair_only(pages, tmp_path):
     pairs = _dropped_pairs(pages, MinHashConfig(), tmp_path)
     flat = {x for pair in pairs for x in pair}
@@ -74,6 +76,7 @@ def test_default_config_catches_the_adac_capture_pair_only(pages, tmp_path):
     assert not {_id(BELTZ[0]), _id(BELTZ[1])} & flat
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_loose_config_catches_both_real_pairs(pages, tmp_path):
     pairs = _dropped_pairs(pages, LOOSE, tmp_path)
     for a, b in (ADAC, BELTZ):

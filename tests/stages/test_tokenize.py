@@ -12,15 +12,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from filters.document import Document
+from filters.document import Document, shard_of
+from mixtures.provenance import sha256_file
 from pipeline.dataflow import dataflow_args, inspect, problems, shuffle_keys
 from pipeline.options import make_options
 from stages.tokenize import TokenizeToShards
 from tests.tokenizer.corpus_texts import corpus_documents
-from tests.tokenizer.fixtures import SHARD_TOKENS, read_docs, small_tokenizer, tokenized_run, tiny_run  # noqa: F401
+from tests.tokenizer.fixtures import SHARD_TOKENS, read_docs, small_tokenizer, tiny_run, tokenized_run  # noqa: F401
 from tokenizer.indexed import IndexedDataset
-from tokenizer.manifest import read_tokens_manifest, sha256_file
-from tokenizer.shards import shard_of
+from tokenizer.manifest import read_tokens_manifest
 from tokenizer.spm import Tokenizer
 
 

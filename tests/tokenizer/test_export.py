@@ -14,13 +14,14 @@ import pytest
 
 from mixtures.blend import blending_indices
 from mixtures.plan import SourceTokens, plan_mixture
+from mixtures.provenance import sha256_file
 from mixtures.spec import load_mixture
 from pipeline.cli import main
 from tests.tokenizer.fixtures import small_tokenizer, tiny_run, tokenized_run  # noqa: F401
 from tokenizer.blend import BlendError, SourceStream
 from tokenizer.export import SHARE_TOLERANCE_PP, export_blend
 from tokenizer.indexed import IndexedDataset
-from tokenizer.manifest import sha256_file, token_shard_prefixes
+from tokenizer.manifest import token_shard_prefixes
 
 REPO = Path(__file__).resolve().parents[2]
 SEQ_LEN = 64
@@ -83,6 +84,7 @@ def test_megatron_and_parquet_hold_the_same_sequences_in_blend_order(exported):
         assert abs(counts[name] / SEQUENCES * 100 - weight) <= SHARE_TOLERANCE_PP
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_sequences_are_windows_of_documents_joined_by_eos(exported, tokenized_run):  # noqa: F811
     table = pq.read_table(exported / "blend.parquet")
     blobs, whole = {}, {}

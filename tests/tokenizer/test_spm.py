@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.tokenizer.corpus_texts import corpus_documents
 from tests.tokenizer.fixtures import SMALL_VOCAB, small_tokenizer  # noqa: F401  (fixture)
 from tokenizer.spm import (
@@ -35,6 +36,7 @@ def test_model_behaves_like_llamas_settings(small_tokenizer):  # noqa: F811
     assert tok.pieces("  x")[0].startswith(DUMMY_PREFIX * 2) or tok.pieces("  x")[:2] == [DUMMY_PREFIX * 2, "x"]
 
 
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_every_corpus_document_round_trips(corpus, small_tokenizer):  # noqa: F811
     """decode(encode(text)) == text for every document of every source of the corpus.
 

@@ -6,11 +6,12 @@ import gzip
 import json
 
 from filters.document import Document
+from mixtures.provenance import sha256_file
 from mixtures.spec import load_mixture
 from pipeline.cli import main
 from stages.sinks import gzip_bytes
 from tests.tokenizer.fixtures import read_docs, tiny_run  # noqa: F401  (fixture)
-from tokenizer.manifest import list_run_sources, sha256_file
+from tokenizer.manifest import list_run_sources
 from tokenizer.sample import draw_sample, sample_key
 
 SAMPLE_CHARS = 300_000

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 import torch
 
+from mixtures.provenance import write_json_atomically
 from mixtures.spec import load_mixture
 from tokenizer.export import export_blend
-from tokenizer.manifest import MANIFEST, TOKENS_DIR, TOKENS_FORMAT, write_json_atomically
+from tokenizer.manifest import MANIFEST, TOKENS_DIR, TOKENS_FORMAT
 from tokenizer.shards import write_shard
 from tokenizer.spm import Tokenizer, train_sentencepiece
 
@@ -100,8 +101,8 @@ def book_shards(corpus_documents, book_tokenizer: Tokenizer, tmp_path_factory: p
 
 def write_small_export(folder: Path, samples: list[np.ndarray], seq_len: int | None = None) -> Path:
     """A hand-made export (one ``blend`` pair) for edge cases the real export never produces."""
+    from mixtures.provenance import sha256_file
     from tokenizer.indexed import bin_path, idx_path, write_indexed_dataset
-    from tokenizer.manifest import sha256_file
 
     write_indexed_dataset(folder / "blend", samples, dtype=np.uint16)
     config = {} if seq_len is None else {"seq_len": seq_len, "sample_tokens": seq_len + 1}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mixtures.config import check
 
+
 @dataclass(frozen=True)
 class ArxivConfig:
     """Source tarballs read in memory; bounds keep a hostile archive from exhausting a worker."""

@@ -36,7 +36,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from filters.base import Verdict
+from filters.base import Step, Verdict
 from filters.document import Document
 from filters.sources.arxiv.config import ArxivConfig
 
@@ -309,19 +309,21 @@ def cut_bibliography(tex: str, keep_appendix: bool = True) -> str:
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
 
 
-class ArxivCleaner:
-    """Flattened LaTeX source → the text LLaMA trained on (see module doc)."""
+class ArxivCleaner(Step):
+    """Flattened LaTeX source → the text LLaMA trained on (see module doc).
+
+    Every rule is a bounded regex pass or a bounded expansion (``cfg.max_macro_*``) over a
+    string: no input makes it raise, so it declares no data errors.
+    """
 
     name = "arxiv_clean"
+    version = 1
 
     def __init__(self, cfg: ArxivConfig) -> None:
-        self._cfg = cfg
-
-    def load(self) -> None:
-        pass
+        self.cfg = cfg
 
     def __call__(self, doc: Document) -> Document:
-        cfg = self._cfg
+        cfg = self.cfg
         tex = strip_comments(doc.text)
         macros, tex = extract_macros(tex)
         body = body_from_first_section(tex)
@@ -336,7 +338,7 @@ class ArxivCleaner:
         return doc.with_text(text.lstrip("\n") if text.strip() else "").annotated(**{self.name: info})
 
 
-class ArxivFilter:
+class ArxivFilter(Step):
     """Drops papers the cleaner left empty.
 
     Drop reasons: ``no_section`` (no sectioning command: RedPajama also yields nothing),
@@ -344,12 +346,11 @@ class ArxivFilter:
     """
 
     name = "arxiv_filter"
+    version = 1
+    reasons = (NO_SECTION, EMPTY)
 
     def __init__(self, cfg: ArxivConfig) -> None:
-        self._cfg = cfg
-
-    def load(self) -> None:
-        pass
+        self.cfg = cfg
 
     def __call__(self, doc: Document) -> Verdict:
         if doc.text.strip():

@@ -33,9 +33,9 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from filters.base import BadRecord, Dropped, QuarantineRecord
-from filters.sources.arxiv.latex import NO_TEX, find_main, flatten, strip_comments
 from filters.document import Document, stable_id
 from filters.sources.arxiv.config import ArxivConfig
+from filters.sources.arxiv.latex import NO_TEX, find_main, flatten, strip_comments
 
 TEX_SUFFIXES = (".tex", ".ltx", ".latex")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -190,22 +190,22 @@ class ArxivReader:
     """
 
     def __init__(self, source: str, cfg: ArxivConfig) -> None:
-        self._source = source
-        self._cfg = cfg
+        self.source = source
+        self.cfg = cfg
 
     def __call__(self, path: str, fh: BinaryIO) -> Iterator[Any]:
         pid = paper_id(path)
         meta: dict[str, Any] = {"arxiv_id": pid, "file": path, "record": pid}
-        doc_id = stable_id(self._source, pid)
+        doc_id = stable_id(self.source, pid)
         try:
-            files, skipped = read_source(fh, self._cfg, single_name=pid + ".tex",
+            files, skipped = read_source(fh, self.cfg, single_name=pid + ".tex",
                                          expect_tar=path.endswith(TAR_SUFFIXES))
         except BadRecord as exc:
-            yield QuarantineRecord(self._source, path, pid, "read", str(exc)[:2000])
+            yield QuarantineRecord(self.source, path, pid, "read", str(exc)[:2000])
             return
         read_info: dict[str, Any] = {"tex_files": sorted(files), "skipped": skipped}
         if not files:
-            yield Dropped(Document(doc_id, "", self._source, meta, {"arxiv_read": read_info}), NO_TEX)
+            yield Dropped(Document(doc_id, "", self.source, meta, {"arxiv_read": read_info}), NO_TEX)
             return
         main = find_main(files)
         if main is None:
@@ -213,8 +213,8 @@ class ArxivReader:
             text = "\n".join(strip_comments(files[name]) for name in sorted(files))
             read_info.update(main=None, inlined=[], missing_inputs=[])
         else:
-            result = flatten(files, main, max_depth=self._cfg.max_include_depth)
+            result = flatten(files, main, max_depth=self.cfg.max_include_depth)
             text = result.text
             read_info.update(main=main, inlined=result.inlined, missing_inputs=sorted(set(result.missing)))
         meta["main"] = read_info["main"]
-        yield Document(doc_id, text, self._source, meta, {"arxiv_read": read_info})
+        yield Document(doc_id, text, self.source, meta, {"arxiv_read": read_info})

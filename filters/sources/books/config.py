@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mixtures.config import check
 
+
 @dataclass(frozen=True)
 class BooksConfig:
     """Book-level near-dedup: MinHash LSH candidates, verified by exact shingle containment."""

@@ -32,14 +32,13 @@ Drop reasons: ``empty`` (BooksFilter), ``near_duplicate_book`` (the dedup stage)
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import numpy as np
-import xxhash
 
-from filters.base import Verdict
+from filters.base import Step, Verdict
 from filters.document import Document
+from filters.minhash import word_shingle_hashes
 from filters.sources.books.config import BooksConfig
 
 EMPTY = "empty"
@@ -84,16 +83,14 @@ def strip_gutenberg(text: str) -> tuple[str, bool, bool]:
     return text[start:end].strip("\n\r\t ") + "\n", header, end_match is not None
 
 
-class GutenbergCleaner:
+class GutenbergCleaner(Step):
     """Removes the Project Gutenberg header and license footer (a no-op without markers)."""
 
     name = "gutenberg_clean"
+    version = 1
 
     def __init__(self, cfg: BooksConfig) -> None:
-        self._cfg = cfg
-
-    def load(self) -> None:
-        pass
+        self.cfg = cfg
 
     def __call__(self, doc: Document) -> Document:
         text, header, footer = strip_gutenberg(normalize_newlines(doc.text))
@@ -104,19 +101,18 @@ class GutenbergCleaner:
                                             "removed_chars": len(doc.text) - len(text)}})
 
 
-class BooksFilter:
+class BooksFilter(Step):
     """Drops books with no text left after cleaning.
 
     Drop reasons: ``empty``.
     """
 
     name = "books_filter"
+    version = 1
+    reasons = (EMPTY,)
 
     def __init__(self, cfg: BooksConfig) -> None:
-        self._cfg = cfg
-
-    def load(self) -> None:
-        pass
+        self.cfg = cfg
 
     def __call__(self, doc: Document) -> Verdict:
         if not doc.text.strip():
@@ -124,53 +120,21 @@ class BooksFilter:
         return Verdict.kept(chars=len(doc.text))
 
 
-# --- near-duplicate detection (pure parts; the Beam graph is in pipeline/recipes/books.py) ---
+# --- near-duplicate detection (pure parts; the Beam graph is stages/books_dedup.py) ---
+# Hashing, MinHash and LSH bands are filters/minhash.py's; what is the books' own is how a
+# book's words are split, that short books are never compared, and the exact containment.
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: position weights for the n-gram mix
 
-
-def shingle_hashes(text: str, n: int) -> np.ndarray:
+def book_shingles(text: str, n: int) -> np.ndarray:
     """Sorted unique 64-bit hashes of the word ``n``-grams of ``text`` (lower-cased ``\\w+``).
 
-    Each word is hashed with xxh64; an n-gram's hash is a position-weighted sum of its word
-    hashes with 64-bit wrap-around, computed in numpy (no Python loop over n-grams).
+    64 bits (``filters.minhash.word_shingle_hashes``) so that :func:`containment` on the hash
+    sets is exact in practice; a book of fewer than ``n`` words has no shingles.
     """
-    words = _WORD.findall(text.lower())
+    words = [w.encode("utf-8") for w in _WORD.findall(text.lower())]
     if len(words) < n:
         return np.zeros(0, dtype=np.uint64)
-    cache: dict[str, int] = {}  # a book repeats its words: hash each distinct word once
-    word_hashes = np.fromiter(
-        (cache[w] if w in cache else cache.setdefault(w, xxhash.xxh64_intdigest(w.encode("utf-8"))) for w in words),
-        dtype=np.uint64, count=len(words),
-    )
-    count = len(words) - n + 1
-    acc = np.zeros(count, dtype=np.uint64)
-    weight = np.uint64(1)
-    with np.errstate(over="ignore"):
-        for k in range(n):
-            acc = acc * _MIX + word_hashes[k:k + count] * weight
-            weight = weight * np.uint64(31) + np.uint64(k + 1)
-    return np.unique(acc)
-
-
-def minhash_signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """datasketch MinHash of a shingle-hash set, fed in chunks."""
-    from datasketch import MinHash
-
-    # affine64: datasketch's scheme for 64-bit input hashes (ours are xxh64-based already).
-    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=int, scheme="affine64")
-    for start in range(0, len(hashes), 20_000):  # bounded (chunk × num_perm) temporaries
-        m.update_batch(hashes[start:start + 20_000].tolist())
-    return np.asarray(m.hashvalues, dtype=np.uint64)
-
-
-def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[str]:
-    """One key per LSH band: the band index and a digest of its ``rows`` values."""
-    keys = []
-    for band in range(bands):
-        chunk = signature[band * rows:(band + 1) * rows].tobytes()
-        keys.append(f"{band}:{hashlib.blake2b(chunk, digest_size=12).hexdigest()}")
-    return keys
+    return np.unique(word_shingle_hashes(words, n, bits=64))
 
 
 def containment(a: np.ndarray, b: np.ndarray) -> float:

@@ -29,9 +29,9 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from filters.base import QuarantineRecord
-from filters.sources.books.gutenberg import gutenberg_title, normalize_newlines
 from filters.document import Document, stable_id, unpaired_surrogate
 from filters.sources.books.config import BooksConfig
+from filters.sources.books.gutenberg import gutenberg_title, normalize_newlines
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -88,37 +88,47 @@ def is_jsonl(path: str) -> bool:
 
 
 class BooksReader:
-    """``reader(path, fh)`` for ``ReadSource``: a ``.txt`` book or a JSONL collection."""
+    """``reader(path, fh)`` for ``ReadSource``: a ``.txt`` book or a JSONL collection.
+
+    Args:
+        source: the source name written on every document and prefixed to its id.
+        cfg: ``max_book_bytes`` bounds what one book may hold.
+    """
+
+    # A corrupt gzipped JSONL collection fails inside zlib half-way: the rest of that file
+    # is quarantined (the books read before stay).
+    data_errors = (zlib.error,)
 
     def __init__(self, source: str, cfg: BooksConfig) -> None:
-        self._source = source
-        self._max = cfg.max_book_bytes
+        self.source = source
+        self.cfg = cfg
 
     def __call__(self, path: str, fh: BinaryIO) -> Iterator[Any]:
         name = posixpath.basename(path.replace(os.sep, "/"))
         if is_jsonl(path):
             yield from self._jsonl(path, name, fh)
             return
-        data = fh.read(self._max + 1)
-        if len(data) <= self._max and data.startswith(_GZIP_MAGIC):
+        limit = self.cfg.max_book_bytes
+        data = fh.read(limit + 1)
+        if len(data) <= limit and data.startswith(_GZIP_MAGIC):
             # A gzipped book under a plain name: decompress (bounded) rather than decode gzip bytes.
             try:
-                data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(self._max + 1)
+                data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(limit + 1)
             except (OSError, EOFError, zlib.error) as exc:
-                yield QuarantineRecord(self._source, path, name, "read",
+                yield QuarantineRecord(self.source, path, name, "read",
                                        f"corrupt gzip data: {type(exc).__name__}: {exc}")
                 return
-        if len(data) > self._max:
-            yield QuarantineRecord(self._source, path, name, "read", f"book exceeds max_book_bytes={self._max}")
+        if len(data) > limit:
+            yield QuarantineRecord(self.source, path, name, "read", f"book exceeds max_book_bytes={limit}")
             return
         text, encoding = decode_book(data)
         problem = undecodable(text, encoding)
         if problem is not None:
-            yield QuarantineRecord(self._source, path, name, "read", problem)
+            yield QuarantineRecord(self.source, path, name, "read", problem)
             return
         text = normalize_newlines(text)
         meta = {"file": path, "record": name, "encoding": encoding, "title": gutenberg_title(text) or name}
-        yield Document(stable_id(self._source, name), text, self._source, meta)
+        yield Document(stable_id(self.source, name), text, self.source, meta)
 
     def _jsonl(self, path: str, name: str, fh: BinaryIO) -> Iterator[Any]:
         raw = fh if hasattr(fh, "peek") else io.BufferedReader(fh)  # type: ignore[arg-type]
@@ -135,10 +145,10 @@ class BooksReader:
                     raise ValueError(f"field {bad_field!r} holds an unpaired UTF-16 surrogate (not valid Unicode)")
             except (ValueError, UnicodeDecodeError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:2000]
-                yield QuarantineRecord(self._source, path, f"line {line_no}", "read", error)
+                yield QuarantineRecord(self.source, path, f"line {line_no}", "read", error)
                 continue
             text = normalize_newlines(record.pop("text"))
             meta = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool)) or v is None}
             meta.update(file=path, record=f"{name}:{line_no}")
             meta.setdefault("title", gutenberg_title(text) or f"{name}:{line_no}")
-            yield Document(stable_id(self._source, name, line_no), text, self._source, meta)
+            yield Document(stable_id(self.source, name, line_no), text, self.source, meta)

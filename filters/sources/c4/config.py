@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mixtures.config import check
 
+
 @dataclass(frozen=True)
 class C4Config:
     """TFDS c4_utils rules; defaults follow the TFDS code that generated C4."""

@@ -25,7 +25,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
-from filters.base import Verdict
+from filters.base import Step, Verdict
 from filters.document import Document
 from mixtures.config import ExtractConfig
 
@@ -121,21 +121,22 @@ def _inside(node, tags: tuple[str, ...]) -> bool:
     return False
 
 
-class HtmlExtractor:
+class HtmlExtractor(Step):
     """Cleaner: HTML documents → main text; text (WET) documents unchanged.
+
+    Lexbor parses any string (broken markup, NULs, lone surrogates) without raising, so no
+    exception of this step is a data error.
 
     Args:
         cfg: the extraction config (only its limits; the HTML itself was bounded by the reader).
     """
 
     name = "extract"
+    version = 1
     cost_stage = "extract"
 
     def __init__(self, cfg: ExtractConfig | None = None) -> None:
         self.cfg = cfg or ExtractConfig()
-
-    def load(self) -> None:
-        """Nothing to load: selectolax needs no model."""
 
     def __call__(self, doc: Document) -> Document:
         if doc.meta.get("format", "html") != "html":
@@ -147,7 +148,7 @@ class HtmlExtractor:
         return out
 
 
-class ExtractedTextFilter:
+class ExtractedTextFilter(Step):
     """Filter: drops documents whose extracted text is shorter than ``min_text_chars``.
 
     Drop reasons:
@@ -156,13 +157,12 @@ class ExtractedTextFilter:
     """
 
     name = "extracted"
+    version = 1
+    reasons = (NO_TEXT,)
     cost_stage = "extract"
 
     def __init__(self, cfg: ExtractConfig | None = None) -> None:
         self.cfg = cfg or ExtractConfig()
-
-    def load(self) -> None:
-        """Nothing to load."""
 
     def __call__(self, doc: Document) -> Verdict:
         chars = len(doc.text.strip())

@@ -19,27 +19,32 @@ It handles gzip-per-record ``.warc.gz`` and plain ``.warc`` through warcio, and 
 ``warcinfo``, ``request`` and ``metadata`` records (incl. WAT JSON) are not documents and
 are skipped without a trace: they describe other records.
 
-Charset of HTML payloads, first that names a known codec wins: byte-order mark, the HTTP
-``Content-Type`` charset, a ``<meta charset>`` / ``http-equiv`` declaration in the first
-32 KiB, else UTF-8. Labels go through the WHATWG aliases that matter on the web
-(gb2312 → gbk, iso-8859-1 → windows-1252, ...); decoding always uses ``errors="replace"``
-so one bad byte never loses a page.
+Charset detection and binary sniffing of payloads are in ``payload.py``.
 """
 
 from __future__ import annotations
 
-import codecs
 import os
-import re
+import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import DecompressingBufferedReader
+from warcio.bufferedreaders import ChunkedDataException, DecompressingBufferedReader
+from warcio.recordloader import ArchiveLoadFailed
 from warcio.utils import BUFF_SIZE
 
 from filters.base import BadRecord, Dropped, QuarantineRecord
 from filters.document import Document, stable_id
+from filters.sources.cc.payload import (
+    HTML_TYPES,
+    SNIFF_TYPES,
+    declared_codec,
+    decode_html,
+    looks_binary,
+    looks_like_html,
+    media_type,
+)
 from mixtures.config import ExtractConfig
 
 # Drop reasons (stage "read").
@@ -48,42 +53,22 @@ HTTP_STATUS = "http_status"
 NON_HTML = "non_html"
 
 DOCUMENT_TYPES = ("response", "resource", "conversion")
-HTML_TYPES = ("text/html", "application/xhtml+xml")
-# Content types too generic to trust: the payload is sniffed instead.
-SNIFF_TYPES = ("", "application/octet-stream", "unknown/unknown", "application/unknown", "text/plain")
-META_SCAN_BYTES = 32 * 1024
-SNIFF_BYTES = 1024
 RESYNC_CHUNK = 1 << 20
-
-# WHATWG Encoding Standard: labels browsers decode with a superset codec. Without this,
-# "gb2312" pages that use GBK characters (most of them) would be full of U+FFFD.
-WHATWG_ALIASES = {
-    "gb2312": "gbk", "gb_2312": "gbk", "gb_2312-80": "gbk", "chinese": "gbk", "csgb2312": "gbk",
-    "x-gbk": "gbk", "iso-ir-58": "gbk",
-    "iso-8859-1": "cp1252", "iso8859-1": "cp1252", "iso_8859-1": "cp1252", "latin1": "cp1252",
-    "l1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252", "ansi_x3.4-1968": "cp1252",
-    "iso-8859-9": "cp1254", "latin5": "cp1254",
-    "iso-8859-11": "cp874", "tis-620": "cp874",
-    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932", "windows-31j": "cp932",
-    "euc-kr": "cp949", "ks_c_5601-1987": "cp949",
-    "big5": "big5hkscs",
-    "utf8": "utf-8", "unicode-1-1-utf-8": "utf-8",
-}
-
-_CHARSET_PARAM = re.compile(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:\-]+)", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"<meta[^>]{0,512}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:\-]+)", re.IGNORECASE)
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _GZIP_MAGIC = b"\x1f\x8b\x08"
-_BINARY_MAGIC = (
-    b"%PDF-", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b\x08",
-    b"BZh", b"7z\xbc\xaf\x27\x1c", b"\x00\x00\x01\x00", b"wOFF", b"wOF2", b"\x7fELF", b"OggS", b"fLaC", b"ID3",
-)
-_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
 _WARC_MAGIC = b"WARC/1."
 
 
 class GzipMemberError(Exception):
     """A gzip member that started to decompress and then failed (corrupt or cut data)."""
+
+
+# What reading one parsed record's payload raises on a broken record: ours (truncation,
+# a corrupt gzip member), warcio's (bad chunked encoding, unparseable headers), a corrupt
+# HTTP Content-Encoding stream, an unreadable status code. Anything else is a bug and fails
+# the run. (Parsing the *next* record is warcio's alone; see read_warc.)
+PAYLOAD_ERRORS: tuple[type[BaseException], ...] = (
+    BadRecord, GzipMemberError, ChunkedDataException, ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error,
+)
 
 
 class _StrictDecompressingReader(DecompressingBufferedReader):
@@ -98,7 +83,7 @@ class _StrictDecompressingReader(DecompressingBufferedReader):
         if self.decompressor is not None and data and self.num_block_read > 0:
             try:
                 return self.decompressor.decompress(data)
-            except Exception as exc:  # noqa: BLE001 - zlib.error and friends
+            except zlib.error as exc:
                 raise GzipMemberError(f"corrupt gzip member: {exc}") from exc
         return super()._decompress(data)
 
@@ -107,77 +92,6 @@ class _StrictArchiveIterator(ArchiveIterator):
     def __init__(self, fileobj: BinaryIO) -> None:
         super().__init__(fileobj)
         self.reader = _StrictDecompressingReader(self.fh, block_size=BUFF_SIZE)
-
-
-def codec_for(label: str | None) -> str | None:
-    """The Python codec for a charset label, or None when the label names no known codec."""
-    if not label:
-        return None
-    label = label.strip().strip("\"'").lower()
-    label = WHATWG_ALIASES.get(label, label)
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:
-        return None
-    # utf-7 / utf-16 declared in <meta> are lies in practice (the meta itself was ASCII).
-    return None if name in ("utf-7", "utf-16", "utf-32") else name
-
-
-def decode_html(payload: bytes, content_type: str) -> tuple[str, str, str]:
-    """Decodes an HTML payload.
-
-    Args:
-        payload: the raw bytes (HTTP transfer/content encodings already removed).
-        content_type: the HTTP (or WARC) Content-Type header value, possibly empty.
-
-    Returns:
-        ``(text, codec, origin)`` where ``origin`` is ``bom``, ``http``, ``meta`` or ``default``.
-    """
-    for bom, codec in _BOMS:
-        if payload.startswith(bom):
-            return payload[len(bom):].decode(codec, errors="replace"), codec, "bom"
-    match = _CHARSET_PARAM.search(content_type or "")
-    codec = codec_for(match.group(1)) if match else None
-    origin = "http"
-    if codec is None:
-        meta = _META_CHARSET.search(payload, 0, META_SCAN_BYTES)
-        codec = codec_for(meta.group(1).decode("ascii", "replace")) if meta else None
-        origin = "meta"
-    if codec is None:
-        codec, origin = "utf-8", "default"
-    return payload.decode(codec, errors="replace"), codec, origin
-
-
-def media_type(content_type: str | None) -> str:
-    """``"Text/HTML; charset=x"`` → ``"text/html"``."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def looks_like_html(payload: bytes) -> bool:
-    """True when the first bytes look like an HTML document (for untyped payloads)."""
-    head = payload[:SNIFF_BYTES].lstrip().lower()
-    if head.startswith(codecs.BOM_UTF8):
-        head = head[len(codecs.BOM_UTF8):].lstrip()
-    if head.startswith((b"<!doctype html", b"<html")):
-        return True
-    return head.startswith(b"<") and any(tag in head for tag in (b"<html", b"<head", b"<body"))
-
-
-def looks_binary(payload: bytes) -> bool:
-    """True when the payload is a binary format (PDF, image, archive, font...), whatever its label.
-
-    Servers send PDFs and images as ``text/html`` often enough that the label alone would
-    turn them into pages of mojibake. A known magic number decides; otherwise more than 10%
-    control bytes in the first KiB (NUL and friends; tab, CR, LF, FF, ESC are text) does.
-    UTF-16 with a byte-order mark is text, whatever its NULs.
-    """
-    head = payload[:SNIFF_BYTES]
-    if head.startswith(_BINARY_MAGIC) or (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
-        return True
-    if not head or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return False
-    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    return control / len(head) > 0.10
 
 
 def clean_url(url: str | None) -> str:
@@ -192,13 +106,13 @@ class WarcReader:
     """Reads one WARC/WET file; picklable (holds only config), so Beam can ship it.
 
     Args:
-        cfg: extraction config; ``max_html_bytes`` bounds the payload read per record.
         source: the source name: prefix of document ids and ``Document.source``.
+        cfg: extraction config; ``max_html_bytes`` bounds the payload read per record.
     """
 
-    def __init__(self, cfg: ExtractConfig | None = None, source: str = "cc") -> None:
-        self.cfg = cfg or ExtractConfig()
+    def __init__(self, source: str, cfg: ExtractConfig | None = None) -> None:
         self.source = source
+        self.cfg = cfg or ExtractConfig()
 
     def __call__(self, path: str, fileobj: BinaryIO) -> Iterator[Document | Dropped | QuarantineRecord]:
         return read_warc(path, fileobj, self.cfg, self.source)
@@ -230,7 +144,9 @@ def read_warc(path: str, fileobj: BinaryIO, cfg: ExtractConfig | None = None,
                 record = next(iterator)
             except StopIteration:
                 return
-            except Exception as exc:  # noqa: BLE001 - warcio raises many types on corrupt data
+            except Exception as exc:  # noqa: BLE001 - only warcio's parser runs here, and on garbage
+                # it raises whatever its code trips on (ArchiveLoadFailed, ValueError, even an
+                # AttributeError for a response without target URI): all of it is the file's fault.
                 # warcio's offset is the failing record's start, or the previous record's
                 # when finishing that one failed (then it was quarantined already).
                 failed_at = iterator.offset
@@ -255,7 +171,7 @@ def read_warc(path: str, fileobj: BinaryIO, cfg: ExtractConfig | None = None,
             try:
                 yield from _record_items(record, source, basename, offset, cfg)
                 emitted.add(offset)
-            except Exception as exc:  # noqa: BLE001 - a bad payload costs this record only
+            except PAYLOAD_ERRORS as exc:  # a bad payload costs this record only
                 quarantined.add(offset)
                 yield QuarantineRecord(source, basename, str(offset), "read",
                                        f"unreadable WARC payload: {type(exc).__name__}: {exc}"[:2000])
@@ -310,9 +226,7 @@ def _record_items(record: Any, source: str, basename: str, offset: int,
         if payload is None:
             yield _oversized(source, basename, offset, cfg)
             return
-        charset_match = _CHARSET_PARAM.search(content_type)
-        codec = codec_for(charset_match.group(1)) if charset_match else None
-        codec = codec or "utf-8"
+        codec = declared_codec(content_type) or "utf-8"
         language = headers.get_header("WARC-Identified-Content-Language")
         meta.update({"charset": codec, "format": "text", "kind": "wet"})
         if language:

@@ -24,14 +24,16 @@ import io
 import json
 import os
 import posixpath
+import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import yaml
 
 from filters.base import Dropped, QuarantineRecord
-from filters.sources.github.rules import BINARY, NOT_UTF8, TOO_LARGE, extension_of, is_binary, language_of
 from filters.document import Document, stable_id, unpaired_surrogate
+from filters.sources.github.config import GithubConfig
+from filters.sources.github.rules import BINARY, NOT_UTF8, TOO_LARGE, extension_of, is_binary, language_of
 
 LICENSE_MAP_NAMES = ("licenses.json", "licenses.yaml", "licenses.yml")
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -97,38 +99,42 @@ class GithubReader:
     """``reader(path, fh)`` for ``ReadSource``: JSONL records or one repository file.
 
     Args:
-        source: the source name written on every document.
+        source: the source name written on every document and prefixed to its id.
+        cfg: ``max_file_bytes``: larger files are dropped (``too_large``) without reading them whole.
         repo_index: repository files from :func:`repo_files` (empty when reading JSONL only).
-        max_file_bytes: larger files are dropped (``too_large``) without reading them whole.
     """
 
-    def __init__(self, source: str, repo_index: dict[str, tuple[str, str, str]] | None = None,
-                 max_file_bytes: int = 10_000_000) -> None:
-        self._source = source
-        self._repo_index = dict(repo_index or {})
-        self._max = max_file_bytes
+    # A corrupt gzipped JSONL file fails inside zlib half-way: the rest of that file is
+    # quarantined (the records read before stay).
+    data_errors = (zlib.error,)
+
+    def __init__(self, source: str, cfg: GithubConfig,
+                 repo_index: dict[str, tuple[str, str, str]] | None = None) -> None:
+        self.source = source
+        self.cfg = cfg
+        self.repo_index = dict(repo_index or {})
 
     def __call__(self, path: str, fh: BinaryIO) -> Iterator[Any]:
-        entry = self._repo_index.get(path)
+        entry = self.repo_index.get(path)
         if entry is not None:
             yield self._repo_file(path, fh, *entry)
         else:
-            yield from read_jsonl(self._source, path, fh, self._max)
+            yield from read_jsonl(self.source, path, fh, self.cfg.max_file_bytes)
 
     def _repo_file(self, file: str, fh: BinaryIO, repo: str, rel: str, license_: str) -> Any:
-        data = fh.read(self._max + 1)
+        data = fh.read(self.cfg.max_file_bytes + 1)
         meta = _meta(repo, rel, license_, file, rel)
         meta["size"] = len(data)
-        doc_id = stable_id(self._source, repo, rel)
-        if len(data) > self._max:
-            return Dropped(Document(doc_id, "", self._source, meta), TOO_LARGE)
+        doc_id = stable_id(self.source, repo, rel)
+        if len(data) > self.cfg.max_file_bytes:
+            return Dropped(Document(doc_id, "", self.source, meta), TOO_LARGE)
         if is_binary(data):
-            return Dropped(Document(doc_id, "", self._source, meta), BINARY)
+            return Dropped(Document(doc_id, "", self.source, meta), BINARY)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return Dropped(Document(doc_id, "", self._source, meta), NOT_UTF8)
-        return Document(doc_id, text.removeprefix("\ufeff"), self._source, meta)
+            return Dropped(Document(doc_id, "", self.source, meta), NOT_UTF8)
+        return Document(doc_id, text.removeprefix("\ufeff"), self.source, meta)
 
 
 def _lines(fh: BinaryIO, limit: int) -> Iterator[bytes | None]:

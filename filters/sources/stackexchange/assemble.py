@@ -13,6 +13,8 @@ are broken by the answer id, so the order is total and deterministic. The questi
 
 HTML → text uses the standard library's ``html.parser`` (entities decoded, tags dropped,
 ``<pre>``/``<code>`` text kept verbatim, ``<br>``/``<p>``-style blocks as line breaks).
+A body the parser gives up on (it asserts on a marked section such as ``<![foo``) raises
+:class:`~filters.base.BadRecord`: that question is quarantined.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from filters.base import BadRecord
 from filters.document import Document
 
 QUESTION = "question"
@@ -70,10 +73,18 @@ class _TextExtractor(HTMLParser):
 
 
 def html_to_text(html: str) -> str:
-    """Visible text of a post body: tags removed, entities decoded, list items as bullets."""
+    """Visible text of a post body: tags removed, entities decoded, list items as bullets.
+
+    Raises:
+        BadRecord: ``html.parser`` cannot parse the body (it raises AssertionError on an
+            unknown marked section, ``<![foo``); the message names the parser's complaint.
+    """
     parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
+    try:
+        parser.feed(html)
+        parser.close()
+    except AssertionError as exc:  # html.parser / _markupbase signal malformed markup this way
+        raise BadRecord(f"unparseable post HTML: {exc}") from None
     text = "".join(parser.parts)
     text = _TRAILING_SPACE.sub("\n", text)
     text = _BLANK_RUNS.sub("\n\n", text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+
 @dataclass(frozen=True)
 class StackExchangeConfig:
     # The 28 largest sites by posts (RedPajama's count.py ranking); a site outside this list is dropped.

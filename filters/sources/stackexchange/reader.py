@@ -28,8 +28,8 @@ from typing import Any, BinaryIO
 from xml.parsers import expat
 
 from filters.base import BadRecord, Dropped, QuarantineRecord
-from filters.sources.stackexchange.assemble import ANSWER, QUESTION
 from filters.document import Document, stable_id
+from filters.sources.stackexchange.assemble import ANSWER, QUESTION
 from filters.sources.stackexchange.config import StackExchangeConfig
 
 TAG_WIKI = "tag_wiki"
@@ -111,20 +111,20 @@ class StackExchangeReader:
     """
 
     def __init__(self, source: str, cfg: StackExchangeConfig) -> None:
-        self._source = source
-        self._restrict = cfg.restrict_to_sites
+        self.source = source
+        self.cfg = cfg
         self._sites = frozenset(cfg.sites)
 
     def __call__(self, path: str, fh: BinaryIO) -> Iterator[Any]:
         site = site_of(path)
-        excluded = self._restrict and site not in self._sites
+        excluded = self.cfg.restrict_to_sites and site not in self._sites
         last_id = "none"
         try:
             for line, attrs in iter_rows_at(fh):
                 last_id = attrs.get("Id", last_id)
                 yield from self._row(path, site, excluded, attrs, line)
         except (BadRecord, expat.ExpatError) as exc:
-            yield QuarantineRecord(self._source, path, f"after row Id={last_id}", "read",
+            yield QuarantineRecord(self.source, path, f"after row Id={last_id}", "read",
                                    f"{type(exc).__name__}: {exc}"[:2000])
 
     def _row(self, path: str, site: str, excluded: bool, attrs: dict[str, str], line: int = 0) -> Iterator[Any]:
@@ -140,22 +140,22 @@ class StackExchangeReader:
             score = _int(attrs, "Score") if post_type in (1, 2) else int(attrs.get("Score", "0") or 0)
             parent = _int(attrs, "ParentId") if post_type == 2 else None
         except ValueError as exc:
-            yield QuarantineRecord(self._source, path, record, "read", str(exc))
+            yield QuarantineRecord(self.source, path, record, "read", str(exc))
             return
         meta: dict[str, Any] = {"site": site, "post_id": post_id, "score": score, "file": path, "record": record}
-        doc_id = stable_id(self._source, site, post_id)
+        doc_id = stable_id(self.source, site, post_id)
         if post_type == 2:
             if not excluded:  # answers of an excluded site are not documents: nothing to count
                 meta.update(post_type=ANSWER, parent_id=parent)
-                yield Document(doc_id, attrs["Body"], self._source, meta)
+                yield Document(doc_id, attrs["Body"], self.source, meta)
             return
         if post_type == 1:
             meta.update(post_type=QUESTION, title=attrs["Title"], tags=attrs.get("Tags", ""))
-            doc = Document(doc_id, attrs["Body"], self._source, meta)
+            doc = Document(doc_id, attrs["Body"], self.source, meta)
             yield Dropped(doc, SITE) if excluded else doc
             return
         meta["post_type"] = f"type_{post_type}"
-        doc = Document(doc_id, attrs.get("Body", ""), self._source, meta)
+        doc = Document(doc_id, attrs.get("Body", ""), self.source, meta)
         if excluded:
             yield Dropped(doc, SITE)
         else:
