@@ -2,8 +2,8 @@
 
 Stages, each timed on its own over the same documents (best of ``--repeat`` runs):
 
-* ``read``: WARC records → decoded HTML Documents (``filters/warc.py``);
-* ``extract``: HTML → main text with selectolax/Lexbor (``filters/extract.py``), against
+* ``read``: WARC records → decoded HTML Documents (``filters/sources/cc/warc.py``);
+* ``extract``: HTML → main text with selectolax/Lexbor (``filters/sources/cc/extract.py``), against
   two peers measured here on the same pages: the naive selectolax ``body.text()`` (no block
   structure, no boilerplate removal) and, when importable, trafilatura (never a project
   dependency: install it into a throwaway ``--target`` dir and put it on PYTHONPATH);

@@ -3,7 +3,7 @@
 On the same documents (``corpus/cc-pages``, ``--copies`` times), one core:
 
 * **kernels**: the pure functions chained in one process, each timed alone (CPU time):
-  ``read`` (WARC → decoded HTML, ``filters/warc.py``), ``extract`` (+ the empty-text
+  ``read`` (WARC → decoded HTML, ``filters/sources/cc/warc.py``), ``extract`` (+ the empty-text
   filter), ``lang_id`` (fastText lid.176), ``perplexity`` (cc_net normalise + SentencePiece
   unigram + KenLM 5-gram, ``filters/perplexity.py``), ``minhash`` (signature), ``lsh``
   (band keys grouped in a dict + union-find: what the Beam shuffle computes),

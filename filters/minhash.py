@@ -28,7 +28,7 @@ Pipeline for one document:
 5. ``band_keys(hashvalues, bands, rows)``: one key per band; two documents become candidates
    when any band key is equal.
 
-Speed (deps.md §5: shingling dominated, then the per-shingle Python hash calls inside
+Speed (profiled: shingling dominated, then the per-shingle Python hash calls inside
 ``update_batch``): ASCII punctuation/digits go through one ``bytes.translate`` table and a
 C ``split``; only non-ASCII text pays for one regex (and NFD when it is not already NFD);
 words are hashed with ``map`` over a C function; shingles never exist as Python objects;

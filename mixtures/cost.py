@@ -6,7 +6,7 @@ Pure arithmetic, no I/O. The inputs are:
   of the LLaMA paper, arXiv 2302.13971): sampling proportion, epochs and disk size per
   source. Tokens per source are ``weight × total``; unique tokens are ``tokens / epochs``;
   bytes per token are derived from the table itself (``disk size / unique tokens`` at the
-  mixture's own total, /work/shared/notes/anchors.md §2.7), so at 1.4T tokens the model
+  mixture's own total), so at 1.4T tokens the model
   reproduces the published disk sizes;
 * the stages each source kind runs, in order (``pasture plan-cost`` takes them from the
   recipes, ``pipeline.recipes.cost_stages``; this module cannot import them);
@@ -168,7 +168,7 @@ class CostPlan:
 
 
 def bytes_per_token(mixture: MixtureSpec, source: MixtureSource) -> float:
-    """Disk bytes per unique token of a source, derived from the mixture's own table (anchors.md §2.7)."""
+    """Disk bytes per unique token of a source, derived from the mixture's own table."""
     unique_tokens = source.fraction * mixture.total_tokens / source.epochs
     return source.disk_bytes / unique_tokens
 

@@ -35,8 +35,7 @@ QUARANTINE = "quarantine"
 
 # What a broken or hostile input file raises while it is decoded and parsed: the rest of
 # that file is quarantined (a reader quarantines single records itself where it can).
-READ_ERRORS: tuple[type[BaseException], ...] = (BadRecord, OSError, EOFError, ValueError, UnicodeError,
-                                                RuntimeError)
+READ_ERRORS: tuple[type[BaseException], ...] = (BadRecord, OSError, EOFError, ValueError, UnicodeError)
 
 
 class StepFailed(RuntimeError):

@@ -1,7 +1,8 @@
 """The walls between packages, checked on every import statement (function-level ones too).
 
 - ``filters/`` is pure document logic: no Beam, no ``stages``, no ``pipeline`` (so runtime
-  scoring never reaches model-training code, which lives in ``pipeline/training``);
+  scoring, ``filters/perplexity.py`` and ``filters/quality.py``, never reaches the
+  model-training code in ``pipeline/training``);
 - only ``stages/`` and ``pipeline/`` import ``apache_beam``;
 - ``trainer/`` reads shards through ``tokenizer/`` and knows nothing of Beam or filters;
 - ``mixtures/`` is specs and arithmetic: no ``stages``, no ``pipeline``, no Beam.

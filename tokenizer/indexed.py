@@ -1,7 +1,7 @@
 """The one token-shard format: Megatron-LM's indexed dataset (``.bin`` + ``.idx``).
 
 Layout (``megatron/core/datasets/indexed_dataset.py::_IndexWriter/_IndexReader``, all
-little-endian; see /work/shared/notes/anchors.md §2.6):
+little-endian):
 
 ``PREFIX.bin``
     The concatenation of every sequence's tokens in the chosen dtype, C order, no header.

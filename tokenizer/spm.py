@@ -1,11 +1,11 @@
 """SentencePiece BPE with LLaMA-1's settings: train, load, encode whole documents.
 
 Settings are those of LLaMA's released ``tokenizer.model`` trainer_spec (karpathy/llama2.c
-``doc/train_llama_tokenizer.md``; anchors.md §2.7, deps.md §6): BPE, 32000 pieces, digits
+``doc/train_llama_tokenizer.md``): BPE, 32000 pieces, digits
 split, byte fallback for unseen UTF-8, identity normalisation, whitespace kept as is,
 unk/bos/eos = 0/1/2, no pad.
 
-Encoding documents: SentencePiece slows to ~1.3 MB/s on multi-megabyte strings (deps.md §6),
+Encoding documents: SentencePiece slows to ~1.3 MB/s on multi-megabyte strings (measured),
 so long documents are encoded in chunks of whole lines and the ids concatenated. That gives
 exactly the ids of encoding the whole string, because ``\\n`` is never inside a piece (it is
 not in the training lines, so it is always byte-fallback ``<0x0A>``) and so no piece can

@@ -8,9 +8,7 @@ and corpus/cc (extracted text, 11 languages, mostly de/en).
 
 from __future__ import annotations
 
-import ast
 import itertools
-from pathlib import Path
 
 import pytest
 
@@ -244,15 +242,6 @@ def test_filter_is_a_step_that_quarantines_text_fasttext_cannot_take(trained):
     # TypeError fastText would: the record is quarantined, the run goes on.
     with pytest.raises(quality.data_errors):
         quality(Document("cc/1", "Accessibility \ud800 text", "cc", {}))
-
-
-def test_runtime_scoring_imports_no_training_code():
-    source = Path(__file__).resolve().parents[2] / "filters" / "quality.py"
-    imported = [node.module if isinstance(node, ast.ImportFrom) else alias.name
-                for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
-                if isinstance(node, (ast.Import, ast.ImportFrom))
-                for alias in node.names]
-    assert imported and not [m for m in imported if m and m.split(".")[0] == "pipeline"]
 
 
 def test_filter_pickles_without_the_model(trained):

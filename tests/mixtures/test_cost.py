@@ -39,7 +39,7 @@ def test_table1_reproduces_published_sizes_and_bytes_per_token():
     # At 1.4T tokens the model gives back Table 1's disk sizes (it is derived from them).
     for table_row in LLAMA.sources:
         assert sources[table_row.kind].output_bytes == pytest.approx(table_row.disk_bytes)
-    # anchors.md §2.7: implied bytes/token and unique tokens.
+    # Implied bytes/token and unique tokens of Table 1.
     assert sources["cc"].bytes_per_token == pytest.approx(3.87, abs=0.005)
     assert sources["arxiv"].bytes_per_token == pytest.approx(2.79, abs=0.005)
     assert sources["cc"].tokens == pytest.approx(938e9)

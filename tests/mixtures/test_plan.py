@@ -18,7 +18,7 @@ FULL = [SourceTokens(k, k, n) for k, n in [("cc", 853_000), ("c4", 198_000), ("g
 
 
 def test_llama_sized_run_reproduces_llamas_epochs():
-    # Unique tokens implied by Table 1 (anchors.md §2.7), scaled by 1e-6: epochs come out as LLaMA's.
+    # Unique tokens implied by Table 1 scaled by 1e-6: epochs come out as LLaMA's.
     plan = plan_mixture(LLAMA, FULL, 1_400_000)
     assert [s.name for s in plan.sources] == list(LLAMA.kinds)
     assert plan.source("cc").tokens == 938_000 and plan.source("stackexchange").tokens == 28_000

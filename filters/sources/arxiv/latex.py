@@ -2,8 +2,8 @@
 
 LLaMA (arXiv 2302.13971 §2): "We removed everything before the first section, as well as the
 bibliography. We also removed the comments from the .tex files, and inline-expanded
-definitions and macros written by users." RedPajama v1 ``arxiv_cleaner.py`` implements it
-(notes/anchors.md §2.2); we keep its steps and fix what it gets wrong:
+definitions and macros written by users." RedPajama v1 ``data_prep/arxiv/arxiv_cleaner.py``
+implements it; we keep its steps and fix what it gets wrong:
 
 * The section regex is written from the LaTeX sectioning commands, ``\\part`` …
   ``\\subparagraph``, starred or not, followed by a non-letter (RedPajama's lacks a ``|``

@@ -10,7 +10,7 @@ Gutenberg EBook of …``, ``End of Project Gutenberg's …``). A file with no ma
 body-only copy) is left as it is.
 
 Overlap, measured properly (RedPajama used SimHash with Hamming distance ≤ 5, which
-implements no percentage at all; notes/anchors.md §2.2):
+implements no percentage at all; RedPajama v1 ``data_prep/book/dedup.py``):
 
 * A book's content is the *set* of its word 5-gram shingles (lower-cased ``\\w+`` words),
   each hashed to 64 bits.

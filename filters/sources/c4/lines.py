@@ -9,7 +9,7 @@ Line rules, applied to every ``line.strip()`` in TFDS's order (``clean_page``):
    (``_END_MARKS``, ``_ELLIPSIS``);
 4. a line with fewer than ``min_words_per_line`` words is dropped. The default 5 is
    ``_MIN_WORDS_PER_LINE`` of the TFDS code that built C4; the T5 paper's text says
-   "at least 3 words" (the discrepancy is in notes/anchors.md §2.8), so it is configurable;
+   "at least 3 words" (the code and the paper disagree), so it is configurable;
 5. "lorem ipsum" anywhere in a surviving line drops the page;
 6. "javascript" drops the line (``Please enable JavaScript`` notices);
 7. a ``{`` drops the page ("probably contains javascript code");

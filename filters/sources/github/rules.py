@@ -2,9 +2,9 @@
 
 The LLaMA recipe (arXiv 2302.13971 §2): BigQuery GitHub, Apache/BSD/MIT only, line-length
 and alphanumeric heuristics, regex removal of boilerplate headers, file-level exact dedup.
-Thresholds follow RedPajama v1 ``data_prep/github/github_run_filter.py`` (see
-notes/anchors.md §2.2): max line length 1000, mean line length 100, alphanumeric fraction
-0.25, alphabetic characters per token 1.5, and its extension allow-list.
+Thresholds follow RedPajama v1 ``data_prep/github/github_run_filter.py``: max line length
+1000, mean line length 100, alphanumeric fraction 0.25, alphabetic characters per token
+1.5, and its extension allow-list.
 
 Differences from RedPajama, on purpose:
 

@@ -2,7 +2,7 @@
 
 LLaMA (arXiv 2302.13971 §2): "We kept the data from the 28 largest websites, removed the
 HTML tags from text and sorted the answers by score (from highest to lowest)." The output
-format and meta follow RedPajama v1 ``post_processing.py`` (notes/anchors.md §2.2):
+format and meta follow RedPajama v1 ``data_prep/stack_exchange/post_processing.py``:
 ``"Q: {question}\\nA: {answer}\\nA: {answer}…"``, ``<li>`` turned into ``"\\n*"`` bullets,
 ``url = https://{site}/questions/{id}`` and ``question_score`` in meta.
 
