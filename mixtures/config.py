@@ -255,6 +255,30 @@ class QuarantineConfig:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    """``pasture export``: the blended, fixed-length training set (read with ``--config``; flags override)."""
+
+    output: str = ""  # export folder (also the data ``pasture train --run-config`` trains on); empty: --output
+    format: str = "megatron"  # "megatron" (.bin/.idx), "parquet" or "both"
+    tokens: float = 0.0  # training tokens in the blend; 0: give --tokens
+    seq_len: int = 2048  # predictions per sequence (LLaMA: 2048); each row holds seq_len + 1 tokens
+    seed: int = 1234
+
+    def __post_init__(self) -> None:
+        check(self.format in ("megatron", "parquet", "both"),
+              f"export.format must be megatron, parquet or both, got {self.format!r}")
+        check(self.tokens >= 0, "export.tokens must be >= 0")
+        check(self.seq_len >= 1, "export.seq_len must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrainRunConfig:
+    """``pasture train --run-config``: which trainer config trains on ``export.output``."""
+
+    config: str = "tiny"  # a trainer YAML (trainer/config.py) or a bundled preset: tiny, 125m, 350m
+
+
+@dataclass(frozen=True)
 class TokenizerConfig:
     """``pasture tokenizer train|encode`` (read with ``--config``; flags override)."""
 
@@ -299,6 +323,8 @@ class PipelineConfig:
     quarantine: QuarantineConfig = field(default_factory=QuarantineConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    train: TrainRunConfig = field(default_factory=TrainRunConfig)
     # Each source kind's own settings (its folder's settings class), keyed by kind; in a
     # config file they are the top-level key named after the kind (``github: {...}``).
     # A kind missing here runs with its defaults.

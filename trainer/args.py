@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config_required: bool = True) -> None:
     """Adds --config, --data, --steps, --device, --out, --compile and --resume."""
-    parser.add_argument("--config", required=True, help="train YAML, or a bundled preset: tiny, 125m, 350m")
+    parser.add_argument("--config", required=config_required,
+                        help="train YAML, or a bundled preset: tiny, 125m, 350m")
     parser.add_argument("--data", help="export folder (overrides data.path)")
     parser.add_argument("--steps", type=int, help="total optimizer steps (overrides steps)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="overrides device")

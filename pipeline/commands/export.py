@@ -1,7 +1,7 @@
 """``pasture export --run RUN_DIR --format megatron|parquet|both --tokens N --output DIR``.
 
-With ``--config FILE`` (the pipeline config) the run directory defaults to its ``output`` and
-the mixture to its ``mixture``; flags override.
+With ``--config FILE`` (the pipeline config) the run directory defaults to its ``output``, the
+mixture to its ``mixture`` and the rest to its ``export`` section; flags override.
 
 Blends the run's token shards at the mixture weights into fixed-length sequences and writes
 Megatron ``blend.bin/.idx`` and/or ``blend.parquet`` with ``manifest.json``
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mixtures.config import PipelineConfig
+from mixtures.config import ConfigError, ExportConfig, PipelineConfig
 from pipeline.cli import VerbSettings, add_config_option
 
 
@@ -24,13 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Deterministic blend at the mixture weights (Megatron's greedy-deficit order); every "
         "sequence holds seq_len + 1 tokens (inputs s[:-1], targets s[1:]).",
     )
-    add_config_option(parser, "the run (output) and the mixture")
+    add_config_option(parser, "the run (output), the mixture and the export section")
+    defaults = ExportConfig()
     parser.add_argument("--run", help="run directory with <source>/tokens/ (default: output of --config)")
-    parser.add_argument("--format", required=True, choices=["megatron", "parquet", "both"], dest="fmt")
-    parser.add_argument("--tokens", required=True, type=float, help="training tokens in the blend (e.g. 1e8)")
-    parser.add_argument("--output", required=True, help="output folder")
-    parser.add_argument("--seq-len", type=int, default=2048, help="predictions per sequence (LLaMA: 2048)")
-    parser.add_argument("--seed", type=int, default=1234, help="blend seed")
+    parser.add_argument("--format", choices=["megatron", "parquet", "both"], dest="fmt",
+                        help=f"shard format (default: export.format of --config, else {defaults.format})")
+    parser.add_argument("--tokens", type=float, help="training tokens in the blend, e.g. 1e8 (default: export.tokens)")
+    parser.add_argument("--output", help="output folder (default: export.output of --config)")
+    parser.add_argument("--seq-len", type=int, help=f"predictions per sequence (LLaMA: {defaults.seq_len})")
+    parser.add_argument("--seed", type=int, help=f"blend seed (default {defaults.seed})")
     parser.add_argument("--mixture", help=f"mixture name or path (default {PipelineConfig.mixture})")
     parser.set_defaults(func=main)
 
@@ -43,13 +45,20 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     settings = VerbSettings(args, "export")
     run_dir = settings.path("run", "output", "--run")
     mixture = load_mixture(settings.get("mixture", "mixture"))
-    formats = FORMATS if args.fmt == "both" else (args.fmt,)
+    export = settings.section("export", {"output": "output", "fmt": "format", "tokens": "tokens",
+                                         "seq_len": "seq_len", "seed": "seed"})
+    if not export.output:
+        raise ConfigError("export: give --output or --config FILE with export.output")
+    if not export.tokens:
+        raise ConfigError("export: give --tokens or --config FILE with export.tokens")
+    formats = FORMATS if export.format == "both" else (export.format,)
+    seq_len = export.seq_len
     try:
-        manifest = export_blend(run_dir, args.output, mixture, int(args.tokens), formats, args.seq_len, args.seed)
+        manifest = export_blend(run_dir, export.output, mixture, int(export.tokens), formats, seq_len, export.seed)
     except BlendError as exc:
         print(f"pasture export: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{manifest['sequences']:,} sequences × {args.seq_len + 1} tokens → {args.output}")
+    print(f"{manifest['sequences']:,} sequences × {seq_len + 1} tokens → {export.output}")
     print(f"{'source':<16}{'weight %':>9}{'share %':>9}{'sequences':>11}{'epochs':>9}")
     for name, s in manifest["sources"].items():
         print(f"{name:<16}{s['weight']:>9.3f}{s['share']:>9.3f}{s['sequences']:>11,}{s['epochs']:>9.2f}")

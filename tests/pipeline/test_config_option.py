@@ -138,3 +138,45 @@ def test_a_bad_config_value_names_its_key(tmp_path, capsys):
     config.write_text(yaml.safe_dump({"output": str(tmp_path), "tokenizer": {"model": "tok.bin"}}))
     assert main(["tokenizer", "encode", "--config", str(config)]) == 2
     assert "tokenizer.model must end in .model" in capsys.readouterr().err
+
+
+def test_export_takes_its_section_from_the_config_and_flags_override(encoded, tmp_path):
+    root, run, config, thirty = encoded
+    with_export = tmp_path / "with-export.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["export"] = {"output": str(tmp_path / "from-config"), "format": "parquet", "tokens": 20000, "seq_len": 16,
+                      "seed": 7}
+    with_export.write_text(yaml.safe_dump(data))
+    assert main(["export", "--config", str(with_export)]) == 0
+    manifest = _json(tmp_path / "from-config" / "manifest.json")
+    assert (manifest["config"]["seq_len"], manifest["config"]["seed"]) == (16, 7)
+    assert sorted(manifest["files"]) == ["blend.parquet"]
+    assert main(["export", "--config", str(with_export), "--output", str(tmp_path / "flags"), "--format", "megatron",
+                 "--seq-len", "8", "--seed", "9"]) == 0
+    manifest = _json(tmp_path / "flags" / "manifest.json")
+    assert (manifest["config"]["seq_len"], manifest["config"]["seed"]) == (8, 9)
+    assert sorted(manifest["files"]) == ["blend.bin", "blend.idx"]
+
+
+def test_export_without_tokens_says_where_to_give_them(encoded, capsys):
+    _, _, config, _ = encoded
+    assert main(["export", "--config", str(config), "--output", "x"]) == 2
+    assert "give --tokens or --config FILE with export.tokens" in capsys.readouterr().err
+
+
+def test_train_run_config_supplies_the_trainer_config_and_the_data(tmp_path):
+    import argparse
+
+    from pipeline.commands.train import with_run_config
+
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"export": {"output": str(tmp_path / "export")}, "train": {"config": "125m"}}))
+    args = argparse.Namespace(run_config=str(config), config=None, data=None)
+    assert (with_run_config(args).config, args.data) == ("125m", str(tmp_path / "export"))
+    flags = argparse.Namespace(run_config=str(config), config="tiny", data="elsewhere")
+    assert (with_run_config(flags).config, flags.data) == ("tiny", "elsewhere")
+
+
+def test_train_needs_a_trainer_config_from_a_flag_or_the_run_config(capsys):
+    assert main(["train"]) == 2
+    assert "give --config (a train YAML or preset) or --run-config FILE" in capsys.readouterr().err
