@@ -377,8 +377,11 @@ def convert_value(tp: Any, value: Any, path: str) -> Any:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return None if value is None else convert_value(args[0], value, path)
     if tp is float:
+        # YAML 1.1 reads 1.4e12 (no sign after the e) as a string; a number is meant.
+        if isinstance(value, str) and (number := _float_or_none(value)) is not None:
+            value = number
         check(isinstance(value, (int, float)) and not isinstance(value, bool),
-               f"{path}: expected a number, got {value!r}")
+              f"{path}: expected a number, got {value!r}")
         return float(value)
     if tp is int:
         check(isinstance(value, int) and not isinstance(value, bool), f"{path}: expected an integer, got {value!r}")
@@ -390,6 +393,13 @@ def convert_value(tp: Any, value: Any, path: str) -> Any:
         check(isinstance(value, (str, int, float)), f"{path}: expected a string, got {value!r}")
         return str(value)
     return value
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def build_dataclass(cls: type, data: Any, path: str) -> Any:
