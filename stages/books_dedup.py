@@ -27,12 +27,12 @@ import numpy as np
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import BadRecord, mark_dropped, quarantine_for
+from filters.base import BadRecord, QuarantineRecord, mark_dropped
 from filters.document import Document
 from filters.minhash import band_keys, minhash_signature
 from filters.sources.books.config import BooksConfig
 from filters.sources.books.gutenberg import NEAR_DUPLICATE_BOOK, book_shingles, containment, is_near_duplicate
-from stages.steps import DROPPED, QUARANTINE, failure
+from stages.steps import DROPPED, QUARANTINE, guarded
 from stages.streams import step_outputs
 
 STAGE = "book_dedup"
@@ -53,16 +53,11 @@ class _ShingleDoFn(beam.DoFn):
 
     def process(self, doc: Document) -> Iterator[Any]:
         cfg = self._cfg
-        try:
-            hashes = book_shingles(doc.text, cfg.shingle_words)
-            keys = []
-            if len(hashes):
-                keys = band_keys(minhash_signature(hashes, cfg.num_perm, cfg.seed), cfg.bands, cfg.rows)
-        except _DATA_ERRORS as exc:  # one bad book is quarantined, the run goes on
-            yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, STAGE, exc).to_dict())
+        hashes = guarded(STAGE, doc, _DATA_ERRORS, book_shingles, doc.text, cfg.shingle_words)
+        if isinstance(hashes, QuarantineRecord):  # one bad book is quarantined, the run goes on
+            yield pvalue.TaggedOutput(QUARANTINE, hashes.to_dict())
             return
-        except Exception as exc:
-            raise failure(STAGE, doc, exc) from exc
+        keys = band_keys(minhash_signature(hashes, cfg.num_perm, cfg.seed), cfg.bands, cfg.rows) if len(hashes) else []
         if not keys:
             self._no_shingles.inc()  # too short to compare: kept, it can overlap nothing
         for key in keys:

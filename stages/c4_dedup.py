@@ -32,7 +32,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import BadRecord, mark_dropped, quarantine_for
+from filters.base import BadRecord, QuarantineRecord, mark_dropped
 from filters.document import Document
 from filters.sources.c4.config import C4Config
 from filters.sources.c4.spans import (
@@ -42,7 +42,7 @@ from filters.sources.c4.spans import (
     remove_duplicate_spans,
     span_hashes,
 )
-from stages.steps import DROPPED, QUARANTINE, failure
+from stages.steps import DROPPED, QUARANTINE, guarded
 from stages.streams import step_outputs
 
 STAGE = "c4_dedup"
@@ -50,13 +50,10 @@ _DATA_ERRORS = (BadRecord, *SPAN_DATA_ERRORS)
 
 
 def _emit_spans(doc: Document, span: int) -> Iterator[tuple[str, str]]:
-    try:
-        keys = sorted(set(span_hashes(doc.text, span)))
-    except _DATA_ERRORS:
+    hashes = guarded(STAGE, doc, _DATA_ERRORS, span_hashes, doc.text, span)
+    if isinstance(hashes, QuarantineRecord):
         return  # the same error quarantines the page after the join
-    except Exception as exc:
-        raise failure(STAGE, doc, exc) from exc
-    for key in keys:
+    for key in sorted(set(hashes)):
         yield key, doc.id
 
 
@@ -80,14 +77,11 @@ class _RemoveSpansDoFn(beam.DoFn):
         _, joined = element
         keep = frozenset(joined["keep"])
         for doc in joined["doc"]:
-            try:
-                result = remove_duplicate_spans(doc.text, keep, self._span)
-            except _DATA_ERRORS as exc:
+            result = guarded(STAGE, doc, _DATA_ERRORS, remove_duplicate_spans, doc.text, keep, self._span)
+            if isinstance(result, QuarantineRecord):
                 self._quarantined.inc()
-                yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, STAGE, exc).to_dict())
+                yield pvalue.TaggedOutput(QUARANTINE, result.to_dict())
                 continue
-            except Exception as exc:
-                raise failure(STAGE, doc, exc) from exc
             self._sentences_removed.inc(result.sentences_removed)
             self._spans_removed.inc(result.spans_removed)
             stats = {

@@ -37,7 +37,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import BadRecord, mark_dropped, quarantine_for
+from filters.base import BadRecord, QuarantineRecord, mark_dropped
 from filters.document import Document
 from filters.exact_dedup import (
     REASON_DUPLICATE_FILE,
@@ -50,7 +50,7 @@ from filters.exact_dedup import (
 from filters.minhash import MinHasher, band_keys, estimated_jaccard, signature_bytes
 from mixtures.config import MinHashConfig
 from stages.connected_components import ConnectedComponents
-from stages.steps import DROPPED, QUARANTINE, failure
+from stages.steps import DROPPED, QUARANTINE, guarded
 from stages.streams import step_outputs
 
 REASON_NEAR_DUPLICATE = "near_duplicate"
@@ -84,14 +84,11 @@ class _SignatureDoFn(beam.DoFn):
         self._hasher.load()
 
     def process(self, doc: Document) -> Iterator[Any]:
-        try:
-            values = self._hasher.hashvalues(doc.text)
-        except SIGNATURE_DATA_ERRORS as exc:  # one bad record is quarantined, the run goes on
+        values = guarded(self._stage, doc, SIGNATURE_DATA_ERRORS, self._hasher.hashvalues, doc.text)
+        if isinstance(values, QuarantineRecord):  # one bad record is quarantined, the run goes on
             self._quarantined.inc()
-            yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, self._stage, exc).to_dict())
+            yield pvalue.TaggedOutput(QUARANTINE, values.to_dict())
             return
-        except Exception as exc:
-            raise failure(self._stage, doc, exc) from exc
         if values is None:
             self._no_shingles.inc()
         else:
@@ -346,14 +343,11 @@ class _KeyDoFn(beam.DoFn):
         self._quarantined = Metrics.counter(stage, "quarantined")
 
     def process(self, doc: Document) -> Iterator[Any]:
-        try:
-            key = self._key_fn(doc)
-        except self._data_errors as exc:  # one bad record is quarantined
+        key = guarded(self._stage, doc, self._data_errors, self._key_fn, doc)
+        if isinstance(key, QuarantineRecord):  # one bad record is quarantined
             self._quarantined.inc()
-            yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, self._stage, exc).to_dict())
+            yield pvalue.TaggedOutput(QUARANTINE, key.to_dict())
             return
-        except Exception as exc:
-            raise failure(self._stage, doc, exc) from exc
         if key is None:
             self._unkeyed.inc()
             yield pvalue.TaggedOutput(_UNKEYED, doc)

@@ -30,11 +30,11 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import BadRecord, mark_dropped, quarantine_for
+from filters.base import BadRecord, QuarantineRecord, mark_dropped
 from filters.document import Document
 from filters.line_dedup import LINE_DATA_ERRORS, drop_reason, line_keys, remove_lines
 from mixtures.config import LineDedupConfig
-from stages.steps import DROPPED, QUARANTINE, failure
+from stages.steps import DROPPED, QUARANTINE, failure, guarded
 from stages.streams import step_outputs
 
 STAGE = "line_dedup"
@@ -59,14 +59,11 @@ class _HashLinesDoFn(beam.DoFn):
         self._quarantined = Metrics.counter(STAGE, "quarantined")
 
     def process(self, doc: Document) -> Iterator[Any]:
-        try:
-            keys = line_keys(doc.text)
-        except _DATA_ERRORS as exc:
+        keys = guarded(STAGE, doc, _DATA_ERRORS, line_keys, doc.text)
+        if isinstance(keys, QuarantineRecord):
             self._quarantined.inc()
-            yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, STAGE, exc).to_dict())
+            yield pvalue.TaggedOutput(QUARANTINE, keys.to_dict())
             return
-        except Exception as exc:
-            raise failure(STAGE, doc, exc) from exc
         yield doc.id, (doc, keys)
 
 

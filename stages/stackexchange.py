@@ -23,11 +23,11 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import BadRecord, mark_dropped, quarantine_for
+from filters.base import QuarantineRecord, mark_dropped
 from filters.document import Document
 from filters.sources.stackexchange.assemble import QUESTION, assemble
 from filters.sources.stackexchange.reader import ORPHAN_ANSWER
-from stages.steps import DROPPED, QUARANTINE, failure
+from stages.steps import DROPPED, QUARANTINE, guarded
 from stages.streams import step_outputs
 
 STAGE = "stackexchange_assemble"
@@ -64,13 +64,10 @@ class _AssembleDoFn(beam.DoFn):
         question, *repeats = questions
         for repeat in repeats:
             yield pvalue.TaggedOutput(DROPPED, mark_dropped(repeat, STAGE, DUPLICATE_POST))
-        try:
-            doc = assemble(question, list(answers.values()), self._source)
-        except BadRecord as exc:  # a post body the HTML parser gives up on: that question only
-            yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(question, STAGE, exc).to_dict())
+        doc = guarded(STAGE, question, (), assemble, question, list(answers.values()), self._source)
+        if isinstance(doc, QuarantineRecord):  # a post body the HTML parser gives up on: that question only
+            yield pvalue.TaggedOutput(QUARANTINE, doc.to_dict())
             return
-        except Exception as exc:
-            raise failure(STAGE, question, exc) from exc
         self._assembled.inc()
         self._answers.inc(len(answers))
         yield doc

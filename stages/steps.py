@@ -47,6 +47,22 @@ def data_errors_of(step: Any) -> tuple[type[BaseException], ...]:
     return (BadRecord, *getattr(step, "data_errors", ()))
 
 
+def guarded(stage: str, doc: Document, data_errors: tuple[type[BaseException], ...],
+            fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` for ``doc``, under the one error policy of every step and composite.
+
+    A declared data error (``BadRecord`` always) comes back as the document's
+    :class:`QuarantineRecord`; any other exception fails the run naming ``stage`` and the
+    document (:class:`StepFailed`).
+    """
+    try:
+        return fn(*args)
+    except (BadRecord, *data_errors) as exc:
+        return quarantine_for(doc, stage, exc)
+    except Exception as exc:
+        raise failure(stage, doc, exc) from exc
+
+
 def failure(step_name: str, doc: Document, exc: BaseException) -> StepFailed:
     where = f"{doc.meta.get('file', '')} record {doc.meta.get('record', doc.id)}".strip()
     return StepFailed(f"step {step_name} failed on document {doc.id} ({where}) with an undeclared "
@@ -78,14 +94,11 @@ class _StepDoFn(beam.DoFn):
         self._dropped.inc()
 
     def process(self, doc: Document) -> Iterator[Any]:
-        try:
-            result = self._step(doc)
-        except self._data_errors as exc:
+        result = guarded(self._name, doc, self._data_errors, self._step, doc)
+        if isinstance(result, QuarantineRecord):
             self._quarantined.inc()
-            yield pvalue.TaggedOutput(QUARANTINE, quarantine_for(doc, self._name, exc).to_dict())
+            yield pvalue.TaggedOutput(QUARANTINE, result.to_dict())
             return
-        except Exception as exc:
-            raise failure(self._name, doc, exc) from exc
         if isinstance(result, Document):
             self._kept.inc()
             yield result
