@@ -438,17 +438,24 @@ def config_from_dict(data: dict[str, Any]) -> PipelineConfig:
     return dataclasses.replace(cfg, sources=specs, kind_settings=kind_settings)
 
 
-def load_config(path: str | Path) -> PipelineConfig:
-    path = Path(path)
+def load_yaml_tree(path: Path, from_dict: Any) -> Any:
+    """``from_dict(mapping)`` of a YAML file; every ConfigError names the file first."""
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     check(isinstance(data, dict), f"{path}: the top level must be a mapping")
     try:
-        return config_from_dict(data)
+        return from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    return load_yaml_tree(Path(path), config_from_dict)
 
 
 def resolved(cfg: Any) -> dict[str, Any]:

@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mixtures.config import ConfigError, build_dataclass, convert_value
+from mixtures.config import ConfigError, build_dataclass, convert_value, load_yaml_tree
 from trainer.model import ModelArgs, preset
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -177,14 +175,7 @@ def resolve_config_path(path: str | Path) -> Path:
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """Reads a YAML file (or a bundled preset name) into a validated ``TrainConfig``."""
-    p = resolve_config_path(path)
-    with p.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    _check(isinstance(data, dict), f"{p}: the top level must be a mapping")
-    try:
-        return config_from_dict(data)
-    except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+    return load_yaml_tree(resolve_config_path(path), config_from_dict)
 
 
 def to_dict(cfg: TrainConfig) -> dict[str, Any]:
