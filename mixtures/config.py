@@ -328,7 +328,7 @@ class PipelineConfig:
     # Each source kind's own settings (its folder's settings class), keyed by kind; in a
     # config file they are the top-level key named after the kind (``github: {...}``).
     # A kind missing here runs with its defaults.
-    kind_settings: dict[str, Any] = field(default_factory=dict)
+    kind_settings: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.sources]
