@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 from filters.document import Document
 
@@ -82,24 +82,6 @@ class Step:
 
     def __call__(self, doc: Document) -> Any:
         raise NotImplementedError
-
-
-@runtime_checkable
-class DocumentFilter(Protocol):
-    name: str
-
-    def load(self) -> None: ...
-
-    def __call__(self, doc: Document) -> Verdict: ...
-
-
-@runtime_checkable
-class DocumentCleaner(Protocol):
-    name: str
-
-    def load(self) -> None: ...
-
-    def __call__(self, doc: Document) -> Document: ...
 
 
 @dataclass(frozen=True, slots=True)

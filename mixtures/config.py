@@ -344,10 +344,6 @@ class PipelineConfig:
         settings_class = kinds[kind].settings
         return settings_class() if settings_class is not None else None
 
-    def with_settings(self, kind: str, settings: Any) -> PipelineConfig:
-        """A copy whose ``kind`` settings are ``settings``."""
-        return dataclasses.replace(self, kind_settings={**self.kind_settings, kind: settings})
-
     def source(self, name: str) -> SourceSpec:
         for spec in self.sources:
             if spec.name == name:

@@ -245,6 +245,12 @@ def output_checksums(directory: str) -> dict[str, str]:
     return sums
 
 
+def step_names(steps: list[Any]) -> list[str]:
+    """The recipe's steps in order, as stats.json records them: a filter or cleaner by its
+    versioned name (``quality_v1``), the reader and each composite by its name or label."""
+    return [getattr(step, "versioned_name", None) or getattr(step, "name", None) or step.label for step in steps]
+
+
 def _finish_source(cfg: PipelineConfig, name: str, runner: str, elapsed: float) -> SourceResult:
     out_dir = source_dir(cfg, name)
     stats = counts_to_stats(_read_json(join_path(out_dir, "_counts.json")))
@@ -254,6 +260,7 @@ def _finish_source(cfg: PipelineConfig, name: str, runner: str, elapsed: float) 
     stats.update({
         "source": name,
         "kind": spec.kind,
+        "steps": step_names(recipe_steps(cfg, spec)),
         "reconciled": True,
         "outputs": output_checksums(out_dir),
         "config": resolved(cfg),

@@ -27,7 +27,7 @@ import numpy as np
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import BadRecord, QuarantineRecord, mark_dropped
+from filters.base import QuarantineRecord, mark_dropped
 from filters.document import Document
 from filters.minhash import band_keys, minhash_signature
 from filters.sources.books.config import BooksConfig
@@ -40,7 +40,6 @@ _BANDS = "bands"
 _SHINGLES = "shingles"
 # Shingling takes any string (words are ``\w+``, which never holds a lone surrogate), so
 # only an explicit BadRecord is bad data; any other exception is a bug and fails the run.
-_DATA_ERRORS = (BadRecord,)
 
 
 class _ShingleDoFn(beam.DoFn):
@@ -53,7 +52,7 @@ class _ShingleDoFn(beam.DoFn):
 
     def process(self, doc: Document) -> Iterator[Any]:
         cfg = self._cfg
-        hashes = guarded(STAGE, doc, _DATA_ERRORS, book_shingles, doc.text, cfg.shingle_words)
+        hashes = guarded(STAGE, doc, (), book_shingles, doc.text, cfg.shingle_words)
         if isinstance(hashes, QuarantineRecord):  # one bad book is quarantined, the run goes on
             yield pvalue.TaggedOutput(QUARANTINE, hashes.to_dict())
             return

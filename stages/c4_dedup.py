@@ -32,7 +32,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import BadRecord, QuarantineRecord, mark_dropped
+from filters.base import QuarantineRecord, mark_dropped
 from filters.document import Document
 from filters.sources.c4.config import C4Config
 from filters.sources.c4.spans import (
@@ -46,11 +46,10 @@ from stages.steps import DROPPED, QUARANTINE, guarded
 from stages.streams import step_outputs
 
 STAGE = "c4_dedup"
-_DATA_ERRORS = (BadRecord, *SPAN_DATA_ERRORS)
 
 
 def _emit_spans(doc: Document, span: int) -> Iterator[tuple[str, str]]:
-    hashes = guarded(STAGE, doc, _DATA_ERRORS, span_hashes, doc.text, span)
+    hashes = guarded(STAGE, doc, SPAN_DATA_ERRORS, span_hashes, doc.text, span)
     if isinstance(hashes, QuarantineRecord):
         return  # the same error quarantines the page after the join
     for key in sorted(set(hashes)):
@@ -77,7 +76,7 @@ class _RemoveSpansDoFn(beam.DoFn):
         _, joined = element
         keep = frozenset(joined["keep"])
         for doc in joined["doc"]:
-            result = guarded(STAGE, doc, _DATA_ERRORS, remove_duplicate_spans, doc.text, keep, self._span)
+            result = guarded(STAGE, doc, SPAN_DATA_ERRORS, remove_duplicate_spans, doc.text, keep, self._span)
             if isinstance(result, QuarantineRecord):
                 self._quarantined.inc()
                 yield pvalue.TaggedOutput(QUARANTINE, result.to_dict())

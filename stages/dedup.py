@@ -338,7 +338,7 @@ class _KeyDoFn(beam.DoFn):
                  data_errors: tuple[type[BaseException], ...]) -> None:
         self._key_fn = key_fn
         self._stage = stage
-        self._data_errors = (BadRecord, *data_errors)
+        self._data_errors = tuple(data_errors)
         self._unkeyed = Metrics.counter(stage, "unkeyed")
         self._quarantined = Metrics.counter(stage, "quarantined")
 

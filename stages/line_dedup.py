@@ -30,7 +30,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from filters.base import BadRecord, QuarantineRecord, mark_dropped
+from filters.base import QuarantineRecord, mark_dropped
 from filters.document import Document
 from filters.line_dedup import LINE_DATA_ERRORS, drop_reason, line_keys, remove_lines
 from mixtures.config import LineDedupConfig
@@ -38,7 +38,6 @@ from stages.steps import DROPPED, QUARANTINE, failure, guarded
 from stages.streams import step_outputs
 
 STAGE = "line_dedup"
-_DATA_ERRORS = (BadRecord, *LINE_DATA_ERRORS)
 _UINT64_SIGN = 1 << 63
 _UINT64_WRAP = 1 << 64
 
@@ -59,7 +58,7 @@ class _HashLinesDoFn(beam.DoFn):
         self._quarantined = Metrics.counter(STAGE, "quarantined")
 
     def process(self, doc: Document) -> Iterator[Any]:
-        keys = guarded(STAGE, doc, _DATA_ERRORS, line_keys, doc.text)
+        keys = guarded(STAGE, doc, LINE_DATA_ERRORS, line_keys, doc.text)
         if isinstance(keys, QuarantineRecord):
             self._quarantined.inc()
             yield pvalue.TaggedOutput(QUARANTINE, keys.to_dict())

@@ -25,11 +25,6 @@ def step_outputs(docs: beam.PCollection, dropped: beam.PCollection, quarantine: 
     return outputs
 
 
-def nothing(pipeline: beam.Pipeline, label: str) -> beam.PCollection:
-    """An empty collection, for a composite that never drops or never quarantines."""
-    return pipeline | label >> beam.Create([])
-
-
 @dataclass
 class SourceStreams:
     """Kept documents plus every side stream that stats.json must account for.

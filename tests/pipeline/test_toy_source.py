@@ -34,6 +34,7 @@ def test_a_toy_source_runs_through_the_cli_with_its_own_settings(tmp_path, toy_s
     assert (stats["documents_in"], stats["documents_out"], stats["quarantined"]) == (3, 1, 1)
     assert stats["dropped"] == {"short_line": 1}
     assert stats["config"]["lines"] == {"min_chars": 8}
+    assert stats["steps"] == ["read", "lines_filter_v1"]
     assert [d["text"] for d in _docs(out / "lines" / "docs")] == ["a line long enough"]
     quarantined = _docs(out / "lines" / "quarantine")
     assert [(q["stage"], q["error"]) for q in quarantined] == [("lines_filter", "BadRecord: line is not UTF-8")]
