@@ -85,6 +85,31 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class InputFile:
+    """One unit of reading: a file (local path or URL), or a byte range of one.
+
+    ``name`` is what ids and ``meta.file`` are built from: the path relative to the input
+    root the user gave (or the URL), so same-named files in two folders never collide.
+    ``start``/``end`` select a byte range (a multistream dump split by its index; ``end``
+    None: to the end of the file). A reader that accepts these defines
+    ``read_input(item, fh)``; a reader without it is called as ``reader(item.path, fh)``.
+    """
+
+    path: str
+    name: str = ""
+    start: int = 0
+    end: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The name to show in errors and quarantine records."""
+        where = self.name or self.path
+        if self.start or self.end is not None:
+            return f"{where}[{self.start}:{'' if self.end is None else self.end}]"
+        return where
+
+
+@dataclass(frozen=True, slots=True)
 class QuarantineRecord:
     """Why one input record was set aside, and where to find it again."""
 

@@ -22,6 +22,7 @@ from apache_beam.metrics import Metrics
 from filters.base import (
     BadRecord,
     Dropped,
+    InputFile,
     QuarantineRecord,
     Verdict,
     mark_dropped,
@@ -149,15 +150,21 @@ class _ReadFileDoFn(beam.DoFn):
         self._read = Metrics.counter(f"read/{source}", "documents")
         self._quarantined = Metrics.counter(f"read/{source}", "quarantined")
 
-    def process(self, path: str) -> Iterator[Any]:
+    def process(self, element: str | InputFile) -> Iterator[Any]:
         from apache_beam.io.filesystem import CompressionTypes
         from apache_beam.io.filesystems import FileSystems
 
+        path = element.path if isinstance(element, InputFile) else element
+        label = element.label if isinstance(element, InputFile) else element
         emitted = 0
         try:
             # Compression is the reader's business (WARC members, bz2 dumps, tarballs).
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-                for item in self._reader(path, fh):
+                if isinstance(element, InputFile) and hasattr(self._reader, "read_input"):
+                    items = self._reader.read_input(element, fh)
+                else:
+                    items = self._reader(path, fh)
+                for item in items:
                     emitted += 1
                     if isinstance(item, Document):
                         self._read.inc()
@@ -173,7 +180,7 @@ class _ReadFileDoFn(beam.DoFn):
             self._quarantined.inc()
             record = QuarantineRecord(
                 source=self._source,
-                file=path,
+                file=label,
                 record=f"after record {emitted}",
                 stage="read",
                 error=f"{type(exc).__name__}: {exc}"[:2000],
@@ -188,7 +195,7 @@ class ReadSource(beam.PTransform):
     parallel, one file per element; a ``Reshuffle`` after reading spreads the documents.
     """
 
-    def __init__(self, source: str, paths: list[str], reader: Callable[[str, Any], Iterable[Any]]) -> None:
+    def __init__(self, source: str, paths: list[Any], reader: Callable[[str, Any], Iterable[Any]]) -> None:
         super().__init__(label=f"Read/{source}")
         self._source = source
         self._paths = list(paths)
