@@ -45,8 +45,10 @@ setup(
         # Exact pin: a range pulls a multi-GB CUDA build on machines without the local CPU wheel.
         "train": ["torch==2.13.0"],
         # datasets: only tests/tokenizer/test_export.py loads the exported Parquet with it.
+        # transformers: tests load our tokenizer folder and Hugging Face checkpoints with it.
         # ruff: `make lint` (config in ruff.toml); exact pin, since new releases add findings.
-        "dev": ["torch==2.13.0", "pytest>=8", "networkx>=3", "datasets>=3", "ruff==0.17.5"],
+        "dev": ["torch==2.13.0", "pytest>=8", "networkx>=3", "datasets>=3", "ruff==0.17.5",
+                "transformers>=4.45"],
         "gcp": ["apache-beam[gcp]==2.77.0"],
     },
     entry_points={"console_scripts": ["pasture=pipeline.cli:main"]},

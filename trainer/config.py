@@ -73,11 +73,14 @@ class DataConfig:
     shuffle: bool = False  # the export already blended; True adds a seeded per-epoch permutation
     seed: int = 1234  # of that permutation
     verify_checksums: bool = False  # re-hash every shard against manifest.json at start
+    # Samples held out from the end of the export for the validation loss; 0: no validation.
+    val_samples: int = 0
 
     def __post_init__(self) -> None:
         _check(self.seq_len is None or self.seq_len > 0, "data.seq_len must be > 0")
         _check(self.micro_batch_size > 0, "data.micro_batch_size must be > 0")
         _check(self.grad_accum_steps > 0, "data.grad_accum_steps must be > 0")
+        _check(self.val_samples >= 0, "data.val_samples must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ class TrainConfig:
     final_checkpoint: bool = True  # write one at the end (benchmarks turn it off)
     peak_tflops: float | None = None  # per-GPU dense bf16 peak for MFU; None: from the device name
     max_skipped_steps: int = 3  # consecutive non-finite steps tolerated before the run aborts
+    eval_every: int = 0  # steps between validation losses (needs data.val_samples); 0: only at the end
+    # Also write out_dir/hf (config.json + model.safetensors) that LlamaForCausalLM loads.
+    hf_checkpoint: bool = False
 
     def __post_init__(self) -> None:
         _check(self.steps > 0, "steps must be > 0")
@@ -110,6 +116,7 @@ class TrainConfig:
         _check(self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1")
         _check(self.peak_tflops is None or self.peak_tflops > 0, "peak_tflops must be > 0")
         _check(self.max_skipped_steps >= 0, "max_skipped_steps must be >= 0")
+        _check(self.eval_every >= 0, "eval_every must be >= 0")
         if self.data.seq_len is not None:
             _check(self.data.seq_len <= self.model.max_seq_len,
                    f"data.seq_len {self.data.seq_len} exceeds model.max_seq_len {self.model.max_seq_len}")

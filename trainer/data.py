@@ -157,6 +157,42 @@ class ShardDataset:
         return self.datasets[f].get(local, 0, self.seq_len + 1).astype(np.int64)
 
 
+class SampleRange:
+    """Samples ``[start, stop)`` of a dataset, seen as a dataset of their own.
+
+    Used to hold out the end of an export for validation: the loader trains on one range,
+    the evaluation reads the other, and neither sees the other's samples.
+    """
+
+    def __init__(self, dataset: ShardDataset | SampleRange, start: int, stop: int) -> None:
+        if not 0 <= start <= stop <= len(dataset):
+            raise ValueError(f"sample range [{start}, {stop}) outside {len(dataset)} samples")
+        self.dataset = dataset
+        self.start = start
+        self.stop = stop
+        self.seq_len = dataset.seq_len
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not 0 <= i < len(self):
+            raise IndexError(f"sample {i} out of range for {len(self)} samples")
+        return self.dataset[self.start + i]
+
+
+def split_validation(dataset: ShardDataset, val_samples: int) -> tuple[SampleRange, SampleRange]:
+    """``(train, validation)``: the last ``val_samples`` samples are held out.
+
+    The export is already blended across sources in the mixture's order, so its tail is a
+    sample of the same mixture; taking it from the end keeps the training order unchanged.
+    """
+    if val_samples < 0 or val_samples >= len(dataset):
+        raise ShardError(f"cannot hold out {val_samples} of the export's {len(dataset)} samples for validation")
+    cut = len(dataset) - val_samples
+    return SampleRange(dataset, 0, cut), SampleRange(dataset, cut, len(dataset))
+
+
 class BatchLoader:
     """Endless micro-batches ``(micro_batch_size, seq_len + 1)`` for one DDP rank.
 
@@ -168,7 +204,7 @@ class BatchLoader:
     ``(seed, epoch)`` is drawn.
     """
 
-    def __init__(self, dataset: ShardDataset, micro_batch_size: int, rank: int = 0, world_size: int = 1,
+    def __init__(self, dataset: ShardDataset | SampleRange, micro_batch_size: int, rank: int = 0, world_size: int = 1,
                  shuffle: bool = False, seed: int = 0) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world of {world_size}")

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from mixtures.provenance import git_revision
+from tokenizer.spm import BOS_ID, EOS_ID
 from trainer.args import add_arguments
 from trainer.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -47,8 +48,9 @@ from trainer.checkpoint import (
     set_rng_state,
 )
 from trainer.config import ConfigError, OptimConfig, TrainConfig, config_from_dict, load_train_config, to_dict
-from trainer.data import BatchLoader, ShardDataset, ShardError
+from trainer.data import BatchLoader, SampleRange, ShardDataset, ShardError, split_validation
 from trainer.flops import peak_flops
+from trainer.hf import save_hf_checkpoint
 from trainer.model import Transformer, preset
 
 log = logging.getLogger("pasture.trainer")
@@ -82,6 +84,8 @@ class TrainResult:
     tokens_per_sec: float = 0.0
     mfu: float | None = None
     checkpoint: Path | None = None
+    val_losses: list[tuple[int, float]] = field(default_factory=list)  # (step, loss) of each evaluation
+    hf_checkpoint: Path | None = None
 
 
 class LanguageModelLoss(torch.nn.Module):
@@ -94,6 +98,24 @@ class LanguageModelLoss(torch.nn.Module):
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self.model(inputs)
         return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+
+
+@torch.no_grad()
+def validation_loss(model: Transformer, samples: SampleRange, micro_batch_size: int, cfg: TrainConfig,
+                    device: torch.device) -> float:
+    """Mean next-token cross-entropy over every held-out sample (token-weighted, fp32 sum)."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(samples), micro_batch_size):
+        rows = [samples[i] for i in range(start, min(start + micro_batch_size, len(samples)))]
+        batch = torch.from_numpy(np.stack(rows)).to(device)
+        with autocast_for(cfg, device):
+            logits = model(batch[:, :-1])
+        total += float(F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten(), reduction="sum"))
+        count += batch[:, 1:].numel()
+    model.train(was_training)
+    return total / count
 
 
 def lr_at(step: int, optim: OptimConfig, decay_steps: int) -> float:
@@ -181,7 +203,11 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, dist: DistInfo 
     if dataset.vocab_size is not None and dataset.vocab_size > cfg.model.vocab_size:
         raise ValueError(f"the export's vocabulary ({dataset.vocab_size}) exceeds "
                          f"model.vocab_size {cfg.model.vocab_size}")
-    loader = BatchLoader(dataset, cfg.data.micro_batch_size, dist.rank, dist.world_size,
+    train_samples: ShardDataset | SampleRange = dataset
+    val_samples: SampleRange | None = None
+    if cfg.data.val_samples:
+        train_samples, val_samples = split_validation(dataset, cfg.data.val_samples)
+    loader = BatchLoader(train_samples, cfg.data.micro_batch_size, dist.rank, dist.world_size,
                          shuffle=cfg.data.shuffle, seed=cfg.data.seed)
     model = build_model(cfg, device)
     optimizer = build_optimizer(model, cfg.optim, device)
@@ -244,6 +270,16 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, dist: DistInfo 
         return path
 
     metrics = open(out_dir / "metrics.jsonl", "a", encoding="utf-8") if is_main else None
+
+    def evaluate() -> None:
+        # Every rank evaluates the same held-out samples (they are few), so no all-reduce.
+        if val_samples is None or not is_main:
+            return
+        loss = validation_loss(model, val_samples, cfg.data.micro_batch_size, cfg, device)
+        result.val_losses.append((step, loss))
+        log.info("step %d/%d validation loss %.4f on %d held-out samples", step, cfg.steps, loss, len(val_samples))
+        metrics.write(json.dumps({"step": step, "val_loss": loss, "val_samples": len(val_samples)}) + "\n")
+        metrics.flush()
     try:
         while step < cfg.steps:
             lr = lr_at(step, cfg.optim, cfg.decay_steps)
@@ -293,10 +329,22 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, dist: DistInfo 
                                               "tokens_seen": tokens_seen, "tokens_per_sec": result.tokens_per_sec,
                                               "mfu": result.mfu}) + "\n")
                     metrics.flush()
+            if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
+                evaluate()
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint()
+        evaluate()
         if cfg.final_checkpoint:
             result.checkpoint = checkpoint()
+        if cfg.hf_checkpoint and is_main:
+            recorded = dataset.manifest.get("tokenizer")
+            tokenizer = recorded if isinstance(recorded, dict) else {}
+            result.hf_checkpoint = save_hf_checkpoint(
+                model, out_dir / "hf", bos_token_id=tokenizer.get("bos_id", BOS_ID),
+                eos_token_id=tokenizer.get("eos_id", EOS_ID),
+                provenance={"step": str(step), "git_revision": git_revision() or "",
+                            "data_manifest_sha256": str(dataset.manifest.get("sha256", ""))})
+            log.info("Hugging Face checkpoint (LlamaForCausalLM) written to %s", result.hf_checkpoint)
         if dist.world_size > 1:
             torch.distributed.barrier()
     finally:
@@ -345,8 +393,15 @@ def config_with_overrides(args: argparse.Namespace) -> TrainConfig:
         top["out_dir"] = args.out
     if args.compile:
         top["compile"] = True
+    if args.hf_checkpoint:
+        top["hf_checkpoint"] = True
+    data_overrides: dict[str, Any] = {}
     if args.data is not None:
-        top["data"] = dataclasses.replace(cfg.data, path=args.data)
+        data_overrides["path"] = args.data
+    if args.val_samples is not None:
+        data_overrides["val_samples"] = args.val_samples
+    if data_overrides:
+        top["data"] = dataclasses.replace(cfg.data, **data_overrides)
     data = to_dict(dataclasses.replace(cfg, **top))
     return config_from_dict(data)
 
@@ -370,8 +425,10 @@ def run(args: argparse.Namespace) -> int:
             torch.distributed.destroy_process_group()
     if dist_info.rank == 0:
         final = f"{result.losses[-1]:.4f}" if result.losses else "n/a (nothing left to train)"
-        print(f"trained to step {result.step}, {result.tokens_seen} tokens, final loss {final}; "
-              f"checkpoint {result.checkpoint}")
+        val = f", validation loss {result.val_losses[-1][1]:.4f}" if result.val_losses else ""
+        hf = f"; Hugging Face checkpoint {result.hf_checkpoint}" if result.hf_checkpoint else ""
+        print(f"trained to step {result.step}, {result.tokens_seen} tokens, final loss {final}{val}; "
+              f"checkpoint {result.checkpoint}{hf}")
     return 0
 
 
