@@ -40,7 +40,11 @@ if [ ! -x "$KENLM_BIN/lmplz" ] || [ ! -x "$KENLM_BIN/build_binary" ]; then
     log "building KenLM lmplz/build_binary $KENLM_VERSION (about 80 s, once)"
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
-    "$VENV/bin/pip" download -q --no-deps --no-binary :all: -d "$work" "kenlm==$KENLM_VERSION"
+    # Only the sdist is needed (we build two binaries, not the module). --no-binary kenlm, not
+    # :all:, and no build isolation: otherwise pip builds kenlm's build dependencies (CMake
+    # included) from source just to read its metadata, which took ~10 minutes.
+    "$VENV/bin/pip" download -q --no-deps --no-binary kenlm --no-build-isolation -d "$work" "kenlm==$KENLM_VERSION" \
+        || "$VENV/bin/pip" download -q --no-deps --no-binary kenlm -d "$work" "kenlm==$KENLM_VERSION"
     tar xzf "$work"/kenlm-$KENLM_VERSION.tar.gz -C "$work"
     mkdir -p "$work/kenlm-$KENLM_VERSION/build"
     (cd "$work/kenlm-$KENLM_VERSION/build" \
