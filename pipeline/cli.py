@@ -1,7 +1,7 @@
 """``pasture``: the command line. Each verb lives in ``pipeline/commands/<verb>.py``.
 
 A command module exposes ``register(subparsers)``, which adds its parser and sets
-``func(args, beam_args) -> int``. Unknown flags of ``run``/``rebuild``/``demo`` are Beam
+``func(args, beam_args) -> int``. Unknown flags of ``run``/``rebuild``/``demo``/``export``/``tokenizer`` are Beam
 runner flags and pass straight through to Beam.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import importlib
 import logging
 import sys
@@ -28,7 +29,7 @@ COMMANDS = [
 ]
 
 # Verbs whose unknown flags are Beam runner flags.
-BEAM_VERBS = {"run", "rebuild", "demo"}
+BEAM_VERBS = {"run", "rebuild", "demo", "export", "tokenizer"}
 
 
 def add_config_option(parser: argparse.ArgumentParser, reads: str) -> None:
@@ -119,13 +120,47 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if extra and args.command not in BEAM_VERBS:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    from mixtures.config import ConfigError
-
     try:
+        if extra:
+            from pipeline.beam_flags import check_beam_flags
+
+            check_beam_flags(extra)
         return int(args.func(args, extra) or 0)
-    except ConfigError as exc:
-        print(f"pasture: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        message = user_error_message(exc)
+        if args.verbose:
+            raise
+        if message is None:
+            # A bug in pasture (or a dependency), not a user error: one line, the traceback on -v.
+            print(f"pasture: internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)",
+                  file=sys.stderr)
+            return 1
+        print(f"pasture: error: {message}", file=sys.stderr)
         return 2
+
+
+def user_error_message(exc: BaseException) -> str | None:
+    """One line for an error the user can fix (config, flags, paths), else None.
+
+    Config and flag errors already name the field and the fix. File-system errors name the
+    path and what to do about it.
+    """
+    from mixtures.config import ConfigError
+    from pipeline.beam_flags import BeamFlagError
+    from tokenizer.manifest import ManifestError
+
+    if isinstance(exc, (ConfigError, BeamFlagError, ManifestError)):
+        return str(exc)
+    where = getattr(exc, "filename", None)
+    if isinstance(exc, PermissionError):
+        return f"{where}: permission denied; choose a path you can read and write (e.g. another --output)"
+    if isinstance(exc, FileNotFoundError):
+        return f"{where or exc}: no such file or folder; check the path"
+    if isinstance(exc, (NotADirectoryError, IsADirectoryError, FileExistsError)):
+        return f"{where}: {exc.strerror}; give a folder where a folder is expected and a file where a file is"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"{where or 'output'}: no space left on the device; free space or choose another --output"
+    return None
 
 
 if __name__ == "__main__":
