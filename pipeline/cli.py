@@ -26,6 +26,7 @@ COMMANDS = [
     "pipeline.commands.train",
     "pipeline.commands.report",
     "pipeline.commands.plan_cost",
+    "pipeline.commands.references",
 ]
 
 # Verbs whose unknown flags are Beam runner flags.
