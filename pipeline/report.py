@@ -1,9 +1,12 @@
 """``pasture report RUN_DIR``: one self-contained HTML page about a finished run.
 
-Sections: per-source summary, mixture (documents, bytes and tokens per source against the
-mixture target), drop reasons per stage, language distribution, perplexity histogram with
-the bucket cutoffs, quality-classifier scores with the threshold, near-duplicate cluster
-sizes, quarantine records and the run config. Plots are drawn with matplotlib's Agg canvas
+Sections: per-source summary, the stage funnel (documents in and out of every step),
+mixture (documents, bytes and tokens per source against the mixture target), drop reasons
+per stage, document lengths before and after filtering, language distribution and
+language-ID scores, perplexity histogram with the bucket cutoffs, quality-classifier scores
+with the threshold, near-duplicate cluster sizes, a fixed sample of kept and dropped
+documents per reason, quarantine records, timings, the export's epochs and warnings, and
+the run config. Plots are drawn with matplotlib's Agg canvas
 and embedded as base64 PNG data URIs, so the page is one file with no external requests.
 A section without data says so instead of showing an empty plot.
 
@@ -24,11 +27,14 @@ from typing import Any
 from matplotlib.ticker import MaxNLocator
 
 from pipeline.report_data import (
+    LENGTH_BINS_PER_DECADE,
+    LID_BINS,
     QUALITY_BINS,
     QUARANTINE_SHOWN,
     SourceFigures,
     load_cutoffs,
     mixture_weights,
+    read_export,
     read_run,
 )
 
@@ -37,8 +43,9 @@ TOP_LANGUAGES = 15
 PERPLEXITY_LANGUAGES = 4  # one histogram per language, the most frequent ones
 DROP_ROWS = 12  # bars per source in the drop-reason plot
 COLORS = {"kept": "#3a7d44", "dropped": "#c0504d", "target": "#4f6d9a"}
-SECTIONS = ("Sources", "Mixture", "Drop reasons per stage", "Language distribution", "Perplexity",
-            "Quality classifier", "Near-duplicate clusters", "Quarantine", "Run config")
+SECTIONS = ("Sources", "Stage funnel", "Mixture", "Drop reasons per stage", "Document lengths",
+            "Language distribution", "Language ID scores", "Perplexity", "Quality classifier",
+            "Near-duplicate clusters", "Sample documents", "Quarantine", "Timings", "Export", "Run config")
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,6 +230,116 @@ def plot_clusters(figs: list[SourceFigures]) -> bytes | None:
     return _png(fig)
 
 
+def funnel_rows(f: SourceFigures) -> list[dict[str, Any]]:
+    """One row per step, in recipe order: documents in, out, dropped and quarantined there.
+
+    ``stats.json``'s ``funnel`` (per-step counts made in the pipeline) is used when present;
+    older runs are reconstructed from ``steps``, ``seen_by_step`` and the dropped shards.
+    """
+    funnel = f.stats.get("funnel")
+    if isinstance(funnel, list) and funnel:
+        return [row for row in funnel if isinstance(row, dict)]
+    seen = f.stats.get("seen_by_step")
+    steps = f.stats.get("steps")
+    if not isinstance(seen, dict) or not isinstance(steps, list) or not seen:
+        return []
+    quarantined = f.stats.get("quarantined_by_step") if isinstance(f.stats.get("quarantined_by_step"), dict) else {}
+    dropped_by_stage: Counter = Counter()
+    for (stage, _), n in f.drops.items():
+        dropped_by_stage[stage] += n
+    rows = []
+    for step in steps:
+        name = str(step)
+        base = name.rsplit("_v", 1)[0] if name.rsplit("_v", 1)[-1].isdigit() else name
+        key = name if name in seen else base if base in seen else None
+        if key is None:
+            continue
+        rows.append({"step": name, "in": int(seen[key]), "dropped": dropped_by_stage.get(base, 0),
+                     "quarantined": int(quarantined.get(key, 0) or 0)})
+    for i, row in enumerate(rows):
+        nxt = rows[i + 1]["in"] if i + 1 < len(rows) else f.stats.get("documents_out")
+        row["out"] = nxt if isinstance(nxt, int) else None
+    return rows
+
+
+def _dropped_total(row: dict[str, Any]) -> int:
+    dropped = row.get("dropped")
+    return sum(dropped.values()) if isinstance(dropped, dict) else int(dropped or 0)
+
+
+def plot_funnel(figs: list[SourceFigures]) -> bytes | None:
+    """Documents entering each step of each source's recipe, with what the step removed."""
+    panels = [(f, funnel_rows(f)) for f in figs]
+    panels = [(f, rows) for f, rows in panels if rows]
+    if not panels:
+        return None
+    heights = [len(rows) for _, rows in panels]
+    fig = _figure(8.0, 0.8 + 0.34 * sum(heights) + 0.8 * len(panels))
+    axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
+    for ax, (f, rows) in zip(axes, panels):
+        labels = [str(r.get("step")) for r in rows][::-1]
+        entering = [int(r.get("in") or 0) for r in rows][::-1]
+        removed = [_dropped_total(r) + int(r.get("quarantined") or 0) for r in rows][::-1]
+        ax.barh(labels, [max(n - d, 0) for n, d in zip(entering, removed)], color=COLORS["kept"], label="passed on")
+        ax.barh(labels, removed, left=[max(n - d, 0) for n, d in zip(entering, removed)], color=COLORS["dropped"],
+                label="dropped or quarantined")
+        ax.set_title(f"{f.name}: {rows[0].get('in', 0):,} in, {f.stats.get('documents_out', '?')} out",
+                     fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    axes[-1].set_xlabel("documents")
+    return _png(fig)
+
+
+def plot_lengths(figs: list[SourceFigures]) -> bytes | None:
+    """Document length (characters, log scale) before the filters (kept + dropped) and after (kept)."""
+    panels = [f for f in figs if any(f.length_kept) or any(f.length_dropped)]
+    if not panels:
+        return None
+    fig = _figure(8.0, 2.4 * len(panels) + 0.4)
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, f in zip(axes, panels):
+        edges = [10 ** (i / LENGTH_BINS_PER_DECADE) for i in range(len(f.length_kept) + 1)]
+        widths = [b - a for a, b in zip(edges, edges[1:])]
+        before = [k + d for k, d in zip(f.length_kept, f.length_dropped)]
+        ax.bar(edges[:-1], before, width=widths, align="edge", color="#bbbbbb", label="before (kept + dropped)")
+        ax.bar(edges[:-1], f.length_kept, width=widths, align="edge", color=COLORS["kept"], alpha=0.9,
+               label="after (kept)")
+        used = [i for i, n in enumerate(before) if n]
+        ax.set_xscale("log")
+        ax.set_xlim(edges[used[0]], edges[used[-1] + 1])
+        ax.set_title(f.name, fontsize=9, loc="left")
+        ax.set_ylabel("documents")
+        ax.legend(fontsize=8)
+    axes[-1].set_xlabel("characters per document (log scale)")
+    return _png(fig)
+
+
+def plot_lid(figs: list[SourceFigures]) -> bytes | None:
+    """Language-ID confidence of the top language, kept vs dropped, per source that runs LID."""
+    panels = [f for f in figs if any(f.lid_kept) or any(f.lid_dropped)]
+    if not panels:
+        return None
+    fig = _figure(8.0, 2.4 * len(panels) + 0.4)
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    edges = [i / LID_BINS for i in range(LID_BINS)]
+    for ax, f in zip(axes, panels):
+        ax.bar(edges, f.lid_kept, width=1 / LID_BINS, align="edge", color=COLORS["kept"], label="kept")
+        ax.bar(edges, f.lid_dropped, width=1 / LID_BINS, align="edge", bottom=f.lid_kept, color=COLORS["dropped"],
+               label="dropped")
+        threshold = (f.config.get("lang_id") or {}).get("threshold") if isinstance(f.config.get("lang_id"),
+                                                                                    dict) else None
+        if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+            ax.axvline(float(threshold), color="black", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
+        ax.set_xlim(0, 1)
+        ax.set_title(f.name, fontsize=9, loc="left")
+        ax.set_ylabel("documents")
+        ax.legend(fontsize=8)
+    axes[-1].set_xlabel("lang_score (fastText probability of the top language)")
+    return _png(fig)
+
+
 # ---------------------------------------------------------------------------------------
 # HTML
 
@@ -277,6 +394,78 @@ def _sources_section(figs: list[SourceFigures]) -> str:
         body += "<p class=\"caption\">Plots read a sample of the shards: " + ", ".join(
             f"{_e(f.name)} {f.shards_read} of {f.shards_total}" for f in sampled) + ".</p>"
     return body
+
+
+def _funnel_table(figs: list[SourceFigures]) -> str:
+    rows = []
+    for f in figs:
+        for r in funnel_rows(f):
+            dropped = r.get("dropped")
+            reasons = (", ".join(f"{k}={v}" for k, v in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
+                       if isinstance(dropped, dict) else dropped)
+            rows.append([f.name, r.get("step"), r.get("in", "—"), r.get("out", "—"), reasons or 0,
+                         r.get("quarantined", 0), r.get("cpu_seconds", "—")])
+    if not rows:
+        return ""
+    return _table(["source", "step", "in", "out", "dropped", "quarantined", "CPU s"], rows, numeric={2, 3, 5, 6})
+
+
+def _examples_section(figs: list[SourceFigures]) -> str:
+    parts = []
+    for f in figs:
+        blocks = [("kept", f.examples_kept.items())]
+        blocks += [(f"dropped by {stage}: {reason}", sample.items())
+                   for (stage, reason), sample in sorted(f.examples_dropped.items())]
+        rows = [[label, e["id"], e["where"], e["chars"], e["excerpt"]] for label, examples in blocks
+                for e in examples]
+        if rows:
+            parts.append(f"<h3>{_e(f.name)}</h3>" + _table(["", "id", "url / title / file", "chars", "excerpt"],
+                                                         rows, numeric={3}))
+    if not parts:
+        return f'<p class="empty">{NO_DATA}</p>'
+    return ("<p class=\"caption\">A fixed sample: the documents with the lowest hash of their id, so the same "
+            "run shows the same examples. Text is escaped and cut to its first characters.</p>" + "".join(parts))
+
+
+def _timings_section(figs: list[SourceFigures]) -> str:
+    rows = []
+    for f in figs:
+        for key, value in sorted(f.timing.items()):
+            rows.append([f.name, key, value])
+    if not rows:
+        return f'<p class="empty">{NO_DATA}</p>'
+    return _table(["source", "measure", "value"], rows, numeric={2})
+
+
+def _export_section(export: dict[str, Any], where: Path | None) -> str:
+    if not export:
+        return f'<p class="empty">no export found{f" at {_e(where)}" if where else ""}</p>'
+    sources = export.get("sources")
+    rows = []
+    if isinstance(sources, list):
+        for s in sources:
+            if isinstance(s, dict):
+                rows.append([s.get("name", s.get("source", "?")), s.get("kind", ""), s.get("sequences", "—"),
+                             s.get("tokens", "—"), s.get("epochs", "—"), s.get("llama_epochs", "—")])
+    warnings = export.get("warnings") if isinstance(export.get("warnings"), list) else []
+    body = f"<p>{_e(where)}</p>" if where else ""
+    if rows:
+        body += _table(["source", "kind", "sequences", "tokens", "epochs", "LLaMA epochs"], rows,
+                       numeric={2, 3, 4, 5})
+    if warnings:
+        body += "<h3>Warnings</h3><ul class=\"problems\">" + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul>"
+    return body or f'<p class="empty">{NO_DATA}</p>'
+
+
+def _find_export(run_dir: Path, figs: list[SourceFigures], export_dir: str | Path | None) -> Path | None:
+    """The export to show: the one given, else the run config's export.output, else RUN_DIR/export."""
+    candidates = [Path(export_dir)] if export_dir else []
+    for f in figs:
+        output = (f.config.get("export") or {}).get("output") if isinstance(f.config.get("export"), dict) else None
+        if output:
+            candidates.append(Path(output) if Path(output).is_absolute() else run_dir / output)
+    candidates.append(run_dir / "export")
+    return next((c for c in candidates if (c / "manifest.json").is_file()), candidates[0] if export_dir else None)
 
 
 def _drops_table(figs: list[SourceFigures]) -> str:
@@ -340,7 +529,7 @@ pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:12px;max-height:40em
 
 
 def build_html(run_dir: Path, figs: list[SourceFigures], mixture: str | None = None,
-               quarantine_shown: int = QUARANTINE_SHOWN) -> str:
+               quarantine_shown: int = QUARANTINE_SHOWN, export_dir: str | Path | None = None) -> str:
     """The whole page as a string; ``mixture`` defaults to the run config's, else llama1."""
     mixture = mixture or next((str(f.config["mixture"]) for f in figs if f.config.get("mixture")), "llama1")
     weights, weights_from = mixture_weights(mixture)
@@ -348,8 +537,22 @@ def build_html(run_dir: Path, figs: list[SourceFigures], mixture: str | None = N
     ppl_png, ppl_notes = plot_perplexity(figs, roots)
     threshold = _threshold(figs)
     has_tokens = any(f.tokens is not None for f in figs)
+    export_at = _find_export(run_dir, figs, export_dir)
+    export = read_export(export_at) if export_at else {}
     builders: dict[str, Callable[[], str]] = {
         "Sources": lambda: _sources_section(figs),
+        "Stage funnel": lambda: _plot_or_empty(
+            plot_funnel(figs), "documents entering each step",
+            "Each bar is a step of the source's recipe, in order: documents it passed on, and those it "
+            "dropped or quarantined.") + _funnel_table(figs),
+        "Document lengths": lambda: _plot_or_empty(
+            plot_lengths(figs), "document length before and after filtering",
+            "Before: every document that reached a filter (kept and dropped shards); after: the kept ones."),
+        "Language ID scores": lambda: _plot_or_empty(
+            plot_lid(figs), "language-ID score histogram", "annotations.lang_id.lang_score"),
+        "Sample documents": lambda: _examples_section(figs),
+        "Timings": lambda: _timings_section(figs),
+        "Export": lambda: _export_section(export, export_at),
         "Mixture": lambda: _plot_or_empty(
             plot_mixture(figs, weights), "share per source vs target",
             f"Target weights from {_e(weights_from)}, renormalised over the source kinds in this run. "
@@ -382,7 +585,8 @@ def build_html(run_dir: Path, figs: list[SourceFigures], mixture: str | None = N
 
 
 def write_report(run_dir: str | Path, output: str | Path | None = None, *, mixture: str | None = None,
-                 sample_shards: int | None = None, quarantine_shown: int = QUARANTINE_SHOWN) -> Path:
+                 sample_shards: int | None = None, quarantine_shown: int = QUARANTINE_SHOWN,
+                 export_dir: str | Path | None = None) -> Path:
     """Read ``run_dir`` and write its report (default ``RUN_DIR/report.html``).
 
     Raises:
@@ -395,7 +599,7 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, *, mixtu
     if not figs:
         raise FileNotFoundError(f"{run_dir}: no <source>/stats.json found; is this a finished run directory?")
     out = Path(output) if output else run_dir / "report.html"
-    text = build_html(run_dir, figs, mixture=mixture, quarantine_shown=quarantine_shown)
+    text = build_html(run_dir, figs, mixture=mixture, quarantine_shown=quarantine_shown, export_dir=export_dir)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)

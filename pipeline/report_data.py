@@ -10,6 +10,7 @@ input: an unreadable shard or line is counted and named in the report instead.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import math
@@ -29,6 +30,40 @@ log = logging.getLogger("pasture")
 QUALITY_BINS = 50  # wiki_prob histogram bins over [0, 1]
 PERPLEXITY_SAMPLE = 20_000  # values kept per language for the histogram
 QUARANTINE_SHOWN = 50  # quarantine records copied into the report
+LID_BINS = 20  # language-ID score histogram bins over [0, 1]
+# Document length histogram: bins of a quarter decade of characters, from 1 to 10^8.
+LENGTH_BINS_PER_DECADE = 4
+LENGTH_DECADES = 8
+EXAMPLES_KEPT = 5  # kept documents shown per source
+EXAMPLES_PER_REASON = 3  # dropped documents shown per (stage, reason)
+EXCERPT_CHARS = 400
+
+
+def length_bin(chars: int) -> int:
+    """The histogram bin of a document of ``chars`` characters (0 chars: bin 0)."""
+    if chars <= 1:
+        return 0
+    return min(int(math.log10(chars) * LENGTH_BINS_PER_DECADE), LENGTH_BINS_PER_DECADE * LENGTH_DECADES - 1)
+
+
+class LowestHashes:
+    """The ``capacity`` items with the lowest hash of their key: a sample that does not depend on
+    the order documents are read in, so the same run always shows the same examples."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: list[tuple[str, Any]] = []
+
+    def offer(self, key: str, make: Any) -> None:
+        rank = hashlib.sha1(key.encode("utf-8")).hexdigest()
+        if len(self._items) >= self.capacity and rank >= self._items[-1][0]:
+            return
+        self._items.append((rank, make()))
+        self._items.sort(key=lambda item: item[0])
+        del self._items[self.capacity:]
+
+    def items(self) -> list[Any]:
+        return [item for _, item in self._items]
 
 
 class Reservoir:
@@ -70,6 +105,13 @@ class SourceFigures:
     cluster_sizes: Counter = field(default_factory=Counter)  # cluster size → dropped duplicates
     quarantine_total: int = 0
     quarantine_shown: list[dict[str, Any]] = field(default_factory=list)
+    lid_kept: list[int] = field(default_factory=lambda: [0] * LID_BINS)
+    lid_dropped: list[int] = field(default_factory=lambda: [0] * LID_BINS)
+    length_kept: list[int] = field(default_factory=lambda: [0] * (LENGTH_BINS_PER_DECADE * LENGTH_DECADES))
+    length_dropped: list[int] = field(default_factory=lambda: [0] * (LENGTH_BINS_PER_DECADE * LENGTH_DECADES))
+    examples_kept: LowestHashes = field(default_factory=lambda: LowestHashes(EXAMPLES_KEPT))
+    examples_dropped: dict[tuple[str, str], LowestHashes] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)  # the source's timing.json
     shards_read: int = 0
     shards_total: int = 0
     problems: list[str] = field(default_factory=list)  # unreadable shards/lines, count mismatches
@@ -153,24 +195,54 @@ def _observe(fig: SourceFigures, doc: dict[str, Any], kept: bool) -> None:
         fig.perplexity[key].add(value)
     if ppl.get("bucket") is not None:
         fig.perplexity_buckets[(str(ppl["bucket"]), "kept" if kept else "dropped")] += 1
+    lid_score = _number(annotation(annotations, "lang_id").get("lang_score"))
+    if lid_score is not None and 0.0 <= lid_score <= 1.0:
+        (fig.lid_kept if kept else fig.lid_dropped)[min(int(lid_score * LID_BINS), LID_BINS - 1)] += 1
+    text = doc.get("text") if isinstance(doc.get("text"), str) else ""
+    (fig.length_kept if kept else fig.length_dropped)[length_bin(len(text))] += 1
     prob = _number(annotation(annotations, "quality").get("wiki_prob"))
     if prob is not None and 0.0 <= prob <= 1.0:
         (fig.quality_kept if kept else fig.quality_dropped)[min(int(prob * QUALITY_BINS), QUALITY_BINS - 1)] += 1
+    doc_id = str(doc.get("id", ""))
     if kept:
-        text = doc.get("text")
         fig.kept_docs += 1
-        fig.kept_bytes += len(text.encode("utf-8")) if isinstance(text, str) else 0
+        fig.kept_bytes += len(text.encode("utf-8"))
+        fig.examples_kept.offer(doc_id, lambda: _example(doc, text))
         return
     dropped = annotation(annotations, "dropped")
-    fig.drops[(str(dropped.get("stage", "?")), str(dropped.get("reason", "unknown")))] += 1
+    why = (str(dropped.get("stage", "?")), str(dropped.get("reason", "unknown")))
+    fig.drops[why] += 1
+    fig.examples_dropped.setdefault(why, LowestHashes(EXAMPLES_PER_REASON)).offer(doc_id, lambda: _example(doc, text))
     size = _number(annotation(annotations, "minhash").get("cluster_size"))
     if size is not None and size >= 1:
         fig.cluster_sizes[int(size)] += 1
 
 
+def _example(doc: dict[str, Any], text: str) -> dict[str, Any]:
+    """What the report shows of one document: id, where it came from, an excerpt."""
+    meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+    where = meta.get("url") or meta.get("title") or meta.get("file") or ""
+    excerpt = text[:EXCERPT_CHARS] + ("…" if len(text) > EXCERPT_CHARS else "")
+    return {"id": str(doc.get("id", "")), "where": str(where), "chars": len(text), "excerpt": excerpt}
+
+
 def _shards_to_read(files: list[Path], sample_shards: int | None) -> list[Path]:
     # Documents go to shards by a hash of their id, so the first N shards are a uniform sample.
     return files if sample_shards is None else files[:sample_shards]
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object file, or {} when it is missing or unreadable (the report never fails on it)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_export(folder: Path) -> dict[str, Any]:
+    """An export's ``manifest.json`` (epochs per source, warnings), or {} when there is none."""
+    return _read_json_object(folder / "manifest.json")
 
 
 def _read_tokens(source_dir: Path) -> int | None:
@@ -190,6 +262,7 @@ def read_source(source_dir: Path, stats: dict[str, Any], sample_shards: int | No
     """Stream one source's shards into its figures."""
     fig = SourceFigures(name=source_dir.name, kind=str(stats.get("kind") or source_dir.name), stats=stats)
     fig.tokens = _read_tokens(source_dir)
+    fig.timing = _read_json_object(source_dir / "timing.json")
     for sub, kept in (("docs", True), ("dropped", False)):
         files = shard_files(source_dir / sub)
         chosen = _shards_to_read(files, sample_shards)

@@ -133,8 +133,18 @@ def run_dir(tmp_path, corpus):
     cc_stats = {"source": "cc", "kind": "cc", "documents_in": len(kept) + len(dropped) + 3,
                 "documents_out": len(kept), "dropped": {"lang": n_lang, "near_duplicate": len(dropped) - n_lang},
                 "quarantined": 3, "config": resolved(cfg), "versions": {"apache-beam": "2.77.0"},
-                "git_revision": "abc123"}
+                "git_revision": "abc123",
+                # What the runner records about the recipe's steps (no per-step funnel: an older run).
+                "steps": ["lang_id_v1", "minhash_v1"],
+                "seen_by_step": {"lang_id": len(kept) + len(dropped), "minhash": len(kept) + 10},
+                "quarantined_by_step": {}}
     (root / "cc" / "stats.json").write_text(json.dumps(cc_stats))
+    (root / "cc" / "timing.json").write_text(json.dumps({"pipeline_seconds": 12.5}))
+    (root / "export").mkdir()
+    (root / "export" / "manifest.json").write_text(json.dumps({
+        "sources": [{"name": "cc", "kind": "cc", "sequences": 40, "tokens": 10280, "epochs": 26.6,
+                     "llama_epochs": 1.1}],
+        "warnings": ["cc is repeated 26.6 times (LLaMA: 1.1): the run holds too little cc for the blend"]}))
     wiki = [_doc(100 + i, text, "wikipedia", {}, {"lang": "en" if i < 7 else "uk"}) for i, text in
             enumerate(texts[30:40])]
     _write_shard(root / "wiki" / "docs" / "part-00000-of-00001.jsonl.gz", wiki)
@@ -156,9 +166,10 @@ def test_report_has_every_section_and_one_png_per_plot(run_dir):
     # mixture, drops, languages, perplexity, quality, clusters: all have data here.
     images = _png_images(page)
     assert [img["alt"] for img in page.images] == [
-        "share per source vs target", "drops by stage and reason", "documents per language",
+        "documents entering each step", "share per source vs target", "drops by stage and reason",
+        "document length before and after filtering", "documents per language", "language-ID score histogram",
         "perplexity histogram", "wiki_prob histogram", "duplicates by cluster size"]
-    assert len(set(images)) == 6
+    assert len(set(images)) == 9
     text = "".join(page.text)
     assert NO_DATA not in text
     assert "Inconsistencies" not in text  # shards and stats.json agree
@@ -172,6 +183,9 @@ def test_report_has_every_section_and_one_png_per_plot(run_dir):
     assert "3 quarantined record(s)" in text
     # the run config is shown, and the self-contained page makes no external request.
     assert '"threshold": 0.25' in text
+    # the export's epochs and its warning, and the timings.
+    assert "cc is repeated 26.6 times" in text and "26.6" in text
+    assert "pipeline_seconds" in text
     html_text = out.read_text(encoding="utf-8")
     assert not re.search(r'(src|href)="(https?:)?//', html_text)
 
@@ -204,9 +218,11 @@ def test_sections_without_data_say_so_and_mismatches_are_shown(tmp_path):
         "kind": "books", "documents_in": 3, "documents_out": 2, "dropped": {"too_short": 1}, "quarantined": 0}))
     page = _parse(write_report(root, tmp_path / "r.html"))
     text = "".join(page.text)
-    # only the mixture plot has data; six other sections say so.
-    assert [img["alt"] for img in page.images] == ["share per source vs target"]
-    assert text.count(NO_DATA) == 7
+    # only the mixture and length plots have data; the other sections say so.
+    assert [img["alt"] for img in page.images] == ["share per source vs target",
+                                                   "document length before and after filtering"]
+    assert text.count(NO_DATA) == 10
+    assert "no export found" in text
     assert "docs/ holds 1 documents, stats.json says 2" in text
 
 
@@ -248,11 +264,14 @@ def test_report_of_a_real_runner_output_via_cli(tmp_path, corpus, toy_source, ca
     text = "".join(page.text)
     assert "Inconsistencies" not in text
     assert "short_line=2" in text
-    assert "lines_filter: short_line" not in text  # the table lists stage and reason in separate cells
+    # the drop table lists stage and reason in separate cells (the sample section names both).
+    assert text.count("lines_filter: short_line") == text.count("dropped by lines_filter: short_line") == 2
     rows = re.findall(r"<tr><td>books</td><td>lines_filter</td><td>short_line</td><td class=num>2</td></tr>",
                       (tmp_path / "page.html").read_text())
     assert len(rows) == 1
-    assert [img["alt"] for img in page.images] == ["share per source vs target", "drops by stage and reason"]
+    assert [img["alt"] for img in page.images] == [
+        "documents entering each step", "share per source vs target", "drops by stage and reason",
+        "document length before and after filtering"]
     _png_images(page)
 
 
@@ -277,3 +296,35 @@ def test_target_weights_are_the_mixture_file_and_fall_back_to_llama1(tmp_path):
     broken.write_text("sources: [")
     assert mixture_weights(str(broken)) == (llama, source)
     assert mixture_weights("no-such-mixture") == (llama, source)
+
+
+def test_funnel_examples_and_lengths(run_dir):
+    from pipeline.report import funnel_rows
+
+    figs = {f.name: f for f in read_run(run_dir)}
+    cc = figs["cc"]
+    assert funnel_rows(cc) == [
+        {"step": "lang_id_v1", "in": 30, "dropped": 4, "quarantined": 0, "out": 26},
+        {"step": "minhash_v1", "in": 26, "dropped": 10, "quarantined": 0, "out": 16}]
+    # A fixed sample: the same documents on every read, at most 5 kept and 3 per drop reason.
+    again = {f.name: f for f in read_run(run_dir)}["cc"]
+    assert [e["id"] for e in cc.examples_kept.items()] == [e["id"] for e in again.examples_kept.items()]
+    assert len(cc.examples_kept.items()) == 5
+    assert {why: len(sample.items()) for why, sample in cc.examples_dropped.items()} == {
+        ("lang_id", "lang"): 3, ("minhash", "near_duplicate"): 3}
+    assert all(len(e["excerpt"]) <= 401 for e in cc.examples_kept.items())
+    assert sum(cc.length_kept) == 16 and sum(cc.length_dropped) == 14
+    assert sum(cc.lid_kept) == 16 and sum(cc.lid_dropped) == 14
+    # A per-step funnel written by the pipeline takes precedence over the reconstruction.
+    cc.stats["funnel"] = [{"step": "lang_id_v1", "in": 30, "out": 26, "dropped": {"lang": 4}, "quarantined": 0}]
+    assert funnel_rows(cc)[0]["dropped"] == {"lang": 4}
+
+
+def test_sample_documents_are_escaped(tmp_path, corpus):
+    root = tmp_path / "run"
+    text = "<script>alert('x')</script> & more " + "word " * 200
+    _write_shard(root / "web" / "docs" / "part-00000-of-00001.jsonl.gz", [_doc(1, text, "web", {})])
+    (root / "web" / "stats.json").write_text(json.dumps({"source": "web", "kind": "cc", "documents_in": 1,
+                                                         "documents_out": 1, "dropped": {}, "quarantined": 0}))
+    html_text = write_report(root).read_text(encoding="utf-8")
+    assert "<script>alert" not in html_text and "&lt;script&gt;alert(&#x27;x&#x27;)" in html_text
