@@ -14,6 +14,10 @@ bugs fixed:
   paragraphs merged up to ``min_chars``), sampled with a seeded hash.
 - **Negatives** (``__label__cc``): random pages of the WARC/WET inputs (extracted text),
   sampled with a seeded hash so the sample does not depend on file order.
+- **The same text as at run time**: the filter scores pages after CCNet's line steps (the
+  300-character rule on the raw page, then line dedup), so the web examples of both classes
+  go through them too, together, before normalisation (:func:`ccnet_line_steps`). Otherwise
+  the model learns "has menus and footers" (raw pages) against "has none" (what it scores).
 - Classes are balanced (RedPajama: as many cc lines as wiki lines) by sampling the larger.
 - **Dedup** by a content hash of the normalised text. RedPajama stored the literal key
   ``unique["digest"] = 1`` so its dedup never fired; ours drops every repeat.
@@ -40,8 +44,9 @@ from typing import Any
 
 from filters.document import Document
 from filters.exact_dedup import normalize_url
+from filters.line_dedup import drop_reason, duplicated_keys, line_keys, remove_lines, too_short
 from filters.quality import CC_LABEL, WIKI_LABEL, classifier_text, wiki_probability
-from mixtures.config import QualityConfig, QualityTrainingConfig
+from mixtures.config import LineDedupConfig, QualityConfig, QualityTrainingConfig
 from mixtures.provenance import sha256_file, write_json_atomically
 
 REFERENCE_PAGES = "reference_pages"
@@ -144,6 +149,28 @@ def dedup_examples(examples: Iterable[Example]) -> tuple[list[Example], int]:
         seen.add(digest)
         kept.append(example)
     return kept, removed
+
+
+def ccnet_line_steps(texts: list[str], config: LineDedupConfig | None = None) -> list[str | None]:
+    """The texts after CCNet's line steps, as the ``cc`` recipe applies them (None: dropped).
+
+    The pages are one dedup group: a line held by two of them is removed from both, a line
+    repeated inside one keeps its first copy (cc_net's semantics, ``filters.line_dedup``).
+    """
+    config = config or LineDedupConfig()
+    before = config.min_chars_at == "before"
+    keys: list[list[int] | None] = [
+        None if before and too_short(text, config.min_doc_chars) else line_keys(text) for text in texts]
+    duplicated = duplicated_keys((k for k in keys if k is not None), config.repeats_in_doc)
+    out: list[str | None] = []
+    for text, page_keys in zip(texts, keys):
+        if page_keys is None:
+            out.append(None)
+            continue
+        result = remove_lines(text, page_keys, duplicated)
+        reason = drop_reason(result, 0 if before else config.min_doc_chars)
+        out.append(None if reason else result.text)
+    return out
 
 
 def is_heldout(example: Example, fraction: float) -> bool:
@@ -282,14 +309,19 @@ def build_training_set(web_paths: list[str], dump_paths: list[str], reference_du
             continue
         url = str(page.meta.get("url", ""))
         key = normalize_url(url) if url else page.id
+        # Raw text for now: the CCNet line steps below need every page of the set.
         if url and key in cited:
-            references.append(Example(WIKI_LABEL, REFERENCE_PAGES, classifier_text(page.text), url))
+            references.append(Example(WIKI_LABEL, REFERENCE_PAGES, page.text, url))
         else:
             negatives_available += 1
-            negatives.offer(page.id, Example(CC_LABEL, CC_PAGES, classifier_text(page.text), url or page.id))
+            negatives.offer(page.id, Example(CC_LABEL, CC_PAGES, page.text, url or page.id))
 
-    references, dup_refs = dedup_examples(references)
-    sampled_negatives, dup_neg = dedup_examples(negatives.items())
+    web_examples = [*references, *negatives.items()]
+    processed = ccnet_line_steps([e.text for e in web_examples])
+    kept = [Example(e.label, e.origin, classifier_text(text), e.key) for e, text in zip(web_examples, processed)
+            if text is not None and len(text) >= options.min_chars]
+    references, dup_refs = dedup_examples([e for e in kept if e.label == WIKI_LABEL])
+    sampled_negatives, dup_neg = dedup_examples([e for e in kept if e.label == CC_LABEL])
     positives = list(references)
     needed = len(sampled_negatives) - len(positives)
     chunks_available = 0

@@ -125,3 +125,19 @@ def test_options_default_to_the_config_tree_and_bad_values_are_usage_errors(tmp_
     assert "models.quality.heldout_fraction must be in (0, 1)" in capsys.readouterr().err
     assert cli.main(base) == 2
     assert "give --output or --config FILE (its quality.model)" in capsys.readouterr().err
+
+
+def test_web_examples_go_through_the_ccnet_line_steps_the_filter_scores_after(corpus):
+    """A line two pages share (a site's footer) leaves both, as line dedup removes it at run time."""
+    from pipeline.training.quality import ccnet_line_steps, iter_web_pages
+
+    pages = [p.text for p in iter_web_pages([str(corpus / "cc" / UKWA)]) if len(p.text) >= 300][:3]
+    footer = next(line for line in pages[2].split("\n") if len(line.strip()) > 20)
+    a, b = f"{pages[0]}\n{footer}", f"{pages[1]}\n{footer}"
+    processed = ccnet_line_steps([a, b, "too short"])
+    assert processed[2] is None  # cc_net's 300-character rule on the raw page
+    for after in processed[:2]:
+        assert after is not None and footer not in after.split("\n")
+    once = "A line repeated in one page only keeps its first copy."
+    [kept] = ccnet_line_steps([f"{once}\nmiddle line of the page\n{once}\n" + "x" * 300])
+    assert kept.count(once) == 1
