@@ -212,6 +212,27 @@ def _fmix(h: np.ndarray) -> np.ndarray:
     return h
 
 
+def hash_sample(hashes: np.ndarray, one_in: int, seed: int = 0) -> np.ndarray:
+    """The hashes whose mixed value falls under ``2**bits / one_in``: a consistent sample.
+
+    Whether a hash is sampled depends on that hash alone (and ``seed``), never on the set
+    it is in, so the sample of a subset is exactly the subset of the sample: if book A's
+    shingles lie inside book B's, every sampled shingle of A is a sampled shingle of B.
+    That is what lets an index over samples find containment whatever the two sizes, which
+    MinHash (an estimate of Jaccard) cannot. About ``len(hashes) / one_in`` are kept; the
+    hash is mixed first (MurmurHash3's finalizer) so that shingle hashes with structure in
+    their low or high bits sample evenly.
+    """
+    if one_in < 1:
+        raise ValueError(f"one_in must be >= 1, not {one_in}")
+    if one_in == 1 or len(hashes) == 0:
+        return hashes.copy()
+    bits = _BITS[hashes.dtype]
+    mixed = _fmix(hashes ^ hashes.dtype.type(seed & ((1 << bits) - 1)))
+    threshold = hashes.dtype.type(((1 << bits) - 1) // one_in)
+    return hashes[mixed < threshold]
+
+
 def permutations(num_perm: int, seed: int, bits: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's seeded affine permutations ``(a, b)`` of ``affine32`` or ``affine64``."""
     from datasketch import MinHash

@@ -18,6 +18,7 @@ from typing import Any
 
 import apache_beam as beam
 
+from mixtures.config import HttpSettings
 from stages.steps import ReadSource
 from stages.streams import SourceStreams
 
@@ -27,13 +28,19 @@ def is_joint(step: Any) -> bool:
     return bool(getattr(step, "joint", False))
 
 
-def build_source(p: beam.Pipeline, name: str, steps: Sequence[Any]) -> tuple[SourceStreams, list[Any]]:
+def build_source(p: beam.Pipeline, name: str, steps: Sequence[Any], inputs: Any = None,
+                 http: HttpSettings | None = None) -> tuple[SourceStreams, list[Any]]:
     """Build ``steps`` (a recipe's list, starting with Read) for source ``name``.
+
+    ``inputs`` (a :class:`pipeline.inputs.ResolvedInputs`) names the files the recipe reads,
+    so ReadSource hands readers :class:`~filters.base.InputFile` items; recipes keep returning
+    path strings. ``http`` configures ``http(s)://`` inputs.
 
     Returns the streams and the steps not built: the first joint step and all after it.
     """
     read, *rest = steps
-    streams = SourceStreams.from_read(name, p | f"{name}/Read" >> ReadSource(name, list(read.files), read.reader))
+    files = inputs.input_files(read.files) if inputs is not None else list(read.files)
+    streams = SourceStreams.from_read(name, p | f"{name}/Read" >> ReadSource(name, files, read.reader, http=http))
     joint = next((index for index, step in enumerate(rest) if is_joint(step)), len(rest))
     apply_steps(streams, rest[:joint])
     return streams, list(rest[joint:])

@@ -85,6 +85,8 @@ class AssembleQuestions(beam.PTransform):
     answer is part of its question's document).
     """
 
+    drop_stage = STAGE  # the stage its dropped documents are annotated with (stats funnel)
+
     def __init__(self, source: str, label: str | None = "Assemble") -> None:
         super().__init__(label)
         self._source = source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from mixtures.config import SourceSpec, config_from_dict, known_kinds, load_config
+from mixtures.config import ConfigError, SourceSpec, config_from_dict, known_kinds, load_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", required=True, help="output directory (DIR/<source>/...)")
     parser.add_argument("--config", help="YAML config for thresholds and models (optional)")
     parser.add_argument("--name", help="source name in the output (default: the kind)")
+    parser.add_argument("--base-url", help="where the entries of a Common Crawl listing (*.paths.gz input) "
+                        "live: a URL, gs:// prefix or folder (cc and c4; default: the kind's base_url setting, "
+                        "https://data.commoncrawl.org/)")
     parser.add_argument("--resume", action="store_true", help="skip shards a killed run already completed")
     parser.set_defaults(func=main)
 
@@ -31,6 +34,13 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     name = args.name or args.source
     spec = SourceSpec(name=name, kind=args.source, inputs=tuple(args.inputs))
     cfg = dataclasses.replace(cfg, output=args.output, sources=(spec,))
+    if args.base_url:
+        settings = cfg.settings(args.source)
+        if not hasattr(settings, "base_url"):
+            raise ConfigError(f"--base-url applies to sources that read Common Crawl listings (cc, c4), "
+                              f"not {args.source}")
+        kinds = {**cfg.kind_settings, args.source: dataclasses.replace(settings, base_url=args.base_url)}
+        cfg = dataclasses.replace(cfg, kind_settings=kinds)
     results = run_sources(cfg, [name], beam_args, resume=args.resume)
     print(summary_table(results))
     return 0

@@ -1,7 +1,9 @@
 """arXiv (LLaMA 2.5%): source tarballs → flattened LaTeX → cleaned text → non-empty filter.
 
 Each input file (``.tar.gz``, ``.tgz``, ``.tar``, ``.gz`` or ``.tex``) is one paper, read in
-memory with every archive member checked first (filters/sources/arxiv/reader.py). The
+memory with every archive member checked first, and each of arXiv's bulk
+``arXiv_src_YYMM_NNN.tar`` files is streamed paper by paper, one document per
+``YYMM/<id>.gz`` member (filters/sources/arxiv/reader.py). The
 cleaner (filters/sources/arxiv/latex.py) strips comments, cuts the preamble and the
 bibliography and expands argument-less macros; papers left without text drop as
 ``no_section``/``empty``.

@@ -1,7 +1,9 @@
 """GitHub (LLaMA 4.5%): read → license → file type → header cleaner → heuristics → exact file dedup.
 
-Inputs are BigQuery-style JSONL(.gz) files and/or license maps (``licenses.json``/``.yaml``)
-that sit at the root of a folder of checked-out repositories; see filters/sources/github/reader.py.
+Inputs are BigQuery exports (``000000000000.json.gz``…, as the README's ``EXPORT DATA``
+query writes them), other JSONL(.gz) files of the same fields, and/or license maps
+(``licenses.json``/``.yaml``) that sit at the root of a folder of checked-out repositories;
+see filters/sources/github/reader.py.
 Files under a license map's folder are read as repository files (one element each, so they
 are read in parallel) and never as JSONL, even when the folder itself was given as input.
 

@@ -1,5 +1,9 @@
 """StackExchange (LLaMA 2%): Posts.xml → posts keyed by question → GroupByKey → Q/A documents.
 
+Inputs as the data dump publishes them: a site's archive (``coffee.stackexchange.com.7z``),
+stackoverflow's per-table archive (``stackoverflow.com-Posts.7z``; its ``-Users.7z`` … are not
+read) or an extracted ``<site>/Posts.xml``; the ``.7z`` are streamed, never unpacked to disk.
+
 The reader streams posts (filters/sources/stackexchange/reader.py); answers are joined to
 their question in Beam (``stages/stackexchange.py``), keyed by ``(site, question id)``, so
 a large site is spread over workers and only the posts of one question meet on one worker.

@@ -67,7 +67,7 @@ def wiki(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> WikiBatch:
     cut_page = pages[60]
     (inputs / "cut-mid-page.xml").write_bytes(header + b"".join(pages[30:60]) + cut_page[: len(cut_page) // 2])
     expected["cut-mid-page.xml"] = read_ids(dump(pages[30:60]))
-    last_page["cut-mid-page.xml"] = ids[59]
+    last_page["cut-mid-page.xml"] = ids[60]  # the page the cut fell in
 
     # 23. bz2 cut mid-stream (small bz2 blocks, so whole blocks precede the cut).
     packed = bz2.compress(dump(pages[60:160]), compresslevel=1)
@@ -115,8 +115,9 @@ def test_good_dump_in_a_folder_of_bad_ones_is_read_fully(wiki):  # case 25
 
 def test_dump_cut_mid_page_keeps_the_pages_before(wiki):  # case 8
     record = the_quarantine(wiki.run, "cut-mid-page.xml")
-    assert record["record"] == f"after page {wiki.last_page['cut-mid-page.xml']}"
-    assert record["error"].startswith("DumpReadError: malformed XML (")
+    # The page the cut fell in, by id, title and line (it used to be "after page <the one before>").
+    assert record["record"].startswith(f"page {wiki.last_page['cut-mid-page.xml']} ")
+    assert record["error"] == "DumpReadError: malformed XML: the dump ends inside this page (no </page>)"
     assert wiki.run.read_records("cut-mid-page.xml") == wiki.expected["cut-mid-page.xml"]
     assert len(wiki.expected["cut-mid-page.xml"]) >= 25
 

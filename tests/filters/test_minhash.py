@@ -14,6 +14,7 @@ from filters.minhash import (
     band_keys,
     candidate_probability,
     estimated_jaccard,
+    hash_sample,
     jaccard,
     minhash_signature,
     normalized_words,
@@ -166,3 +167,19 @@ def test_64_bit_shingles_and_signatures_are_datasketch_affine64(frankenstein):
     # 64-bit band keys carry the full values: equal bands, equal keys
     keys = band_keys(ours, 32, 4)
     assert len(keys) == 32 and len(keys[0]) == 2 + 4 * 8 and keys == band_keys(ours.copy(), 32, 4)
+
+
+def test_hash_sample_of_a_subset_is_the_subset_of_the_sample(frankenstein):
+    """Sampling depends on the shingle alone: a volume's samples are the book's samples in it."""
+    from filters.sources.books.gutenberg import book_shingles
+
+    book = book_shingles(frankenstein, 5)
+    volume = book_shingles(frankenstein[: len(frankenstein) // 10], 5)
+    sample, volume_sample = hash_sample(book, 32, seed=1), hash_sample(volume, 32, seed=1)
+    assert set(volume_sample.tolist()) <= set(sample.tolist())
+    assert set(volume_sample.tolist()) == set(sample.tolist()) & set(volume.tolist())
+    assert 0.8 < len(sample) * 32 / len(book) < 1.2  # about one in 32
+    assert hash_sample(book, 1).tolist() == book.tolist()
+    assert set(hash_sample(book, 32, seed=2).tolist()) != set(sample.tolist())
+    with pytest.raises(ValueError):
+        hash_sample(book, 0)

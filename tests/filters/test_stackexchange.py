@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from collections import Counter, defaultdict
 
 import pytest
@@ -118,7 +119,9 @@ def test_rows_missing_attributes_are_quarantined_with_row_id(tmp_path):
                                                  "Document", "QuarantineRecord"]
     assert items[1].record.endswith("row Id=2") and "ParentId" in items[1].error
     assert items[2].record.endswith("row Id=3") and "Score" in items[2].error
-    assert items[4].record == "after row Id=4" and "ExpatError" in items[4].error
+    # The cut row is named by its own Id and line (it used to be "after row Id=4").
+    assert items[4].record == "x.stackexchange.com/Posts.xml row Id=5 at line 7"
+    assert items[4].error == "malformed XML (unclosed token)"
 
 
 def test_iter_rows_streams_in_chunks():
@@ -131,3 +134,83 @@ def test_body_the_html_parser_gives_up_on_is_bad_data():
     with pytest.raises(BadRecord, match="unparseable post HTML: unknown status keyword 'foo'"):
         html_to_text("<p>see <![foo[ here</p>")
     assert html_to_text("<p>a <![CDATA[b]]> c</p>") == "a  c"
+
+
+# ---------------------------------------------------------------------------------------
+# Dumps as published, and bad rows that cost exactly themselves
+
+
+def _coffee_rows(corpus) -> tuple[bytes, list[bytes]]:
+    raw = (corpus / "stackexchange" / "coffee.stackexchange.com" / "Posts.xml").read_bytes()
+    first = raw.index(b"  <row ")
+    return raw[:first], raw[first:].splitlines(keepends=True)
+
+
+def _read_bytes(tmp_path, data: bytes, cfg=CFG):
+    path = tmp_path / "coffee.stackexchange.com" / "Posts.xml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data)
+    return _read(path, cfg)
+
+
+def _ids(items) -> list[int]:
+    return [(i.doc if isinstance(i, Dropped) else i).meta["post_id"] for i in items
+            if isinstance(i, (Document, Dropped))]
+
+
+def test_doctype_with_a_system_id_is_read(corpus, coffee, tmp_path):
+    header, rows = _coffee_rows(corpus)
+    doctype = header.replace(b"<posts>", b'<!DOCTYPE posts SYSTEM "posts.dtd">\n<posts>', 1)
+    items = _read_bytes(tmp_path, doctype + b"".join(rows))
+    assert not any(isinstance(i, QuarantineRecord) for i in items)
+    assert _ids(items) == _ids(coffee) and len(items) == 592
+
+
+def test_entity_declarations_stay_refused_even_without_expansion(tmp_path):
+    data = (b'<?xml version="1.0"?>\n<!DOCTYPE posts [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<posts>\n'
+            b'  <row Id="1" PostTypeId="1" Score="1" Title="t" Body="b" />\n</posts>\n')
+    [record] = _read_bytes(tmp_path, data)
+    assert record.error.startswith("BadRecord: entity declarations are not allowed in a DOCTYPE")
+
+
+def test_one_bad_row_costs_that_row_only(corpus, coffee, tmp_path):
+    header, rows = _coffee_rows(corpus)
+    # Row 300: a raw "<" in its Body (the row ends there), row 301: an undefined entity.
+    broken = list(rows)
+    broken[300] = broken[300].replace(b'Body="', b'Body="a <b> ', 1)
+    broken[301] = broken[301].replace(b'Body="', b'Body="&bogus; ', 1)
+    bad_ids = [int(re.search(rb' Id="(\d+)"', broken[i]).group(1)) for i in (300, 301)]
+    items = _read_bytes(tmp_path, header + b"".join(broken))
+    records = [i for i in items if isinstance(i, QuarantineRecord)]
+    header_lines = header.count(b"\n")
+    assert [r.record for r in records] == [
+        f"coffee.stackexchange.com/Posts.xml row Id={bad_ids[0]} at line {header_lines + 301}",
+        f"coffee.stackexchange.com/Posts.xml row Id={bad_ids[1]} at line {header_lines + 302}",
+    ]
+    assert [r.error for r in records] == ["malformed XML (unclosed token)",
+                                          "malformed XML (undefined entity)"]
+    assert _ids(items) == [i for i in _ids(coffee) if i not in bad_ids]
+
+
+def test_a_huge_row_is_quarantined_with_the_limit_named_and_reading_goes_on(corpus, coffee, tmp_path):
+    header, rows = _coffee_rows(corpus)
+    huge = rows[10].replace(b'Body="', b'Body="' + b"x" * 3_000_000, 1)
+    huge_id = int(re.search(rb' Id="(\d+)"', huge).group(1))
+    cfg = dataclasses.replace(CFG, max_row_bytes=1 << 20)
+    items = _read_bytes(tmp_path, header + b"".join(rows[:10]) + huge + b"".join(rows[11:]), cfg)
+    [record] = [i for i in items if isinstance(i, QuarantineRecord)]
+    line = header.count(b"\n") + 11
+    assert record.record.endswith(f"row Id={huge_id} at line {line}")
+    assert record.error == "row larger than the limit max_row_bytes=1048576"
+    assert _ids(items) == [i for i in _ids(coffee) if i != huge_id]
+
+
+def test_llama1_preset_keeps_the_28_largest_sites_and_no_meta_site(corpus):
+    from mixtures.config import config_from_dict
+
+    cfg = config_from_dict({"mixture": "llama1", "output": "unused", "sources": {}}).settings("stackexchange")
+    assert cfg.restrict_to_sites and len(set(cfg.sites)) == 28 and cfg.sites[:3] == (
+        "stackoverflow.com", "math.stackexchange.com", "superuser.com")
+    assert not any(".meta." in site or site.startswith("meta.") for site in cfg.sites)
+    items = _read(corpus / "stackexchange" / "conlang.meta.stackexchange.com" / "Posts.xml", cfg)
+    assert items and {i.reason for i in items} == {SITE}

@@ -13,7 +13,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from filters.base import Dropped, QuarantineRecord
 from filters.document import Document, stable_id
-from filters.sources.cc.payload import codec_for, decode_html
+from filters.sources.cc.payload import codec_for, decode_html, wet_title_and_text
 from filters.sources.cc.warc import HTTP_STATUS, NON_HTML, REVISIT, WarcReader, clean_url, read_warc
 from mixtures.config import ExtractConfig
 
@@ -112,13 +112,26 @@ def test_real_cc_charsets_gb2312_gbk_windows_1251(corpus):
     assert docs["http://05925.net/index.php/vod/type/id/53.html"].meta["charset_origin"] == "bom"
 
 
-def test_wet_conversion_record_is_text_as_is(corpus):
+def test_wet_conversion_record_title_line_goes_to_meta_as_cc_net_does(corpus):
+    # cc_net (process_wet_file.parse_doc): the first non-blank line is the title, not text.
     [doc] = _read(corpus / "cc" / "whirlwind.warc.wet.gz")
     assert doc.meta["format"] == "text" and doc.meta["kind"] == "wet"
     assert doc.meta["url"] == "https://an.wikipedia.org/wiki/Escopete"
     assert doc.meta["cc_language"] == "spa"
-    assert doc.text.startswith("Escopete - Biquipedia, a enciclopedia libre\nIr al contenido\n")
-    assert len(doc.text) == 4303
+    assert doc.meta["title"] == "Escopete - Biquipedia, a enciclopedia libre"
+    assert doc.text.startswith("Ir al contenido\nMenú principal\n")
+    assert "Escopete - Biquipedia" not in doc.text.split("\n", 1)[0]
+    assert (len(doc.text), doc.text.count("\n") + 1) == (4258, 181)
+
+
+def test_wet_lines_are_stripped_and_blank_lines_dropped_as_cc_net_does(corpus):
+    [doc] = _read(corpus / "cc" / "whirlwind.warc.wet.gz")
+    lines = [doc.meta["title"], *doc.text.split("\n")]
+    # The same page as a writer with CRLF, indentation and blank lines would store it.
+    messy = "\r\n\r\n".join(f"  {line}\t" for line in lines) + "\r\n \r\n"
+    assert wet_title_and_text(messy) == (doc.meta["title"], doc.text)
+    assert wet_title_and_text(" \n\r\n") == ("", "")
+    assert wet_title_and_text("Only a title\n") == ("Only a title", "")
 
 
 def test_wget_angle_bracket_urls_are_cleaned(corpus):
@@ -155,7 +168,8 @@ def test_corrupt_record_is_quarantined_and_reading_resumes(corpus, tmp_path):
     assert _summary(items) == {"docs": 21, "dropped.non_html": 2, "quarantined": 1}
     [bad] = [i for i in items if isinstance(i, QuarantineRecord)]
     assert (bad.file, bad.record, bad.stage) == ("broken.warc.gz", str(offset), "read")
-    assert bad.error.startswith("unreadable WARC record: GzipMemberError: corrupt gzip member")
+    assert bad.error == ("corrupt gzip member: Error -3 while decompressing data: incorrect data check; "
+                         f"resumed at the next record, offset {offset + length} ({length} bytes skipped)")
 
 
 def test_truncated_gzip_ends_the_file_with_one_quarantine_record(corpus, tmp_path):
@@ -226,3 +240,16 @@ def test_decode_html_prefers_bom_then_header_then_meta():
     assert decode_html(body, "text/html")[1:] == ("cp1251", "meta")
     assert decode_html(body, "text/html; charset=koi8-r")[1:] == ("koi8-r", "http")
     assert decode_html(b"\xef\xbb\xbf<p>x</p>", "text/html; charset=cp1251") == ("<p>x</p>", "utf-8", "bom")
+
+
+def test_a_whole_file_gzipped_as_one_member_reads_every_record(corpus):
+    path = corpus / "cc" / "dolma-sample-0000.warc.gz"
+    per_record = _read(path)
+    one_member = list(read_warc("one.warc.gz", io.BytesIO(gzip.compress(gzip.decompress(path.read_bytes())))))
+    assert _summary(one_member) == EXPECTED_CC["dolma-sample-0000.warc.gz"]
+    texts = {d.meta["warc_record_id"]: d.text for d in per_record if isinstance(d, Document)}
+    assert {d.meta["warc_record_id"]: d.text for d in one_member if isinstance(d, Document)} == texts
+    # Records after the first are located by the member's offset + their offset once inflated.
+    locations = [d.meta["record"] for d in one_member if isinstance(d, Document)]
+    assert all(isinstance(x, str) and x.startswith("0+") for x in locations)
+    assert len(set(locations)) == len(locations)

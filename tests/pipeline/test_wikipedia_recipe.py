@@ -44,7 +44,7 @@ def test_counts_reconcile_with_concrete_outcomes(default_run):
     result, _ = default_run
     stats = result.stats
     # en 2 + uk 512 kept; ja 189 + ltg 903 are outside LLaMA's 20 languages; the truncated
-    # copy yields its first article (same id as the real one) and one quarantine record.
+    # copy yields its first article (its own id: another dump file) and one quarantine record.
     assert stats["documents_in"] == 2 + 512 + 189 + 903 + 1 + 1
     assert stats["documents_out"] == 2 + 512 + 1
     assert stats["dropped"] == {"wiki_lang": 189 + 903}
@@ -61,7 +61,7 @@ def test_output_documents_are_plain_text_with_meta(default_run):
         assert doc["text"] and doc["source"] == "wikipedia"
         for marker in ("[[", "{{", "<ref", "}}"):
             assert marker not in doc["text"], (doc["meta"]["title"], marker)
-        assert doc["id"] == stable_id("wikipedia", doc["meta"]["lang"], doc["meta"]["page_id"])
+        assert doc["id"] == stable_id("wikipedia", doc["meta"]["dump"], doc["meta"]["lang"], doc["meta"]["page_id"])
         assert not any(key.startswith("_") for key in doc["meta"])
         assert doc["annotations"]["wikipedia"]["chars"] == len(doc["text"].strip())
     titles = {d["meta"]["title"] for d in docs if d["meta"]["lang"] == "en"}
@@ -76,7 +76,8 @@ def test_dropped_and_quarantine_name_reason_file_and_page(default_run):
     [record] = [json.loads(line) for shard in sorted((out / "quarantine").iterdir())
                 for line in gzip.decompress(shard.read_bytes()).decode().splitlines()]
     assert record["file"].endswith("enwiki-truncated.xml")
-    assert record["record"] == "after page 411964"
+    # The page the cut fell in, not the one before it.
+    assert record["record"] == "page 302109 'Accessibility' (line 267)"
     assert "malformed XML" in record["error"]
 
 

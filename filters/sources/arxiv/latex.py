@@ -13,7 +13,9 @@ implements it; we keep its steps and fix what it gets wrong:
   then a comment, ``\\%`` a percent sign). Verbatim-like environments and ``\\verb`` keep
   their ``%``; the ``comment`` environment is removed.
 * ``\\input``/``\\include`` are inlined recursively (depth-bounded, cycle-safe); a missing file
-  is left as is, as LaTeX sources on arXiv often dangle.
+  is left as is, as LaTeX sources on arXiv often dangle. The flattened size and the number
+  of inlined copies are bounded (``cfg.max_flattened_bytes``, ``cfg.max_inputs``): an
+  ``\\input`` fan-out is quarantined naming the limit instead of exhausting memory.
 * The bibliography is cut from the first ``\\bibliography{``, ``\\printbibliography``,
   ``\\begin{thebibliography}`` or ``\\begin{references}`` to ``\\end{document}``.
   **Appendices are kept** (``cfg.keep_appendix``): LLaMA only says "bibliography", and an
@@ -36,7 +38,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from filters.base import Step, Verdict
+from filters.base import BadRecord, Step, Verdict
 from filters.document import Document
 from filters.sources.arxiv.config import ArxivConfig
 
@@ -128,15 +130,35 @@ class FlattenResult:
     missing: list[str]
 
 
-def flatten(files: dict[str, str], main: str, max_depth: int = 8) -> FlattenResult:
+def flatten(files: dict[str, str], main: str, max_depth: int = 8,
+            max_chars: int | None = None, max_inputs: int | None = None) -> FlattenResult:
     """``main`` with every ``\\input``/``\\include`` replaced by that file (comments stripped).
 
     Names resolve against the archive root and the including file's folder, with and without
     ``.tex``. A file already on the inclusion stack (a cycle) or beyond ``max_depth`` is left
     as the command, as is a missing file.
+
+    A file may be inlined more than once (a shared macro file, a repeated table), so files
+    that ``\\input`` each other several times grow exponentially with depth: ten files of a
+    338-byte tarball reach gigabytes. The flattened text therefore has a budget: the main
+    file plus every inlined copy may hold at most ``max_chars`` characters and at most
+    ``max_inputs`` copies may be inlined. Past either, :class:`BadRecord` names the limit
+    (the paper is quarantined) before the text is built, so memory stays within the budget.
     """
     inlined: list[str] = []
     missing: list[str] = []
+    stripped: dict[str, str] = {}
+    used = 0
+
+    def text_of(name: str) -> str:
+        nonlocal used
+        if name not in stripped:
+            stripped[name] = strip_comments(files[name])
+        used += len(stripped[name])
+        if max_chars is not None and used > max_chars:
+            raise BadRecord(f"\\input expansion exceeds max_flattened_bytes={max_chars} "
+                            f"(after {len(inlined)} inlined files, at {name!r})")
+        return stripped[name]
 
     def resolve(name: str, base_dir: str) -> str | None:
         for folder in (base_dir, ""):
@@ -147,7 +169,7 @@ def flatten(files: dict[str, str], main: str, max_depth: int = 8) -> FlattenResu
         return None
 
     def expand(name: str, stack: tuple[str, ...]) -> str:
-        text = strip_comments(files[name])
+        text = text_of(name)
         base_dir = posixpath.dirname(name)
 
         def replace(match: re.Match[str]) -> str:
@@ -158,6 +180,8 @@ def flatten(files: dict[str, str], main: str, max_depth: int = 8) -> FlattenResu
                 return match.group(0)
             if path in stack or len(stack) > max_depth:
                 return match.group(0)
+            if max_inputs is not None and len(inlined) >= max_inputs:
+                raise BadRecord(f"\\input expansion exceeds max_inputs={max_inputs} inlined files (at {path!r})")
             inlined.append(path)
             return expand(path, stack + (path,))
 

@@ -17,15 +17,12 @@ implements no percentage at all; RedPajama v1 ``data_prep/book/dedup.py``):
 * **overlap(A, B) = |A ∩ B| / min(|A|, |B|)**, the containment of the smaller book in the
   larger, so a book that is a subset of another (an abridged copy, a body-only copy, one
   volume of a collection) counts as a duplicate, which Jaccard would miss. A book is
-  dropped when its overlap with a book of smaller id is *more than* ``overlap_threshold``.
-* Candidate pairs come from MinHash LSH (datasketch's MinHash, ``bands × rows`` bands);
-  every candidate is then verified exactly on the shingle sets, so LSH can only miss
-  pairs, never invent them. LSH estimates Jaccard, not containment: with the default 32
-  bands of 4 rows a pair with Jaccard 0.5 is a candidate with probability 0.87 and one with
-  Jaccard 0.8 with probability > 0.999. Two books of equal length that overlap 90% have
-  Jaccard ≥ 0.82; a 90%-contained book half the size of its superset has Jaccard ≈ 0.43
-  (probability 0.70). Much smaller subsets may be missed; that is the price of not
-  comparing every pair.
+  dropped when its overlap with a more complete book is *more than* ``overlap_threshold``.
+* Candidate pairs come from hash-sampled shingles (a shingle is sampled iff its mixed hash
+  is below a global threshold, so a contained book's samples are a subset of its
+  container's, whatever the length ratio); every candidate is then verified exactly on the
+  shingle sets, so sampling can only miss pairs, never invent them (stages/books_dedup.py).
+  Of a verified pair, the book with fewer shingles (the less complete) is dropped.
 
 Drop reasons: ``empty`` (BooksFilter), ``near_duplicate_book`` (the dedup stage).
 """
@@ -121,7 +118,7 @@ class BooksFilter(Step):
 
 
 # --- near-duplicate detection (pure parts; the Beam graph is stages/books_dedup.py) ---
-# Hashing, MinHash and LSH bands are filters/minhash.py's; what is the books' own is how a
+# Hashing and sampling are filters/minhash.py's; what is the books' own is how a
 # book's words are split, that short books are never compared, and the exact containment.
 
 

@@ -5,7 +5,8 @@ CC's filters (line dedup, LID, perplexity, quality) are shared and live in ``fil
 """
 
 from filters.sources import SourceKind
+from filters.sources.cc.config import CcConfig
 
 WEB_ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc.gz")
 
-KIND = SourceKind("cc", settings=None, folder_suffixes=WEB_ARCHIVE_SUFFIXES)
+KIND = SourceKind("cc", settings=CcConfig, folder_suffixes=WEB_ARCHIVE_SUFFIXES)

@@ -1,4 +1,5 @@
-"""What a WARC payload is and how it decodes: charset detection and binary sniffing, pure.
+"""What a WARC payload is and how it decodes: charset detection, binary sniffing and the
+split of a WET page into title and text, pure.
 
 Charset of HTML payloads, first that names a known codec wins: byte-order mark, the HTTP
 ``Content-Type`` charset, a ``<meta charset>`` / ``http-equiv`` declaration in the first
@@ -119,3 +120,16 @@ def looks_binary(payload: bytes) -> bool:
     return control / len(head) > 0.10
 
 
+def wet_title_and_text(content: str) -> tuple[str, str]:
+    """A WET page split as cc_net's ``process_wet_file.py`` splits it: ``(title, text)``.
+
+    cc_net reads the WET file as text lines (universal newlines), strips each line, drops
+    the blank ones, takes the first remaining line as the page title (CC writes the HTML
+    ``<title>`` there) and joins the rest with ``\\n`` as the content: the title is not part
+    of the text that line dedup, language id and perplexity see.
+    """
+    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept = [stripped for stripped in (line.strip() for line in lines) if stripped]
+    if not kept:
+        return "", ""
+    return kept[0], "\n".join(kept[1:])

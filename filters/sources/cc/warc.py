@@ -1,20 +1,33 @@
 """Read WARC / WET files (Common Crawl and any ISO 28500 crawl) into Documents.
 
-One pure reader, :class:`WarcReader` (``reader(path, fileobj)``), used by ``ReadSource``.
-It handles gzip-per-record ``.warc.gz`` and plain ``.warc`` through warcio, and yields:
+One pure reader, :class:`WarcReader` (``reader.read_input(item, fileobj)``, or
+``reader(path, fileobj)``), used by ``ReadSource``. It reads per-record gzip ``.warc.gz`` (as
+Common Crawl publishes) and plain ``.warc`` front to back, and yields:
 
 * a :class:`Document` for every HTML ``response`` (HTTP 200), every HTML ``resource`` and
   every WET ``conversion`` record. HTML documents carry the *decoded HTML* as text and
-  ``meta["format"] = "html"``; the extractor turns it into main text later. WET text is kept
-  as is, ``meta["format"] = "text"``, ``meta["kind"] = "wet"``;
+  ``meta["format"] = "html"``; the extractor turns it into main text later. A WET record is
+  split as cc_net's ``process_wet_file.py`` splits it: lines stripped, blank lines dropped,
+  the first line is the page title (``meta["title"]``), the rest is the text;
+  ``meta["format"] = "text"``, ``meta["kind"] = "wet"``;
 * a :class:`Dropped` (stage ``read``) for input records that are pages but not usable, so
   that stats reconcile: ``revisit`` records, non-200 responses (``http_status``) and
   non-HTML payloads such as images, JS, CSS, PDFs, DNS records (``non_html``), including
   binary payloads mislabelled ``text/html`` (sniffed by magic number, ``meta["sniffed"]``);
-* a :class:`QuarantineRecord` naming file + byte offset + error for a record that cannot be
-  read (corrupt WARC or HTTP headers, corrupt payload, oversized payload). The reader then resyncs on the next
-  record start (next gzip member, or next ``WARC/1.`` line in a plain file). A truncated
-  gzip stream therefore ends the file with exactly one quarantine record.
+* a :class:`QuarantineRecord` naming file + byte offset + reason for a record that cannot be
+  read: corrupt or cut gzip member, unparseable WARC or HTTP headers, a ``Content-Length``
+  that is not a number or does not match where the record ends, a record or header block
+  over its limit (``extract.max_record_bytes``, ``extract.max_header_bytes``, named in the
+  reason), an oversized payload. The reader then moves *forward* to the next record
+  boundary (the next gzip member that starts a WARC record, or the next ``WARC/1.x`` line of
+  a plain file) and says in the reason how many bytes it skipped. Framing lives in
+  ``framing.py``: a record's ``Content-Length`` is checked against the bytes that follow it
+  (its gzip member's end, or the next record's header), never trusted to find the next one.
+
+Every good record comes out exactly once, in file order; each record costs at most its
+limits in time and memory (one record, capped, is held at a time). Ids and ``meta["file"]``
+use the input's ``name`` (its path relative to the input root, or its URL) plus the record's
+byte offset, so they are stable across runs and worker counts.
 
 ``warcinfo``, ``request`` and ``metadata`` records (incl. WAT JSON) are not documents and
 are skipped without a trace: they describe other records.
@@ -29,13 +42,22 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import ChunkedDataException, DecompressingBufferedReader
-from warcio.recordloader import ArchiveLoadFailed
-from warcio.utils import BUFF_SIZE
+from warcio.bufferedreaders import ChunkedDataException
+from warcio.recordloader import ArchiveLoadFailed, ArcWarcRecordLoader
 
-from filters.base import BadRecord, Dropped, QuarantineRecord
+from filters.base import BadRecord, Dropped, InputFile, QuarantineRecord
 from filters.document import Document, stable_id
+from filters.sources.cc.framing import (
+    CHUNK,
+    WARC_VERSION_LINE,
+    BadFraming,
+    Block,
+    Chain,
+    GzipMember,
+    RawStream,
+    next_member,
+    next_warc_header,
+)
 from filters.sources.cc.payload import (
     HTML_TYPES,
     SNIFF_TYPES,
@@ -44,6 +66,7 @@ from filters.sources.cc.payload import (
     looks_binary,
     looks_like_html,
     media_type,
+    wet_title_and_text,
 )
 from mixtures.config import ExtractConfig
 
@@ -53,45 +76,16 @@ HTTP_STATUS = "http_status"
 NON_HTML = "non_html"
 
 DOCUMENT_TYPES = ("response", "resource", "conversion")
-RESYNC_CHUNK = 1 << 20
-_GZIP_MAGIC = b"\x1f\x8b\x08"
-_WARC_MAGIC = b"WARC/1."
 
-
-class GzipMemberError(Exception):
-    """A gzip member that started to decompress and then failed (corrupt or cut data)."""
-
-
-# What reading one parsed record's payload raises on a broken record: ours (truncation,
-# a corrupt gzip member), warcio's (bad chunked encoding, unparseable headers), a corrupt
-# HTTP Content-Encoding stream, an unreadable status code. Anything else is a bug and fails
-# the run. (Parsing the *next* record is warcio's alone; see read_warc.)
+# What decoding one well-framed record's payload raises on bad content: bad chunked
+# encoding, a corrupt HTTP Content-Encoding stream, an unreadable status code. It costs
+# that record only; the framing (where the next record starts) is unaffected.
 PAYLOAD_ERRORS: tuple[type[BaseException], ...] = (
-    BadRecord, GzipMemberError, ChunkedDataException, ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error,
+    BadRecord, ChunkedDataException, ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error,
 )
-
-
-class _StrictDecompressingReader(DecompressingBufferedReader):
-    """warcio's reader, except that a gzip member failing half-way raises.
-
-    warcio writes the zlib error to stderr, returns no data and keeps feeding the broken
-    decompressor, which silently swallows every later record of the file. Raising lets the
-    reader quarantine the one record and resync on the next gzip member.
-    """
-
-    def _decompress(self, data: bytes) -> bytes:
-        if self.decompressor is not None and data and self.num_block_read > 0:
-            try:
-                return self.decompressor.decompress(data)
-            except zlib.error as exc:
-                raise GzipMemberError(f"corrupt gzip member: {exc}") from exc
-        return super()._decompress(data)
-
-
-class _StrictArchiveIterator(ArchiveIterator):
-    def __init__(self, fileobj: BinaryIO) -> None:
-        super().__init__(fileobj)
-        self.reader = _StrictDecompressingReader(self.fh, block_size=BUFF_SIZE)
+# HTTP headers unverified, as warcio's ArchiveIterator reads them: a garbage status line
+# is reported by _record_items as such, with the line.
+_LOADER = ArcWarcRecordLoader(verify_http=False)
 
 
 def clean_url(url: str | None) -> str:
@@ -107,7 +101,8 @@ class WarcReader:
 
     Args:
         source: the source name: prefix of document ids and ``Document.source``.
-        cfg: extraction config; ``max_html_bytes`` bounds the payload read per record.
+        cfg: extraction config: ``max_html_bytes`` bounds the payload read per record,
+            ``max_record_bytes`` / ``max_header_bytes`` bound each record's framing.
     """
 
     def __init__(self, source: str, cfg: ExtractConfig | None = None) -> None:
@@ -117,73 +112,218 @@ class WarcReader:
     def __call__(self, path: str, fileobj: BinaryIO) -> Iterator[Document | Dropped | QuarantineRecord]:
         return read_warc(path, fileobj, self.cfg, self.source)
 
+    def read_input(self, item: InputFile, fileobj: BinaryIO) -> Iterator[Document | Dropped | QuarantineRecord]:
+        """Reads ``item`` (records starting in its byte range), naming it by ``item.name``."""
+        return read_warc(item.path, fileobj, self.cfg, self.source, name=item.name or None,
+                         start=item.start, end=item.end)
 
-def read_warc(path: str, fileobj: BinaryIO, cfg: ExtractConfig | None = None,
-              source: str = "cc") -> Iterator[Document | Dropped | QuarantineRecord]:
+
+def read_warc(path: str, fileobj: BinaryIO, cfg: ExtractConfig | None = None, source: str = "cc",
+              name: str | None = None, start: int = 0,
+              end: int | None = None) -> Iterator[Document | Dropped | QuarantineRecord]:
     """Yields the documents, drops and quarantine records of one WARC/WET file.
 
     Args:
-        path: the file's path (only its basename goes into ids and meta).
-        fileobj: the raw (still compressed) bytes, opened in binary mode.
-        cfg: extraction config (``max_html_bytes``).
+        path: the file's path or URL (its basename names it when ``name`` is not given).
+        fileobj: the raw (still compressed) bytes, opened in binary mode, seekable or not.
+        cfg: extraction config (``max_html_bytes``, ``max_record_bytes``, ``max_header_bytes``).
         source: source name for ids and ``Document.source``.
+        name: what ids and ``meta["file"]`` are built from (the path relative to the input
+            root, or the URL).
+        start, end: read the records starting in this byte range of the file (``end`` None:
+            to the end); offsets in ids stay offsets in the whole file.
     """
     cfg = cfg or ExtractConfig()
-    basename = os.path.basename(path)
-    seekable = _seekable(fileobj)
-    start = fileobj.tell() if seekable else 0
-    gzipped = _is_gzip(fileobj) if seekable else False
-    quarantined: set[int] = set()  # offsets already reported
-    emitted: set[int] = set()  # offsets of records read in full
-    position = start
-    while True:
-        iterator = _StrictArchiveIterator(fileobj)
-        failed_at: int | None = None
+    name = name or os.path.basename(path)
+    if start:
+        _skip_to(fileobj, start)
+    raw = RawStream(fileobj, start)
+    reader = _FileReader(raw, cfg, source, name, end)
+    if raw.peek(2) == b"\x1f\x8b":
+        yield from reader.gzip_members()
+    else:
+        yield from reader.plain_records()
+
+
+class _FileReader:
+    """The record loop over one file: frame, read, and on bad framing quarantine and resync."""
+
+    def __init__(self, raw: RawStream, cfg: ExtractConfig, source: str, name: str, end: int | None) -> None:
+        self.raw = raw
+        self.cfg = cfg
+        self.source = source
+        self.name = name
+        self.end = end
+
+    def _done(self) -> bool:
+        return self.raw.at_end() or (self.end is not None and self.raw.pos >= self.end)
+
+    def gzip_members(self) -> Iterator[Document | Dropped | QuarantineRecord]:
+        """Per-record gzip: each member holds one record (a whole-file member holds many)."""
+        raw, cfg = self.raw, self.cfg
+        # The inflate cap: the largest record allowed, its two header blocks, one slice of lookahead.
+        cap = cfg.max_record_bytes + 2 * cfg.max_header_bytes + CHUNK
+        limit = f"extract.max_record_bytes={cfg.max_record_bytes}"
+        while not self._done():
+            member_start = raw.pos
+            raw.keep(member_start)
+            member = GzipMember(raw, cap, limit)
+            location: int | str = member_start
+            records = 0
+            try:
+                while True:
+                    member.skip_blank()
+                    if member.at_end():
+                        break
+                    if records:  # a further record in the same member (a whole file gzipped as one):
+                        location = f"{member_start}+{member.pos}"  # + its offset in the inflated member
+                    member.start_record()
+                    items = self._record(member, location, in_member=True)
+                    records += 1
+                    yield from items
+            except BadFraming as bad:
+                record, found = self._resync(location, member_start, bad.reason, next_member)
+                yield record
+                if not found:
+                    return
+
+    def plain_records(self) -> Iterator[Document | Dropped | QuarantineRecord]:
+        """An uncompressed file: records one after another, separated by blank lines."""
+        raw = self.raw
         while True:
-            try:
-                record = next(iterator)
-            except StopIteration:
+            raw.skip_blank()
+            if self._done():
                 return
-            except Exception as exc:  # noqa: BLE001 - only warcio's parser runs here, and on garbage
-                # it raises whatever its code trips on (ArchiveLoadFailed, ValueError, even an
-                # AttributeError for a response without target URI): all of it is the file's fault.
-                # warcio's offset is the failing record's start, or the previous record's
-                # when finishing that one failed (then it was quarantined already).
-                failed_at = iterator.offset
-                if failed_at not in quarantined:
-                    quarantined.add(failed_at)
-                    # Failing to finish a record already yielded means the bytes after it are bad.
-                    where = f"after {failed_at}" if failed_at in emitted else str(failed_at)
-                    yield QuarantineRecord(source, basename, where, "read",
-                                           f"unreadable WARC record: {type(exc).__name__}: {exc}"[:2000])
-                break
-            offset = iterator.offset  # start of the record just parsed (see warcio read_to_end)
-            if record.format == "arc":
-                # warcio falls back to the legacy ARC format for any line that is no WARC
-                # header, so plain text would become bogus "records". We read WARC/WET only:
-                # the rest of the file is skipped up to the next WARC record, if any.
-                failed_at = offset
-                quarantined.add(offset)
-                fields = " ".join(str(v) for _, v in record.rec_headers.headers)
-                yield QuarantineRecord(source, basename, str(offset), "read",
-                                       f"not a WARC record (legacy ARC format or no web archive): {fields[:100]!r}")
-                break
+            start = raw.pos
+            raw.keep(start)
             try:
-                yield from _record_items(record, source, basename, offset, cfg)
-                emitted.add(offset)
+                items = self._record(raw, start, in_member=False)
+            except BadFraming as bad:
+                record, found = self._resync(start, start, bad.reason, next_warc_header)
+                yield record
+                if not found:
+                    return
+                continue
+            yield from items
+
+    def _resync(self, location: int | str, start: int, reason: str,
+                find: Any) -> tuple[QuarantineRecord, bool]:
+        """The quarantine record for a bad record at ``start``, after moving to the next record.
+
+        Only ever forward: the scan starts one byte after the bad record's start.
+        """
+        found = find(self.raw, start + 1)
+        if found is None:
+            detail = f"; no record after it ({self.raw.pos - start} bytes to the end skipped)"
+        else:
+            detail = f"; resumed at the next record, offset {found} ({found - start} bytes skipped)"
+        record = QuarantineRecord(self.source, self.name, str(location), "read", (reason + detail)[:2000])
+        return record, found is not None
+
+    def _record(self, stream: Any, location: int | str,
+                in_member: bool) -> list[Document | Dropped | QuarantineRecord]:
+        """What the record at the read position of ``stream`` contributes, once it is known to
+        end where it says (so nothing is yielded for a record that turns out to be misframed).
+
+        Raises:
+            BadFraming: the record cannot be framed or breaks a limit (the caller resyncs).
+        """
+        cfg = self.cfg
+        head = _read_head(stream, cfg.max_header_bytes)
+        length = _content_length(head, cfg.max_record_bytes)
+        block = Block(stream, length, cfg.max_header_bytes, "extract.max_header_bytes")
+        try:
+            record = _LOADER.parse_record_stream(Chain(head, block), known_format="warc")
+        except BadFraming:
+            raise
+        except Exception as exc:  # noqa: BLE001 - warcio's header parser on garbage raises whatever
+            # its code trips on (StatusAndHeadersParserException, ValueError, AttributeError...):
+            # all of it is this record's fault, and its framing is already known.
+            items: list[Any] = [self._quarantine(location, f"unreadable WARC record: {type(exc).__name__}: {exc}")]
+        else:
+            try:
+                items = list(_record_items(record, self.source, self.name, location, cfg))
+            except BadFraming:
+                raise
             except PAYLOAD_ERRORS as exc:  # a bad payload costs this record only
-                quarantined.add(offset)
-                yield QuarantineRecord(source, basename, str(offset), "read",
-                                       f"unreadable WARC payload: {type(exc).__name__}: {exc}"[:2000])
-        if not seekable:
-            return  # cannot resync a stream: the one quarantine record above ends the file
-        position = _next_record_start(fileobj, max(failed_at, position) + 1, gzipped)
-        if position is None:
+                items = [self._quarantine(location, f"unreadable WARC payload: {type(exc).__name__}: {exc}")]
+        missing = block.drain()
+        if missing:
+            raise BadFraming(f"truncated record: {missing} of {length} bytes missing")
+        _check_record_end(stream, length, in_member)
+        return items
+
+    def _quarantine(self, location: int | str, error: str) -> QuarantineRecord:
+        return QuarantineRecord(self.source, self.name, str(location), "read", error[:2000])
+
+
+def _read_head(stream: Any, limit: int) -> bytes:
+    """The WARC version line and header lines up to the blank line, at most ``limit`` bytes."""
+    first = stream.readline(16)
+    if not WARC_VERSION_LINE.match(first):
+        start = (first + stream.peek(100 - len(first))).decode("utf-8", "replace")
+        raise BadFraming(f"not a WARC record (legacy ARC format or no web archive): starts with {start!r}")
+    head = bytearray(first)
+    while True:
+        budget = limit - len(head)
+        line = stream.readline(budget) if budget > 0 else b""
+        head += line
+        if line in (b"\r\n", b"\n"):
+            return bytes(head)
+        if not line.endswith(b"\n"):
+            if budget <= 0 or len(line) == budget:
+                raise BadFraming(f"WARC header block larger than extract.max_header_bytes={limit}")
+            raise BadFraming("truncated record: the file ends inside the WARC headers")
+
+
+def _content_length(head: bytes, limit: int) -> int:
+    """The record's declared block length: a decimal number, at most ``limit``."""
+    for line in head.split(b"\n")[1:]:
+        key, colon, value = line.partition(b":")
+        if colon and key.strip().lower() == b"content-length":
+            value = value.strip()
+            if not value.isdigit():
+                raise BadFraming(f"invalid Content-Length {value[:40].decode('latin-1')!r}")
+            length = int(value)
+            if length > limit:
+                raise BadFraming(f"Content-Length {length} larger than extract.max_record_bytes={limit}")
+            return length
+    raise BadFraming("no Content-Length in the WARC headers")
+
+
+def _check_record_end(stream: Any, length: int, in_member: bool) -> None:
+    """Raises BadFraming unless the record's block ends where the next record (or the end) begins.
+
+    A block is followed by CRLF CRLF, then the next record's version line or the end of its
+    gzip member / file. In a plain file, an exact CRLF CRLF is enough (garbage after it is the
+    next record's fault and is reported at its own offset); inside a gzip member, the member
+    boundary is known, so anything else before it means the declared length was wrong.
+    """
+    separator = stream.skip_blank()
+    if stream.at_end() or WARC_VERSION_LINE.match(stream.peek(16)):
+        return
+    if separator == b"\r\n\r\n" and not in_member:
+        return
+    where = "its gzip member" if in_member else "the record"
+    raise BadFraming(f"Content-Length {length} does not match the end of {where}: "
+                     f"followed by {stream.peek(24)!r}")
+
+
+def _skip_to(fileobj: BinaryIO, offset: int) -> None:
+    try:
+        fileobj.seek(offset)
+        return
+    except (AttributeError, OSError, ValueError):
+        pass
+    left = offset
+    while left:
+        chunk = fileobj.read(min(left, CHUNK))
+        if not chunk:
             return
-        fileobj.seek(position)
+        left -= len(chunk)
 
 
-def _record_items(record: Any, source: str, basename: str, offset: int,
+def _record_items(record: Any, source: str, name: str, location: int | str,
                   cfg: ExtractConfig) -> Iterator[Document | Dropped | QuarantineRecord]:
     """What one parsed record contributes: nothing, a Document, a Dropped or a quarantine."""
     rec_type = record.rec_type
@@ -195,12 +335,12 @@ def _record_items(record: Any, source: str, basename: str, offset: int,
         "url": clean_url(headers.get_header("WARC-Target-URI")),
         "date": headers.get_header("WARC-Date") or "",
         "digest": headers.get_header("WARC-Payload-Digest") or headers.get_header("WARC-Block-Digest") or "",
-        "file": basename,
-        "record": offset,
+        "file": name,
+        "record": location,
         "warc_record_id": headers.get_header("WARC-Record-ID") or "",
         "warc_type": rec_type,
     }
-    doc_id = stable_id(source, basename, offset)
+    doc_id = stable_id(source, name, location)
     warc_content_type = headers.get_header("Content-Type") or ""
     has_http = http is not None and http.protocol.upper().startswith("HTTP") and rec_type in ("response", "revisit")
     content_type = (http.get_header("Content-Type") or "") if has_http else warc_content_type
@@ -209,7 +349,7 @@ def _record_items(record: Any, source: str, basename: str, offset: int,
         # warcio parsed the block as HTTP (an http(s) target) but found no HTTP status line:
         # the headers are garbage, so neither the status nor the content type can be trusted.
         status_line = f"{http.protocol} {http.statusline}".strip()
-        yield QuarantineRecord(source, basename, str(offset), "read",
+        yield QuarantineRecord(source, name, str(location), "read",
                                f"unparseable HTTP response headers: status line {status_line[:100]!r}")
         return
     if rec_type == "revisit":
@@ -224,14 +364,15 @@ def _record_items(record: Any, source: str, basename: str, offset: int,
     if rec_type == "conversion":
         payload = _read_bounded(record, cfg.max_html_bytes)
         if payload is None:
-            yield _oversized(source, basename, offset, cfg)
+            yield _oversized(source, name, location, cfg)
             return
         codec = declared_codec(content_type) or "utf-8"
         language = headers.get_header("WARC-Identified-Content-Language")
-        meta.update({"charset": codec, "format": "text", "kind": "wet"})
+        title, text = wet_title_and_text(payload.decode(codec, errors="replace"))
+        meta.update({"charset": codec, "format": "text", "kind": "wet", "title": title})
         if language:
             meta["cc_language"] = language
-        yield Document(doc_id, payload.decode(codec, errors="replace"), source, meta)
+        yield Document(doc_id, text, source, meta)
         return
     kind = media_type(content_type)
     if kind not in HTML_TYPES and kind not in SNIFF_TYPES:
@@ -239,7 +380,7 @@ def _record_items(record: Any, source: str, basename: str, offset: int,
         return
     payload = _read_bounded(record, cfg.max_html_bytes)
     if payload is None:
-        yield _oversized(source, basename, offset, cfg)
+        yield _oversized(source, name, location, cfg)
         return
     if looks_binary(payload):
         meta["sniffed"] = "binary"
@@ -254,64 +395,12 @@ def _record_items(record: Any, source: str, basename: str, offset: int,
 
 
 def _read_bounded(record: Any, limit: int) -> bytes | None:
-    """The decoded payload, or None when it is larger than ``limit`` bytes.
-
-    Raises:
-        BadRecord: the record ends before its ``Content-Length`` (a truncated file); warcio
-            would otherwise hand back the partial payload without a word.
-    """
+    """The decoded payload, or None when it is larger than ``limit`` bytes (only ``limit`` + 1
+    bytes are ever decoded; the framing reads past the rest and checks the record is whole)."""
     payload = record.content_stream().read(limit + 1)
-    _check_complete(record)
     return None if len(payload) > limit else payload
 
 
-def _check_complete(record: Any) -> None:
-    raw = record.raw_stream
-    while raw.read(RESYNC_CHUNK):
-        pass
-    missing = getattr(raw, "limit", 0)
-    if missing > 0:
-        declared = record.rec_headers.get_header("Content-Length")
-        raise BadRecord(f"truncated record: {missing} of {declared} bytes missing")
-
-
-def _oversized(source: str, basename: str, offset: int, cfg: ExtractConfig) -> QuarantineRecord:
-    return QuarantineRecord(source, basename, str(offset), "read",
+def _oversized(source: str, name: str, location: int | str, cfg: ExtractConfig) -> QuarantineRecord:
+    return QuarantineRecord(source, name, str(location), "read",
                             f"payload larger than extract.max_html_bytes={cfg.max_html_bytes}")
-
-
-def _seekable(fileobj: BinaryIO) -> bool:
-    try:
-        return bool(fileobj.seekable()) and fileobj.tell() >= 0
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _is_gzip(fileobj: BinaryIO) -> bool:
-    position = fileobj.tell()
-    magic = fileobj.read(2)
-    fileobj.seek(position)
-    return magic == _GZIP_MAGIC[:2]
-
-
-def _next_record_start(fileobj: BinaryIO, position: int, gzipped: bool) -> int | None:
-    """The offset of the next plausible record start at or after ``position``, if any.
-
-    A false candidate (the gzip magic occurring inside compressed data, about once per 16 MiB)
-    fails to parse; it is reported like any unreadable record and the scan goes on after it.
-    """
-    magic = _GZIP_MAGIC if gzipped else b"\n" + _WARC_MAGIC
-    fileobj.seek(position)
-    carry = b""
-    base = position
-    while True:
-        chunk = fileobj.read(RESYNC_CHUNK)
-        if not chunk:
-            return None
-        data = carry + chunk
-        index = data.find(magic)
-        if index >= 0:
-            found = base - len(carry) + index
-            return found if gzipped else found + 1
-        carry = data[-(len(magic) - 1):]
-        base += len(chunk)

@@ -2,13 +2,25 @@
 
 Two input shapes:
 
-* ``*.jsonl`` / ``*.jsonl.gz``: one record per line,
-  ``{"repo_name", "path", "license", "content", ...}`` as in BigQuery ``github_repos``.
+* JSON lines (``*.jsonl``, ``*.json``, ``*.json.gz``...; gzip detected from the content): one
+  record per line, ``{"repo_name", "path", "license", "content", ...}``, exactly as BigQuery's
+  ``EXPORT DATA … format = 'JSON', compression = 'GZIP'`` writes the query of the README
+  (``github_repos`` contents ⋈ files ⋈ licenses) to ``000000000000.json.gz``,
+  ``000000000001.json.gz``…: ``ref``, ``id`` and ``size`` (INT64, which BigQuery exports as
+  a JSON string) are kept in meta; a row with ``binary: true``, or with the ``binary``
+  column but no ``content`` (BigQuery stores none for binary files or files over 1 MiB), is
+  dropped ``binary``/``too_large`` rather than quarantined.
 * A folder of checked-out repositories with a license map beside them, ``licenses.json`` or
   ``licenses.yaml``/``.yml``: ``{"<repo dir relative to the map>": "<license>"}``. Every file
   under the map's folder belongs to the repository whose directory is its longest matching
   prefix (``.git`` folders are skipped); a file under no listed repository gets no license and
   is dropped by the license filter, so it is still counted.
+
+Ids: ``stable_id(source, input name, repo, path, ref)``, the input name being the export
+file's path relative to the input root (``InputFile.name``): the same export given twice,
+or two exports, never share an id (the exact-dedup step then drops the repeated content as
+``duplicate_file``). Called as ``reader(path, fh)``, ids stay ``stable_id(source, repo,
+path, ref)``. A repository file is ``stable_id(source, its path under the input)``.
 
 Binary files are *dropped* with reason ``binary`` rather than quarantined: a PNG in a
 repository is expected data, not a broken record. The dropped copy keeps an empty text and
@@ -19,8 +31,6 @@ escape, a line longer than :func:`max_line_bytes`) are quarantined naming the fi
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
 import posixpath
@@ -30,15 +40,14 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from filters.base import Dropped, QuarantineRecord
+from filters.base import Dropped, InputFile, QuarantineRecord
+from filters.bounded_io import bounded_lines
 from filters.document import Document, stable_id, unpaired_surrogate
 from filters.sources.github.config import GithubConfig
 from filters.sources.github.rules import BINARY, NOT_UTF8, TOO_LARGE, extension_of, is_binary, language_of
 
 LICENSE_MAP_NAMES = ("licenses.json", "licenses.yaml", "licenses.yml")
-_GZIP_MAGIC = b"\x1f\x8b"
 _REQUIRED = ("repo_name", "path", "content")
-_SKIP_CHUNK = 1 << 20
 
 
 def is_license_map(path: str) -> bool:
@@ -121,11 +130,20 @@ class GithubReader:
         else:
             yield from read_jsonl(self.source, path, fh, self.cfg.max_file_bytes)
 
-    def _repo_file(self, file: str, fh: BinaryIO, repo: str, rel: str, license_: str) -> Any:
+    def read_input(self, item: InputFile, fh: BinaryIO) -> Iterator[Any]:
+        entry = self.repo_index.get(item.path)
+        if entry is not None:
+            yield self._repo_file(item.label, fh, *entry, id_key=(item.name,) if item.name else None)
+        else:
+            yield from read_jsonl(self.source, item.label, fh, self.cfg.max_file_bytes,
+                                  input_name=item.name or item.path)
+
+    def _repo_file(self, file: str, fh: BinaryIO, repo: str, rel: str, license_: str,
+                   id_key: tuple[str, ...] | None = None) -> Any:
         data = fh.read(self.cfg.max_file_bytes + 1)
         meta = _meta(repo, rel, license_, file, rel)
         meta["size"] = len(data)
-        doc_id = stable_id(self.source, repo, rel)
+        doc_id = stable_id(self.source, *(id_key or (repo, rel)))
         if len(data) > self.cfg.max_file_bytes:
             return Dropped(Document(doc_id, "", self.source, meta), TOO_LARGE)
         if is_binary(data):
@@ -137,39 +155,33 @@ class GithubReader:
         return Document(doc_id, text.removeprefix("\ufeff"), self.source, meta)
 
 
-def _lines(fh: BinaryIO, limit: int) -> Iterator[bytes | None]:
-    """Each line of the (possibly gzipped) file; None for a line longer than ``limit`` bytes.
-
-    An overlong line is skipped in bounded pieces and never held whole, so one runaway
-    line (a missing newline in a multi-GB file) cannot exhaust a worker's memory.
-    """
-    buffered = io.BufferedReader(fh) if not hasattr(fh, "peek") else fh
-    stream: Any = gzip.GzipFile(fileobj=buffered) if buffered.peek(2)[:2] == _GZIP_MAGIC else buffered
-    while True:
-        line = stream.readline(limit + 1)
-        if not line:
-            return
-        if len(line) > limit and not line.endswith(b"\n"):
-            while True:
-                rest = stream.readline(_SKIP_CHUNK)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield None
-            continue
-        yield line
-
-
 def max_line_bytes(max_file_bytes: int) -> int:
     """Longest JSONL line parsed: room for a ``max_file_bytes`` file fully JSON-escaped
     (``\\u00XX`` is 6 bytes a character) plus 1 MiB of other fields."""
     return 6 * max_file_bytes + (1 << 20)
 
 
-def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_000_000) -> Iterator[Any]:
-    """BigQuery-style records, one per line; bad lines are quarantined by line number."""
+def _size(value: Any) -> int | None:
+    """BigQuery exports INT64 as a JSON string (``"1234"``); a number is taken as it is."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_000_000,
+               input_name: str | None = None) -> Iterator[Any]:
+    """BigQuery records, one per line; bad lines are quarantined by line number.
+
+    ``input_name`` (the file's name relative to the input root) joins the id, so the same
+    record read from two inputs gets two ids; without it ids are ``(repo, path, ref)``.
+    """
     name = posixpath.basename(file.replace(os.sep, "/"))
     limit = max_line_bytes(max_file_bytes)
-    for line_no, raw in enumerate(_lines(fh, limit), start=1):
+    for line_no, raw in enumerate(bounded_lines(fh, limit), start=1):
         if raw is None:
             yield QuarantineRecord(source, file, f"line {line_no}", "read",
                                    f"line longer than {limit} bytes (6 x github.max_file_bytes + 1 MiB): not parsed")
@@ -180,7 +192,14 @@ def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_00
             record = json.loads(raw)
             if not isinstance(record, dict):
                 raise ValueError("record is not a JSON object")
-            missing = [k for k in _REQUIRED if not isinstance(record.get(k), str)]
+            if record.get("content") is None and isinstance(record.get("binary"), bool) \
+                    and isinstance(record.get("repo_name"), str) and isinstance(record.get("path"), str):
+                # An export row (it has BigQuery's ``binary`` column) without content: BigQuery
+                # holds none for binary files and files over 1 MiB. Dropped, not quarantined.
+                record["content"] = None
+                missing = []
+            else:
+                missing = [k for k in _REQUIRED if not isinstance(record.get(k), str)]
             if missing:
                 raise ValueError(f"missing or non-string field(s) {missing}")
             bad_field = unpaired_surrogate(record) if b"\\u" in raw else None
@@ -191,11 +210,18 @@ def read_jsonl(source: str, file: str, fh: BinaryIO, max_file_bytes: int = 10_00
             continue
         repo, path, content = record["repo_name"], record["path"], record["content"]
         meta = _meta(repo, path, str(record.get("license") or ""), file, f"{name}:{line_no}")
-        for key in ("ref", "origin"):
-            if key in record:
+        for key in ("ref", "origin", "id"):
+            if isinstance(record.get(key), str):
                 meta[key] = record[key]
-        doc_id = stable_id(source, repo, path, record.get("ref", ""))
-        if len(content) > max_file_bytes:
+        size = _size(record.get("size"))
+        if size is not None:
+            meta["size"] = size
+        location = (repo, path, record.get("ref", ""))
+        doc_id = stable_id(source, *location) if input_name is None else stable_id(source, input_name, *location)
+        if content is None or record.get("binary") is True:
+            reason = BINARY if record.get("binary") is True or size is None or size <= max_file_bytes else TOO_LARGE
+            yield Dropped(Document(doc_id, "", source, {**meta, "size": size if size is not None else 0}), reason)
+        elif len(content) > max_file_bytes:
             yield Dropped(Document(doc_id, "", source, {**meta, "size": len(content)}), TOO_LARGE)
         elif "\x00" in content or is_binary(content[:8192].encode("utf-8")):
             yield Dropped(Document(doc_id, "", source, {**meta, "size": len(content)}), BINARY)

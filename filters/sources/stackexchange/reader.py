@@ -1,13 +1,23 @@
-"""Stream a StackExchange ``Posts.xml`` into question and answer posts, safely.
+"""Stream a StackExchange ``Posts.xml`` into question and answer posts, safely, row by row.
 
-The dump is one ``<row .../>`` element per post with attributes only, so the reader uses
-``xml.parsers.expat`` directly: a start-element handler receives each row's attribute dict
-and nothing is kept after it (the streaming equivalent of ``iterparse`` + ``elem.clear()``,
-without building elements at all). Memory stays flat whatever the site's size.
+Input as the Stack Exchange data dump publishes it: a site's ``Posts.xml`` (extracted), the
+site's archive ``coffee.stackexchange.com.7z`` (``Posts.xml`` is read from it as a stream,
+the other members are skipped; see ``archive.py``), or stackoverflow's split
+``stackoverflow.com-Posts.7z``.
 
-No entity expansion: a ``<!DOCTYPE`` (the only way to declare entities) or any entity
-declaration stops the file with a quarantine record, so billion-laughs and external-entity
-files are rejected before a single entity is expanded. The dump's UTF-8 BOM is handled.
+The dump is one ``<row .../>`` element per post with attributes only. ``<`` cannot occur
+inside an attribute value, so each row is exactly the bytes from its ``<row`` to the next
+``<``: the reader cuts the stream there and parses every row on its own with
+``xml.parsers.expat`` (attributes only, nothing kept after it). One malformed row is
+quarantined by its Id and line and reading goes on with the next row; a row longer than
+``StackExchangeConfig.max_row_bytes`` is quarantined with the limit named, without being
+held in memory. Time is linear and memory bounded whatever the site's or a row's size.
+
+No entity expansion: the ``<!DOCTYPE posts SYSTEM …>`` line some dumps carry is read (its
+external DTD is never fetched), but any entity declaration quarantines the file before a
+single entity is expanded (billion laughs, external entities); rows are parsed without any
+DTD, so an entity reference in a row makes that row malformed. The dump's UTF-8 BOM is
+handled.
 
 What is a *document* (for stats.json): every question post, every tag-wiki or other
 non-Q/A post (dropped here with a reason), every row that cannot be used (quarantined with
@@ -23,76 +33,205 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 from xml.parsers import expat
 
-from filters.base import BadRecord, Dropped, QuarantineRecord
+from filters.base import BadRecord, Dropped, InputFile, QuarantineRecord
 from filters.document import Document, stable_id
 from filters.sources.stackexchange.assemble import ANSWER, QUESTION
-from filters.sources.stackexchange.config import StackExchangeConfig
+from filters.sources.stackexchange.config import MAX_ROW_BYTES, StackExchangeConfig
 
 TAG_WIKI = "tag_wiki"
 OTHER_POST_TYPE = "other_post_type"
 SITE = "site"
 ORPHAN_ANSWER = "orphan_answer"
 
-_CHUNK = 1 << 16
+_CHUNK = 1 << 20
 _QUESTION_ATTRS = ("Id", "Body", "Score", "Title")
 _ANSWER_ATTRS = ("Id", "Body", "Score", "ParentId")
+_ROW = b"<row"
+_RAW_ID_RE = re.compile(rb"""\sId\s*=\s*["'](\d{1,20})["']""")
+# stackoverflow.com-Posts.7z (the site split by table) or coffee.stackexchange.com.7z (one per site).
+_SPLIT_ARCHIVE_RE = re.compile(r"^(?P<site>.+)-(?P<table>[A-Za-z]+)\.7z$")
+
+
+def _basename(path: str) -> str:
+    return posixpath.basename(path.replace(os.sep, "/"))
 
 
 def site_of(path: str) -> str:
-    """The site is the dump folder's name, e.g. ``coffee.stackexchange.com``."""
+    """The site a file holds: the ``.7z`` archive's name (``coffee.stackexchange.com.7z``,
+    ``stackoverflow.com-Posts.7z``), else the dump folder's name (``coffee.stackexchange.com/Posts.xml``)."""
+    base = _basename(path)
+    split = _SPLIT_ARCHIVE_RE.match(base)
+    if split and "." in split.group("site"):
+        return split.group("site")
+    if base.lower().endswith(".7z"):
+        return base[: -len(".7z")]
     return posixpath.basename(posixpath.dirname(path.replace(os.sep, "/"))) or "unknown"
 
 
+def is_archive(path: str) -> bool:
+    return _basename(path).lower().endswith(".7z")
+
+
 def is_posts_file(path: str) -> bool:
-    return posixpath.basename(path.replace(os.sep, "/")).lower() == "posts.xml"
+    """A site's posts: ``Posts.xml``, a per-site ``.7z`` or a ``<site>-Posts.7z`` (not ``-Users.7z`` …)."""
+    base = _basename(path)
+    if base.lower() == "posts.xml":
+        return True
+    if not base.lower().endswith(".7z"):
+        return False
+    split = _SPLIT_ARCHIVE_RE.match(base)
+    return not (split and "." in split.group("site")) or split.group("table").lower() == "posts"
 
 
-def _refuse_doctype(*_: Any) -> None:
-    raise BadRecord("DOCTYPE declarations are not allowed (entity expansion is disabled)")
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A row that cannot be read; the rows around it can."""
+
+    line: int
+    row_id: str | None
+    error: str
 
 
 def _refuse_entity(*_: Any) -> None:
-    raise BadRecord("entity declarations are not allowed")
+    raise BadRecord("entity declarations are not allowed in a DOCTYPE (entity expansion is disabled)")
 
 
-def iter_rows(fh: BinaryIO) -> Iterator[dict[str, str]]:
-    """Attribute dicts of every ``<row>`` element, streamed in 64 KiB chunks.
-
-    Raises:
-        BadRecord: DOCTYPE/entity declarations.
-        expat.ExpatError: malformed XML (the caller quarantines the rest of the file).
-    """
-    for _, attrs in iter_rows_at(fh):
-        yield attrs
-
-
-def iter_rows_at(fh: BinaryIO) -> Iterator[tuple[int, dict[str, str]]]:
-    """``(line number, attributes)`` of every ``<row>``: the line names a row without an Id."""
-    parser = expat.ParserCreate(encoding=None)
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    parser.StartDoctypeDeclHandler = _refuse_doctype
+def _parser(encoding: str | None = "utf-8") -> Any:
+    parser = expat.ParserCreate(encoding=encoding)
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)  # never fetch the external DTD
     parser.EntityDeclHandler = _refuse_entity
     parser.UnparsedEntityDeclHandler = _refuse_entity
     parser.ExternalEntityRefHandler = _refuse_entity
     parser.buffer_text = False
-    pending: list[tuple[int, dict[str, str]]] = []
+    return parser
+
+
+def _check_header(header: bytes, whole: bool) -> None:
+    """The XML declaration, DOCTYPE and ``<posts>`` before the first row: entity declarations refused.
+
+    Raises:
+        BadRecord: an entity declaration.
+        expat.ExpatError: malformed XML before the first row.
+    """
+    _parser(None).Parse(header, whole)
+
+
+def _parse_row(data: bytes) -> dict[str, str]:
+    rows: list[dict[str, str]] = []
+    parser = _parser()
 
     def start(tag: str, attrs: dict[str, str]) -> None:
         if tag == "row":
-            pending.append((parser.CurrentLineNumber, attrs))
+            rows.append(attrs)
 
     parser.StartElementHandler = start
-    while True:
-        chunk = fh.read(_CHUNK)
-        parser.Parse(chunk, not chunk)
-        yield from pending
-        pending.clear()
-        if not chunk:
+    parser.Parse(data, True)
+    return rows[0]
+
+
+def _too_large(limit: int) -> str:
+    return f"row larger than the limit max_row_bytes={limit}"
+
+
+def _raw_id(data: bytes) -> str | None:
+    found = _RAW_ID_RE.search(data[:1 << 16])
+    return found.group(1).decode("ascii") if found else None
+
+
+def iter_posts(chunks: Iterable[bytes],
+               max_row_bytes: int = MAX_ROW_BYTES) -> Iterator[tuple[int, dict[str, str]] | BadRow]:
+    """``(line, attributes)`` of every ``<row>``, or a :class:`BadRow` naming one that cannot be read.
+
+    Raises:
+        BadRecord: an entity declaration, or no row within ``max_row_bytes`` of the start.
+        expat.ExpatError: malformed XML before the first row (the file is not a dump).
+    """
+    buf = b""
+    pos = 0
+    line = 1  # line number of buf[pos]
+    state = "header"
+    scanned = 0  # in a row: bytes after its "<" already searched for the next "<"
+    for chunk in _with_end(chunks):
+        final = chunk is None
+        if chunk:
+            buf = buf[pos:] + chunk
+            pos = 0
+        while True:
+            if state == "header":
+                found = buf.find(_ROW, pos)
+                if found < 0 and not final:
+                    if len(buf) - pos > max_row_bytes:
+                        raise BadRecord(f"no <row> in the first {max_row_bytes} bytes (limit max_row_bytes)")
+                    break
+                header = buf[pos:] if found < 0 else buf[pos:found]
+                _check_header(header, whole=found < 0)
+                if found < 0:
+                    return
+                line += header.count(b"\n")
+                pos, state, scanned = found, "row", 1
+            elif state == "skip":
+                found = buf.find(b"<", pos)
+                if found < 0:
+                    line += buf.count(b"\n", pos)
+                    pos = len(buf)
+                    if final:
+                        return
+                    break
+                line += buf.count(b"\n", pos, found)
+                pos, state, scanned = found, "row", 1
+            else:  # buf[pos] == "<"
+                end = buf.find(b"<", pos + scanned)
+                if end < 0 and not final:
+                    if len(buf) - pos > max_row_bytes:
+                        yield BadRow(line, _raw_id(buf[pos:]), _too_large(max_row_bytes))
+                        line += buf.count(b"\n", pos)
+                        pos, state = len(buf), "skip"
+                    else:
+                        scanned = len(buf) - pos
+                    break
+                end = len(buf) if end < 0 else end
+                element = buf[pos:end]
+                if element.startswith(_ROW) and element[len(_ROW):len(_ROW) + 1].isspace():
+                    if end - pos > max_row_bytes:
+                        yield BadRow(line, _raw_id(element), _too_large(max_row_bytes))
+                    else:
+                        try:
+                            yield line, _parse_row(element)
+                        except (expat.ExpatError, BadRecord) as exc:
+                            message = (f"malformed XML ({expat.ErrorString(exc.code)})"
+                                       if isinstance(exc, expat.ExpatError) else str(exc))
+                            yield BadRow(line, _raw_id(element), message)
+                line += element.count(b"\n")
+                pos, scanned = end, 1
+                if end == len(buf):
+                    if final:
+                        return
+                    break
+        if final:
             return
+
+
+def _with_end(chunks: Iterable[bytes]) -> Iterator[bytes | None]:
+    yield from chunks
+    yield None
+
+
+def _chunks(fh: BinaryIO) -> Iterator[bytes]:
+    while chunk := fh.read(_CHUNK):
+        yield chunk
+
+
+def iter_rows(fh: BinaryIO) -> Iterator[dict[str, str]]:
+    """Attribute dicts of every readable ``<row>`` element, streamed in 1 MiB chunks."""
+    for item in iter_posts(_chunks(fh)):
+        if not isinstance(item, BadRow):
+            yield item[1]
 
 
 def _int(attrs: dict[str, str], key: str) -> int:
@@ -103,7 +242,7 @@ def _int(attrs: dict[str, str], key: str) -> int:
 
 
 class StackExchangeReader:
-    """``reader(path, fh)`` for ``ReadSource`` over one site's ``Posts.xml``.
+    """The reader of ``ReadSource`` over one site's ``Posts.xml`` or ``.7z`` archive.
 
     Yields question and answer posts as Documents (``meta["post_type"]`` tells which; the
     text is the raw HTML body), tag wikis and other posts as ``Dropped``, and unusable rows
@@ -116,15 +255,30 @@ class StackExchangeReader:
         self._sites = frozenset(cfg.sites)
 
     def __call__(self, path: str, fh: BinaryIO) -> Iterator[Any]:
+        return self.read_input(InputFile(path), fh)
+
+    def read_input(self, item: InputFile, fh: BinaryIO) -> Iterator[Any]:
+        from filters.sources.stackexchange.archive import ArchiveError, posts_chunks
+
+        path = item.path
+        name = item.name or path
         site = site_of(path)
         excluded = self.cfg.restrict_to_sites and site not in self._sites
         last_id = "none"
+        member = f"{site}/Posts.xml"
         try:
-            for line, attrs in iter_rows_at(fh):
+            chunks = posts_chunks(fh, path) if is_archive(path) else _chunks(fh)
+            for row in iter_posts(chunks, self.cfg.max_row_bytes):
+                if isinstance(row, BadRow):
+                    where = f"row Id={row.row_id}" if row.row_id else "row without Id"
+                    yield QuarantineRecord(self.source, item.label, f"{member} {where} at line {row.line}", "read",
+                                           row.error[:2000])
+                    continue
+                line, attrs = row
                 last_id = attrs.get("Id", last_id)
-                yield from self._row(path, site, excluded, attrs, line)
-        except (BadRecord, expat.ExpatError) as exc:
-            yield QuarantineRecord(self.source, path, f"after row Id={last_id}", "read",
+                yield from self._row(name, site, excluded, attrs, line)
+        except (BadRecord, expat.ExpatError, ArchiveError) as exc:
+            yield QuarantineRecord(self.source, item.label, f"after row Id={last_id}", "read",
                                    f"{type(exc).__name__}: {exc}"[:2000])
 
     def _row(self, path: str, site: str, excluded: bool, attrs: dict[str, str], line: int = 0) -> Iterator[Any]:

@@ -1,11 +1,23 @@
 """Wikipedia: stream a MediaWiki ``pages-articles`` XML dump into article documents.
 
 LLaMA-1 used Wikipedia dumps of June–August 2022 in 20 languages (arXiv 2302.13971 §2).
-:func:`iter_dump` / :func:`read_wikipedia_dump` are a streaming reader, Beam-free:
-``.xml``, ``.xml.bz2`` (multistream too) and ``.xml.gz`` are detected by magic bytes; the XML
-goes through expat chunk by chunk, so memory stays flat whatever the dump size. DOCTYPE and
-entity declarations are refused ("billion laughs", external entities): a MediaWiki export
-never has them. Only namespace 0 pages that are not redirects become documents.
+:func:`read_wikipedia_dump` / :class:`WikipediaDumpReader` read any dump as Wikimedia and
+its mirrors publish it (``dumpfile.py``: whole, split parts, multistream, ``.bz2``/``.gz``/
+``.xz``/plain, any XML encoding), or one byte range of a multistream dump (an
+:class:`~filters.base.InputFile` with ``start``/``end``, planned from its index).
+
+Page by page, so one bad page costs that page only: the XML stream is cut at ``<page>`` /
+``</page>`` (they cannot occur unescaped inside a page's text) and each page is parsed on
+its own with expat; a malformed or unterminated page is quarantined naming its id, title
+and line, and reading resumes at the next ``<page>``. A page over
+``WikipediaConfig.max_page_bytes`` is quarantined with the limit named, without being held
+in memory. Everything is linear in the dump's size and memory stays bounded.
+
+DOCTYPE and entity declarations are refused ("billion laughs", external entities): a
+MediaWiki export never has them; the dump is then quarantined whole. Only namespace 0
+pages that are not redirects become documents. Ids are ``(snapshot, lang, page id)``: the
+snapshot (``enwiki-20230401``, from the file name, see :func:`dump_snapshot`) keeps two
+dumps of one wiki apart, while the split parts of one dump share it.
 :func:`count_pages` is the census of a dump (for tests and documentation).
 
 The wikitext of each page is turned into plain text by the cleaner in
@@ -18,18 +30,27 @@ Drop reasons (stage ``read``):
 
 from __future__ import annotations
 
-import bz2
+import html
 import re
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.parse import quote
 from xml.parsers import expat
 
-from filters.base import BadRecord, Dropped, QuarantineRecord
+from filters.base import Dropped, InputFile, QuarantineRecord
 from filters.document import Document, stable_id
-from filters.sources.wikipedia.config import LLAMA_WIKIPEDIA_LANGUAGES, WikipediaConfig
+from filters.sources.wikipedia.config import LLAMA_WIKIPEDIA_LANGUAGES, MAX_PAGE_BYTES, WikipediaConfig
+from filters.sources.wikipedia.dumpfile import (
+    DumpError,
+    decompressed_chunks,
+    dump_snapshot,
+    first_stream,
+    utf8_chunks,
+)
+
+__all__ = ["DumpError", "DumpReadError", "BadPage", "SiteInfo", "WikiPage", "iter_dump", "read_wikipedia_dump",
+           "WikipediaDumpReader", "count_pages", "dump_snapshot"]
 
 SOURCE = "wikipedia"
 
@@ -39,12 +60,11 @@ REASON_WIKI_LANG = "wiki_lang"
 # namespaces. Meta keys starting with "_" are transient; the cleaner removes them.
 HIDDEN_PREFIXES_KEY = "_wiki_hidden_prefixes"
 
-_CHUNK = 1 << 20
 _HIDDEN_NAMESPACE_KEYS = (-2, 6, 14)  # Media, File, Category
-
-
-class DumpError(BadRecord):
-    """The dump cannot be read on: malformed XML, a DOCTYPE, an unknown encoding."""
+_OPEN = b"<page>"
+_CLOSE = b"</page>"
+_RAW_TITLE_RE = re.compile(rb"<title>([^<]{0,512})</title>")
+_RAW_ID_RE = re.compile(rb"<id>\s*(\d{1,20})\s*</id>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,48 +93,20 @@ class WikiPage:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class BadPage:
+    """A page that cannot be read; the pages around it can. ``location`` names it for a person."""
+
+    location: str
+    error: str
+    page_id: int | None = None
+
+
 def lang_from_dbname(dbname: str) -> str:
     """``enwiki`` → ``en``; ``zh_min_nanwiki`` → ``zh-min-nan``; empty if not a ``*wiki`` name."""
     if dbname.endswith("wiki") and len(dbname) > 4:
         return dbname[: -len("wiki")].replace("_", "-")
     return ""
-
-
-def _decompressed_chunks(fileobj: BinaryIO) -> Iterator[bytes]:
-    """The dump's bytes, decompressed by magic number (bz2, gzip or none), chunk by chunk.
-
-    bz2 and gzip are decoded stream after stream, so multistream bz2 dumps and
-    concatenated gzip members read in full.
-    """
-    head = fileobj.read(_CHUNK)
-    if head.startswith(b"BZh"):
-        new = bz2.BZ2Decompressor
-    elif head.startswith(b"\x1f\x8b"):
-        def new() -> Any:
-            return zlib.decompressobj(wbits=31)
-    else:
-        while head:
-            yield head
-            head = fileobj.read(_CHUNK)
-        return
-    decompressor = new()
-    fed = False  # whether the current stream has been given any bytes
-    data = head
-    while data:
-        while data:
-            fed = True
-            out = decompressor.decompress(data)
-            if out:
-                yield out
-            if decompressor.eof:
-                data = decompressor.unused_data
-                decompressor = new()
-                fed = False
-            else:
-                data = b""
-        data = fileobj.read(_CHUNK)
-    if fed:
-        raise DumpError("compressed stream ended early (truncated file)")
 
 
 class _DumpHandler:
@@ -134,7 +126,6 @@ class _DumpHandler:
 
     def __init__(self) -> None:
         self.ready: list[SiteInfo | WikiPage] = []
-        self.last_page_id: int | None = None
         self._stack: list[str] = []
         self._buffer: list[str] | None = None
         self._field: str | None = None
@@ -176,17 +167,15 @@ class _DumpHandler:
             self.ready.append(SiteInfo(self._dbname, lang, dict(self._namespaces)))
         elif name == "page":
             page = self._page
-            page_id = int(page.get("page_id") or 0)
             self.ready.append(WikiPage(
                 title=page.get("title", ""),
                 ns=int(page.get("ns") or 0),
-                page_id=page_id,
+                page_id=int(page.get("page_id") or 0),
                 revision_id=int(page.get("revision_id") or 0),
                 timestamp=page.get("timestamp", ""),
                 redirect=page["redirect"],
                 text=page.get("text", ""),
             ))
-            self.last_page_id = page_id
             self._page = {}
 
     def _store(self, name: str, value: str) -> None:
@@ -204,7 +193,9 @@ class _DumpHandler:
 
 
 def _new_parser(handler: _DumpHandler) -> Any:
-    parser = expat.ParserCreate()
+    # Every chunk reaching the parser is UTF-8 already (dumpfile.utf8_chunks re-encodes),
+    # whatever the XML declaration says.
+    parser = expat.ParserCreate("utf-8")
     parser.buffer_text = True
     parser.buffer_size = 1 << 16
     parser.ordered_attributes = False
@@ -229,36 +220,163 @@ class DumpReadError(DumpError):
         self.last_page_id = last_page_id
 
 
-def iter_dump(fileobj: BinaryIO) -> Iterator[SiteInfo | WikiPage]:
-    """Every ``SiteInfo`` and ``WikiPage`` of a dump, streamed.
+def _xml_error(exc: expat.ExpatError, first_line: int = 1) -> str:
+    where = f"line {first_line + exc.lineno - 1}, column {exc.offset}"
+    message = f"malformed XML ({expat.ErrorString(exc.code)}) at {where}"
+    if exc.code in (expat.errors.codes[expat.errors.XML_ERROR_UNKNOWN_ENCODING],
+                    expat.errors.codes[expat.errors.XML_ERROR_INCORRECT_ENCODING]):
+        message = f"undecodable dump encoding: {message}"
+    return message
+
+
+def _parse_header(header: bytes, whole: bool) -> list[SiteInfo | WikiPage]:
+    """The ``<siteinfo>`` (and, for a dump without any ``<page>`` marker, everything) of a dump."""
+    handler = _DumpHandler()
+    try:
+        _new_parser(handler).Parse(header, whole)
+    except expat.ExpatError as exc:
+        raise DumpError(_xml_error(exc)) from None
+    return handler.ready
+
+
+def _bad(data: bytes, line: int, error: str) -> BadPage:
+    """A bad page named by what its raw bytes show: id, title, line."""
+    head = data[:1 << 16]
+    title = _RAW_TITLE_RE.search(head)
+    page_id = _RAW_ID_RE.search(head)
+    name = "page"
+    if page_id:
+        name += f" {int(page_id.group(1))}"
+    if title:
+        name += f" {html.unescape(title.group(1).decode('utf-8', 'replace'))!r}"
+    return BadPage(f"{name} (line {line})", error, int(page_id.group(1)) if page_id else None)
+
+
+def _parse_page(data: bytes, line: int) -> WikiPage | BadPage:
+    handler = _DumpHandler()
+    try:
+        _new_parser(handler).Parse(data, True)
+    except expat.ExpatError as exc:
+        return _bad(data, line, _xml_error(exc, line))
+    except DumpError as exc:
+        return _bad(data, line, str(exc))
+    pages = [item for item in handler.ready if isinstance(item, WikiPage)]
+    if len(pages) != 1:
+        return _bad(data, line, "not one <page> element")
+    return pages[0]
+
+
+def _cut_pages(chunks: Iterable[bytes], max_page_bytes: int,
+               with_header: bool) -> Iterator[tuple[str, bytes, int]]:
+    """The XML stream cut into ``(kind, bytes, first line)``: ``header`` (everything before the
+    first ``<page>``; ``whole`` when there is none), then ``page``, or ``unclosed`` /
+    ``truncated`` / ``oversize`` for a page that cannot be complete.
+
+    One pass, each byte searched a bounded number of times; at most one page (capped at
+    ``max_page_bytes``) plus one chunk is held.
+    """
+    buf = b""
+    pos = 0  # buf[:pos] is consumed
+    line = 1  # line number at buf[pos]
+    state = "header" if with_header else "between"
+    scanned = 0  # in a page: buf[pos:pos + scanned] holds no boundary (but at its very start)
+    for chunk in _with_end(chunks):
+        final = chunk is None
+        if chunk:
+            buf = buf[pos:] + chunk
+            pos = 0
+        while True:
+            if state == "header":
+                found = buf.find(_OPEN, pos)
+                if found < 0:
+                    if final:
+                        yield "whole", buf[pos:], line
+                        return
+                    if len(buf) - pos > max_page_bytes:
+                        raise DumpError(f"no <page> in the first {max_page_bytes} bytes (limit max_page_bytes)")
+                    break
+                yield "header", buf[pos:found], line
+                line += buf.count(b"\n", pos, found)
+                pos, state, scanned = found, "page", len(_OPEN)
+            elif state in ("between", "skip"):
+                found = buf.find(_OPEN, pos)
+                if found < 0:
+                    keep = 0 if final else len(_OPEN) - 1  # a marker split across chunks
+                    drop = max(pos, len(buf) - keep)
+                    line += buf.count(b"\n", pos, drop)
+                    pos = drop
+                    if final:
+                        return
+                    break
+                line += buf.count(b"\n", pos, found)
+                pos, state, scanned = found, "page", len(_OPEN)
+            else:  # in a page: buf[pos:] starts with <page>
+                since = pos + max(len(_OPEN), scanned - len(_CLOSE))
+                close = buf.find(_CLOSE, since)
+                stop = close if close >= 0 else len(buf)
+                nested = buf.find(_OPEN, pos + max(len(_OPEN), scanned - len(_OPEN)), stop)
+                if nested >= 0:
+                    yield "unclosed", buf[pos:nested], line
+                    line += buf.count(b"\n", pos, nested)
+                    pos, scanned = nested, len(_OPEN)
+                elif close >= 0 and close + len(_CLOSE) - pos <= max_page_bytes:
+                    end = close + len(_CLOSE)
+                    yield "page", buf[pos:end], line
+                    line += buf.count(b"\n", pos, end)
+                    pos, state = end, "between"
+                elif close >= 0 or len(buf) - pos > max_page_bytes:
+                    yield "oversize", buf[pos:pos + (1 << 16)], line
+                    pos, state = pos + len(_OPEN), "skip"  # drop its bytes up to the next <page>
+                elif final:
+                    yield "truncated", buf[pos:], line
+                    return
+                else:
+                    scanned = len(buf) - pos
+                    break
+        if final:
+            return
+
+
+def _with_end(chunks: Iterable[bytes]) -> Iterator[bytes | None]:
+    yield from chunks
+    yield None
+
+
+def iter_dump(fileobj: BinaryIO, max_page_bytes: int = MAX_PAGE_BYTES, start: int = 0,
+              end: int | None = None) -> Iterator[SiteInfo | WikiPage | BadPage]:
+    """Every ``SiteInfo``, ``WikiPage`` and ``BadPage`` of a dump (or of the byte range
+    ``[start, end)`` of a multistream dump: its header comes from the first stream), streamed.
 
     Raises:
-        DumpReadError: malformed XML, a DOCTYPE, an undecodable encoding or a broken
-            compressed stream; pages before the error have already been yielded.
+        DumpReadError: a DOCTYPE, a malformed header, an undecodable encoding, a header
+            without a page within ``max_page_bytes``, or a broken compressed stream; pages
+            before the error have already been yielded.
     """
-    handler = _DumpHandler()
-    parser = _new_parser(handler)
+    last_page_id: int | None = None
     try:
-        for chunk in _decompressed_chunks(fileobj):
-            parser.Parse(chunk, False)
-            if handler.ready:
-                yield from handler.ready
-                handler.ready.clear()
-        parser.Parse(b"", True)
-        yield from handler.ready
-        handler.ready.clear()
-    except expat.ExpatError as exc:
-        message = f"malformed XML ({expat.ErrorString(exc.code)}) at line {exc.lineno}, column {exc.offset}"
-        if exc.code in (expat.errors.codes[expat.errors.XML_ERROR_UNKNOWN_ENCODING],
-                        expat.errors.codes[expat.errors.XML_ERROR_INCORRECT_ENCODING]):
-            message = f"undecodable dump encoding: {message}"
-        raise DumpReadError(message, handler.last_page_id) from None
+        if start:
+            header = next(utf8_chunks(iter([first_stream(fileobj, max_page_bytes)])), b"")
+            cut = header.find(_OPEN)
+            yield from _parse_header(header if cut < 0 else header[:cut], False)
+            fileobj.seek(start)
+        chunks = utf8_chunks(decompressed_chunks(fileobj, None if end is None else end - start))
+        for kind, data, line in _cut_pages(chunks, max_page_bytes, with_header=not start):
+            if kind in ("header", "whole"):
+                yield from _parse_header(data, kind == "whole")
+                continue
+            if kind == "page":
+                item = _parse_page(data, line)
+            elif kind == "oversize":
+                item = _bad(data, line, f"page larger than the limit max_page_bytes={max_page_bytes}")
+            elif kind == "unclosed":
+                item = _bad(data, line, "malformed XML: the page is not closed before the next <page>")
+            else:
+                item = _bad(data, line, "malformed XML: the dump ends inside this page (no </page>)")
+            if isinstance(item, WikiPage):
+                last_page_id = item.page_id
+            yield item
     except DumpError as exc:
-        raise DumpReadError(str(exc), handler.last_page_id) from None
-    except LookupError as exc:  # pyexpat asks Python's codecs for encodings it lacks
-        raise DumpReadError(f"undecodable dump encoding: {exc}", handler.last_page_id) from None
-    except (OSError, EOFError, ValueError, zlib.error) as exc:
-        raise DumpReadError(f"broken compressed stream: {type(exc).__name__}: {exc}", handler.last_page_id) from None
+        raise DumpReadError(str(exc), last_page_id) from None
 
 
 _REDIRECT_RE = re.compile(r"^\s*#\s*(REDIRECT|ПЕРЕНАПРАВЛЕННЯ|ПЕРЕНАПРАВЛЕНИЕ|転送|リダイレクト|WEITERLEITUNG|"
@@ -276,58 +394,71 @@ def page_url(lang: str, title: str) -> str:
 
 def read_wikipedia_dump(path: str, fileobj: BinaryIO,
                         languages: Iterable[str] | None = LLAMA_WIKIPEDIA_LANGUAGES,
-                        source: str = SOURCE) -> Iterator[Document | Dropped | QuarantineRecord]:
-    """Documents for the article pages (namespace 0, not redirects) of one dump.
+                        source: str = SOURCE, *, item: InputFile | None = None,
+                        max_page_bytes: int = MAX_PAGE_BYTES) -> Iterator[Document | Dropped | QuarantineRecord]:
+    """Documents for the article pages (namespace 0, not redirects) of one dump or dump range.
 
     Other namespaces and redirects are not documents and are skipped silently (see
     :func:`count_pages` for their numbers). A dump whose language is not in ``languages``
     (``None``: any) yields every article as ``Dropped(reason="wiki_lang")`` so that
-    counts reconcile. A dump that breaks mid-way yields one ``QuarantineRecord`` naming the
-    file and the last page read completely; the pages before it stay.
+    counts reconcile. A bad page yields one ``QuarantineRecord`` naming it (id, title,
+    line) and reading goes on; a dump that cannot be read on (DOCTYPE, broken compressed
+    stream) yields one ``QuarantineRecord`` naming the last page read; the pages before stay.
 
     Args:
-        path: the dump's path (recorded in ``meta.file``).
+        path: the dump's path (``meta.file`` and the snapshot of ids, unless ``item`` names it).
         fileobj: the raw (possibly compressed) bytes.
         languages: the wiki languages to keep.
         source: the source name: ``Document.source`` and the prefix of document ids.
+        item: the unit of reading: its ``name`` (path relative to the input root) and byte range.
+        max_page_bytes: the largest ``<page>`` element read; a larger one is quarantined.
     """
+    name = (item.name if item is not None else "") or path
+    label = item.label if item is not None else path
+    start, end = (item.start, item.end) if item is not None else (0, None)
+    snapshot = dump_snapshot(name)
     allowed = None if languages is None else frozenset(languages)
     site = SiteInfo("", "", {})
     try:
-        for item in iter_dump(fileobj):
-            if isinstance(item, SiteInfo):
-                site = item
+        for page in iter_dump(fileobj, max_page_bytes, start, end):
+            if isinstance(page, SiteInfo):
+                site = page
                 continue
-            if item.ns != 0 or is_redirect(item):
+            if isinstance(page, BadPage):
+                yield QuarantineRecord(source, label, page.location, "read", f"DumpReadError: {page.error}"[:2000])
+                continue
+            if page.ns != 0 or is_redirect(page):
                 continue
             lang = site.lang or "und"
             meta: dict[str, Any] = {
-                "title": item.title,
-                "page_id": item.page_id,
-                "revision_id": item.revision_id,
-                "timestamp": item.timestamp,
+                "title": page.title,
+                "page_id": page.page_id,
+                "revision_id": page.revision_id,
+                "timestamp": page.timestamp,
                 "lang": lang,
-                "url": page_url(lang, item.title),
-                "file": path,
-                "record": str(item.page_id),
+                "url": page_url(lang, page.title),
+                "dump": snapshot,
+                "file": name,
+                "record": str(page.page_id),
             }
-            doc_id = stable_id(source, lang, item.page_id)
+            doc_id = stable_id(source, snapshot, lang, page.page_id)
             if allowed is not None and lang not in allowed:
-                yield Dropped(Document(doc_id, item.text, source, meta), REASON_WIKI_LANG)
+                yield Dropped(Document(doc_id, page.text, source, meta), REASON_WIKI_LANG)
                 continue
             meta[HIDDEN_PREFIXES_KEY] = list(site.hidden_prefixes())
-            yield Document(doc_id, item.text, source, meta)
+            yield Document(doc_id, page.text, source, meta)
     except DumpReadError as exc:
         last = "start of dump" if exc.last_page_id is None else f"page {exc.last_page_id}"
-        yield QuarantineRecord(source, path, f"after {last}", "read", f"DumpReadError: {exc}")
+        yield QuarantineRecord(source, label, f"after {last}", "read", f"DumpReadError: {exc}"[:2000])
 
 
 class WikipediaDumpReader:
-    """``reader(path, fh)`` for ``ReadSource``: the article pages of one dump.
+    """The reader of ``ReadSource``: the article pages of one dump, or of a byte range of a
+    multistream dump (``read_input``).
 
     Args:
         source: the source name: ``Document.source`` and the prefix of document ids.
-        cfg: the languages to keep (articles of other wikis drop as ``wiki_lang``).
+        cfg: the languages to keep (articles of other wikis drop as ``wiki_lang``) and the page size limit.
     """
 
     def __init__(self, source: str, cfg: WikipediaConfig) -> None:
@@ -335,7 +466,12 @@ class WikipediaDumpReader:
         self.cfg = cfg
 
     def __call__(self, path: str, fileobj: BinaryIO) -> Iterator[Document | Dropped | QuarantineRecord]:
-        return read_wikipedia_dump(path, fileobj, self.cfg.languages, self.source)
+        return read_wikipedia_dump(path, fileobj, self.cfg.languages, self.source,
+                                   max_page_bytes=self.cfg.max_page_bytes)
+
+    def read_input(self, item: InputFile, fileobj: BinaryIO) -> Iterator[Document | Dropped | QuarantineRecord]:
+        return read_wikipedia_dump(item.path, fileobj, self.cfg.languages, self.source, item=item,
+                                   max_page_bytes=self.cfg.max_page_bytes)
 
 
 @dataclass
@@ -347,6 +483,7 @@ class PageCounts:
     ns0_redirects: int = 0
     redirects: int = 0
     articles: int = 0
+    bad: int = 0
     by_ns: dict[int, int] = field(default_factory=dict)
 
 
@@ -354,6 +491,9 @@ def count_pages(fileobj: BinaryIO) -> PageCounts:
     counts = PageCounts()
     for item in iter_dump(fileobj):
         if isinstance(item, SiteInfo):
+            continue
+        if isinstance(item, BadPage):
+            counts.bad += 1
             continue
         counts.pages += 1
         counts.by_ns[item.ns] = counts.by_ns.get(item.ns, 0) + 1

@@ -9,6 +9,7 @@ templates, refs, tables, maths) is cut before parsing, mwparserfromhell parses t
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 
@@ -38,7 +39,18 @@ COMMON_HIDDEN_PREFIXES = frozenset(p.casefold() for p in (
     "Ficheiro", "Arquivo", "Imagem", "Fil", "Kategori", "Billede", "Fitxer", "Imatge",
     "Soubor", "Obrázek", "Fájl", "Kép", "Kategória", "Fișier", "Imagine", "Datoteka", "Slika",
     "Kategorija", "Датотека", "Слика", "Категорија",
+    "Attēls", "Fails", "Kategoreja", "Medeja",  # lv/ltg: ltgwiki's pages still use lvwiki's "Attēls"
 ))
+# Options that only an image link takes ([[X:a.jpg|thumb|250px|caption]]): a link with one
+# of them is an image whatever its namespace is called locally.
+_IMAGE_OPTION_RE = re.compile(
+    r"^\s*(?:thumb|thumbnail|frame|framed|frameless|border|upright(?:\s*=?\s*[\d.]+)?|left|right|center|centre|"
+    r"none|\d*x?\d+\s*px|мини|міні|миниатюра|мініатюра|サムネイル|miniatur|vignette|miniatura|"
+    r"miniaturka|mini)\s*$", re.IGNORECASE)
+# Templates whose output is their text in the article: {{lang|de|Text}}, {{lang-de|Text}},
+# ltgwiki's {{Vol-en|Text}}, {{nowrap|Text}}. Dropping them with the rest cut the foreign
+# names out of lead sentences ("( ; born 1900)").
+_TEXT_TEMPLATE_RE = re.compile(r"^(?:lang|vol)(?:-[a-z]{2,3}(?:-[a-z0-9]{1,8})*)?$|^(?:nowrap|nobr)$", re.IGNORECASE)
 
 # Tags whose content is never article prose: references, galleries, maths, code, maps.
 _DROPPED_TAGS = frozenset((
@@ -66,7 +78,22 @@ _BRACES_RE = re.compile(r"\{\{|\}\}")
 _REF_RE = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>]*>.*?</ref\s*>", re.DOTALL | re.IGNORECASE)
 _MAGIC_WORD_RE = re.compile(r"__\S+?__")
 _STRAY_MARKUP_RE = re.compile(r"\[\[|\]\]|\{\{|\}\}|\{\||\|\}|</?ref\b[^>]*>", re.IGNORECASE)
-_EMPTY_PARENS_RE = re.compile(r"[(（]\s*[,;:、，]?\s*[)）]")
+_EMPTY_PARENS_RE = re.compile(r"[(（][\s,;:、，]*[)）]")
+# "( ; born 1900)", "(;, Tobolsk": separators left at the edge of a parenthesis by a dropped
+# template (pronunciation, dates), and runs of them inside it.
+_PAREN_OPEN_SEPARATORS_RE = re.compile(r"([(（])[\s,;:、，]*[,;:、，]\s*")
+_PAREN_CLOSE_SEPARATORS_RE = re.compile(r"\s*[,;、，][\s,;、，]*([)）])")
+_SEPARATOR_RUNS_RE = re.compile(r"([;,])(?:\s*[;,])+")
+# Bold/italic quotes the parser left unbalanced (bold around a link after an image link).
+_STRAY_QUOTES_RE = re.compile(r"'{2,}")
+# Entities the parser left as text (in definition-list items, link text): &nbsp; &ndash; &#160;
+_ENTITY_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+# HTML tags the parser left as text (an unclosed <div style=...>).
+_STRAY_TAG_RE = re.compile(
+    r"</?(?:div|span|center|small|big|font|sup|sub|br|p|abbr|s|u|i|b|em|strong|blockquote|poem|ref|references|"
+    r"gallery|table|tr|td|th|tt|code|var|ins|del|mark|cite|q|bdi|onlyinclude|includeonly|noinclude)\b[^<>\n]*>",
+    re.IGNORECASE)
+_SIMPLE_FILE_LINK_RE = re.compile(r"\[\[\s*([^\[\]|:\n]{1,40}):[^\[\]|]*((?:\|[^\[\]|]*)*)\]\]")
 _SPACES_RE = re.compile(r"[ \t\u00a0]{2,}")
 _SPACE_BEFORE_PUNCT_RE = re.compile(r" +([,.;:])(?=\s|$)")
 _WORD_RE = re.compile(r"\w")
@@ -119,6 +146,8 @@ class _Renderer:
             prefix = title.split(":", 1)[0].strip()
             if prefix.casefold() in self.hidden or _INTERLANGUAGE_RE.match(prefix):
                 return
+            if node.text is not None and any(_IMAGE_OPTION_RE.match(p) for p in str(node.text).split("|")):
+                return  # an image under a namespace name we do not know
         if node.text is not None:
             text: list[str] = []
             self.render(node.text, text)
@@ -170,6 +199,13 @@ def _drop_empty_sections(lines: list[str]) -> list[str]:
     return kept
 
 
+def _is_file_link(match: re.Match[str], hidden: frozenset[str]) -> bool:
+    """``[[File:a.jpg|thumb|caption]]`` without nested links, under any local namespace name."""
+    if match.group(1).strip().casefold() in hidden:
+        return True
+    return any(_IMAGE_OPTION_RE.match(part) for part in match.group(2).split("|")[1:])
+
+
 def _strip_templates(wikitext: str) -> str:
     """Cuts balanced ``{{ ... }}`` spans (templates, parser functions) before parsing.
 
@@ -191,10 +227,48 @@ def _strip_templates(wikitext: str) -> str:
             depth -= 1
             if depth == 0:
                 pieces.append(wikitext[kept_from:start])
-                pieces.append(_CUT_MARK)
+                pieces.append(_template_text(wikitext[start + 2:match.start()]))
                 kept_from = match.end()
     pieces.append(wikitext[kept_from:])
     return "".join(pieces)
+
+
+def _split_params(inner: str) -> list[str]:
+    """A template's parameters: ``|`` splits them except inside ``{{ }}`` and ``[[ ]]``."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    while i < len(inner):
+        pair = inner[i:i + 2]
+        if pair in ("{{", "[["):
+            depth += 1
+            i += 2
+            continue
+        if pair in ("}}", "]]") and depth:
+            depth -= 1
+            i += 2
+            continue
+        if inner[i] == "|" and not depth:
+            parts.append(inner[start:i])
+            start = i + 1
+        i += 1
+    parts.append(inner[start:])
+    return parts
+
+
+def _template_text(inner: str) -> str:
+    """What a cut template leaves: the text of a language or nowrap template, else a cut mark."""
+    name, _, rest = inner.partition("|")
+    name = name.strip()
+    if not rest or not _TEXT_TEMPLATE_RE.match(name):
+        return _CUT_MARK
+    positional = [p for p in _split_params(rest) if "=" not in p.split("[[", 1)[0].split("{{", 1)[0]]
+    if name.lower() == "lang":
+        positional = positional[1:]  # {{lang|xx|text}}: the first one is the language code
+    if not positional or not positional[0].strip():
+        return _CUT_MARK
+    return _strip_templates(positional[0].strip())
 
 
 def _strip_refs_and_tables(wikitext: str) -> str:
@@ -245,6 +319,9 @@ def wikitext_to_text(wikitext: str, hidden_prefixes: Iterable[str] = ()) -> str:
     # tables is most of the parser's time. Maths and code go first so that their braces
     # cannot unbalance the template matching.
     wikitext = _VERBATIM_DROPPED_RE.sub("", wikitext)
+    # Image links without nested links go before parsing too: a caption the parser cannot
+    # take (four quotes in a row) would otherwise leave the whole link as text.
+    wikitext = _SIMPLE_FILE_LINK_RE.sub(lambda m: "" if _is_file_link(m, hidden) else m.group(0), wikitext)
     wikitext = _strip_refs_and_tables(_strip_templates(wikitext))
     out: list[str] = []
     _Renderer(hidden).render(mwparserfromhell.parse(wikitext), out)
@@ -252,6 +329,12 @@ def wikitext_to_text(wikitext: str, hidden_prefixes: Iterable[str] = ()) -> str:
     text = _MAGIC_WORD_RE.sub(_magic_word, text)
     # Safety net: markup the parser left as text (unbalanced brackets, broken refs).
     text = _STRAY_MARKUP_RE.sub("", text)
+    text = _ENTITY_RE.sub(lambda m: html.unescape(m.group(0)), text)
+    text = _STRAY_TAG_RE.sub("", text)
+    text = _STRAY_QUOTES_RE.sub("", text)
+    text = _SEPARATOR_RUNS_RE.sub(r"\1", text)
+    text = _PAREN_OPEN_SEPARATORS_RE.sub(r"\1", text)
+    text = _PAREN_CLOSE_SEPARATORS_RE.sub(r"\1", text)
     text = _EMPTY_PARENS_RE.sub("", text)
     lines = []
     for raw in text.split("\n"):

@@ -25,7 +25,7 @@ class WikitextCleaner(Step):
     """Cleaner ``"wikitext"``: a page's wikitext → plain text (see :func:`wikitext_to_text`)."""
 
     name = "wikitext"
-    version = 1
+    version = 2  # 2: language templates keep their text; parser leftovers (quotes, entities, tags) removed
     # A page nested deeper than the renderer's recursion allows, or one that drives
     # mwparserfromhell into its internal-error state: that page is bad data, not our bug.
     data_errors = (RecursionError, ParserError)
