@@ -1,31 +1,44 @@
-"""CCNet line-level dedup, the pure part: line keys and the rewrite of one document.
+"""CCNet line-level dedup, the pure part: line keys, dedup groups and the rewrite of one document.
 
-Semantics (``cc_net/dedup.py``, ``cc_net/flat_hash_set.py``), reproduced exactly:
+Semantics of cc_net's ``mine`` (``cc_net/dedup.py`` ``HashesCollector`` + ``DuplicatesRemover``
++ ``finalize_doc``, ``cc_net/flat_hash_set.py``), reproduced exactly by default:
 
 * unit: the lines of the text, ``text.split("\\n")``;
 * key: the first 8 bytes of ``sha1(normalize_for_dedup(line))`` read as a little-endian
   ``uint64`` (``normalize_for_dedup``: strip, lower-case, digits → 0, Unicode punctuation and
-  control characters removed; ASCII punctuation kept);
-* **every** copy of a line whose key occurs more than once in the input is removed,
-  including the first one and including repeats inside one document. This is not
-  "keep first": it strips boilerplate (menus, cookie banners, footers) from every page.
+  control characters removed; ASCII punctuation kept). A blank line is a key too (the hash of
+  the empty string), exactly as in cc_net;
+* a key is *duplicated* when it occurs in two or more documents of one dedup group (cc_net's
+  hash set is filled document by document: a key repeated only inside one document is still
+  "added once"). Every line with a duplicated key is removed, in every document;
+* inside one document, a line whose key was already kept earlier in that document is
+  removed: the first copy stays (``finalize_doc``'s ``seen`` set);
+* a document with no line left is dropped.
 
-Lines that normalise to nothing (blank, or only Unicode punctuation / control characters)
-are not keys and are removed from the text. cc_net hashes them as the empty string, which
-repeats across any real corpus, so they are removed there too; we just do not ship a key that
-every document shares.
+Named variants (``LineDedupConfig.repeats_in_doc``): ``keep_first`` (cc_net, default) and
+``drop_all`` (our earlier semantics: every occurrence counts, so a line repeated inside one
+document loses every copy).
+
+Dedup groups (``LineDedupConfig.scope``): cc_net dedups one Common Crawl snapshot, shard by
+shard, against the hashes of a *group* of consecutive shards (``hash_in_mem`` = 50 of 1,600
+shards). ``snapshot`` groups the input files by their snapshot id (``CC-MAIN-2023-06`` in the
+path, as Common Crawl lays files out under ``crawl-data/CC-MAIN-2023-06/...``), optionally cut
+into groups of ``group_files`` consecutive files in name order (cc_net's hash groups);
+``global`` dedups the whole run as one group. :func:`file_groups` does the mapping.
 
 The kept text is the kept lines joined by ``\\n``. Like cc_net we keep the bookkeeping that
 lets anyone rebuild the text from the original record: ``original_nlines``,
 ``original_length`` and ``line_ids`` (indices of the kept lines).
 
-The Beam side (count keys over the whole input, join back) is ``stages/line_dedup.py``.
+The Beam side (count keys per group, join back) is ``stages/line_dedup.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+import os
+import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from filters.normalize import normalize_for_dedup
@@ -36,21 +49,92 @@ HASH_BYTES = 8  # cc_net HASH_SIZE: np.uint64
 TOO_SHORT = "too_short"
 EMPTY_AFTER_DEDUP = "empty_after_dedup"
 
+KEEP_FIRST = "keep_first"  # cc_net: the first copy of a line repeated inside one document stays
+DROP_ALL = "drop_all"  # every copy of a line that occurs twice anywhere goes
+
 # What hashing the lines of bad text raises: a lone surrogate cannot be encoded to UTF-8.
 LINE_DATA_ERRORS: tuple[type[BaseException], ...] = (UnicodeError,)
 
-
-def line_key(line: str) -> int | None:
-    """The dedup key of one line, or None when the line normalises to nothing."""
-    normalized = normalize_for_dedup(line)
-    if not normalized:
-        return None
-    return int.from_bytes(hashlib.sha1(normalized.encode("utf-8")).digest()[:HASH_BYTES], "little")
+# Common Crawl lays its files out as crawl-data/CC-MAIN-YYYY-WW/segments/...; our own samples
+# name the snapshot in the file name (resiliparse-CC-MAIN-2020-34-sample.warc.gz).
+_SNAPSHOT = re.compile(r"CC-MAIN-(\d{4}-\d{2})(?!\d)")
+UNKNOWN_SNAPSHOT = "unknown"
 
 
-def line_keys(text: str) -> list[int | None]:
-    """One key per line of ``text.split("\\n")`` (None for lines that are not keys)."""
+def line_key(line: str) -> int:
+    """The dedup key of one line (cc_net ``compute_hashes``)."""
+    digest = hashlib.sha1(normalize_for_dedup(line).encode("utf-8")).digest()
+    return int.from_bytes(digest[:HASH_BYTES], "little")
+
+
+def line_keys(text: str) -> list[int]:
+    """One key per line of ``text.split("\\n")``; none for an empty text (cc_net skips it)."""
+    if not text:
+        return []
     return [line_key(line) for line in text.split("\n")]
+
+
+def doc_key_occurrences(keys: list[int], repeats_in_doc: str = KEEP_FIRST) -> list[int]:
+    """The keys one document contributes to its group's count.
+
+    ``keep_first`` counts a document once per distinct key (a key is duplicated when two
+    documents hold it); ``drop_all`` counts every line.
+    """
+    if repeats_in_doc == DROP_ALL:
+        return list(keys)
+    return sorted(set(keys))
+
+
+def duplicated_keys(docs_keys: Iterable[list[int]], repeats_in_doc: str = KEEP_FIRST) -> set[int]:
+    """Keys counted more than once over the documents of one group (in-memory reference)."""
+    seen: set[int] = set()
+    duplicated: set[int] = set()
+    for keys in docs_keys:
+        for key in doc_key_occurrences(keys, repeats_in_doc):
+            if key in seen:
+                duplicated.add(key)
+            seen.add(key)
+    return duplicated
+
+
+def snapshot_of(path: str) -> str:
+    """The Common Crawl snapshot id (``2023-06``) named in a file path, or ``unknown``."""
+    found = _SNAPSHOT.findall(path)
+    return found[0] if found else UNKNOWN_SNAPSHOT  # the crawl-data/CC-MAIN-.../ folder comes first
+
+
+def file_groups(paths: Iterable[str], scope: str, group_files: int = 0) -> dict[str, str]:
+    """Dedup group of each input file, keyed by its basename (what ``doc.meta["file"]`` holds).
+
+    Args:
+        paths: the run's input files.
+        scope: ``global`` (one group) or ``snapshot``.
+        group_files: with ``snapshot``, cut each snapshot's files, sorted by name, into groups
+            of this many consecutive files (cc_net: ``hash_in_mem`` shards of one snapshot);
+            0 keeps a snapshot whole.
+
+    Raises:
+        ValueError: two input files share a basename but fall in different groups.
+    """
+    by_snapshot: dict[str, list[str]] = {}
+    for path in paths:
+        by_snapshot.setdefault(snapshot_of(path) if scope != "global" else "", []).append(path)
+    groups: dict[str, str] = {}
+    for snapshot, members in sorted(by_snapshot.items()):
+        for index, path in enumerate(sorted(members, key=os.path.basename)):
+            group = snapshot if group_files <= 0 else f"{snapshot}/{index // group_files}"
+            name = os.path.basename(path)
+            if groups.setdefault(name, group) != group:
+                raise ValueError(f"line_dedup: input files named {name!r} fall in two dedup groups")
+    return groups
+
+
+def group_of(file: str, groups: dict[str, str], scope: str) -> str:
+    """Dedup group of a document read from ``file`` (a basename); unlisted files go by their name."""
+    if scope == "global":
+        return ""
+    group = groups.get(file)
+    return group if group is not None else snapshot_of(file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,33 +157,48 @@ class DedupResult:
         }
 
 
-def remove_lines(text: str, keys: list[int | None], duplicated: Collection[int]) -> DedupResult:
-    """Drops the lines whose key is duplicated (or None) and rebuilds the text.
+def remove_lines(text: str, keys: list[int], duplicated: Collection[int]) -> DedupResult:
+    """Drops the lines whose key is duplicated, and later copies of a line already kept.
 
     Args:
         text: the document text.
         keys: ``line_keys(text)`` (passed in so the hashing is done once).
-        duplicated: every key seen more than once in the whole input.
+        duplicated: the keys counted more than once in the document's dedup group.
 
     Returns:
         The kept text and bookkeeping.
     """
-    lines = text.split("\n")
+    lines = text.split("\n") if text else []
     if len(lines) != len(keys):
         raise ValueError(f"{len(keys)} keys for {len(lines)} lines")
-    kept_ids = tuple(i for i, key in enumerate(keys) if key is not None and key not in duplicated)
+    kept_ids = []
+    seen: set[int] = set()
+    for i, key in enumerate(keys):
+        # cc_net zeroes the hash of a removed line and drops hash 0 (finalize_doc: h != 0).
+        if key not in duplicated and key not in seen and key != 0:
+            kept_ids.append(i)
+        seen.add(key)
     return DedupResult(
         text="\n".join(lines[i] for i in kept_ids),
-        line_ids=kept_ids,
+        line_ids=tuple(kept_ids),
         original_nlines=len(lines),
         original_length=len(text),
     )
 
 
+def too_short(text: str, min_doc_chars: int) -> bool:
+    """cc_net ``min_len``: a page shorter than this many characters is not mined at all."""
+    return len(text) < min_doc_chars
+
+
 def drop_reason(result: DedupResult, min_doc_chars: int) -> str | None:
-    """Why a deduped document is dropped (``empty_after_dedup``, ``too_short``), or None."""
+    """Why a deduped document is dropped (``empty_after_dedup``, ``too_short``), or None.
+
+    ``min_doc_chars`` is 0 when the length rule ran before dedup (cc_net) and the configured
+    minimum when it runs after (``min_chars_at: after``).
+    """
     if not result.line_ids:
         return EMPTY_AFTER_DEDUP
-    if len(result.text) < min_doc_chars:
+    if too_short(result.text, min_doc_chars):
         return TOO_SHORT
     return None

@@ -3,18 +3,19 @@
 Models are trained by ``pasture models lm`` (:mod:`pipeline.training.lm`) into one folder:
 ``<lang>.sp.model``, ``<lang>.arpa.bin`` and ``<lang>.cutoffs.json`` per language.
 
-Document perplexity follows cc_net's ``DocLM`` (``cc_net/perplexity.py``)::
+Document perplexity is what cc_net's ``mine`` computes (``cc_net/mine.py``: ``MultiSentencePiece``
+with ``normalize=True`` then ``DocLM`` with ``normalize=False``; ``cc_net/perplexity.py``)::
 
-    pp = 10 ** (-Σ log10 P(line) / Σ (len(tokenized_line.split()) + 1))
+    tokenized = " ".join(sp.encode_as_pieces(normalize(whole_text)))
+    pp = 10 ** (-Σ log10 P(line) / Σ (len(line.split()) + 1))   over tokenized.split("\n")
 
-over the document's lines, each ``normalize``-d (``filters.normalize``) and tokenized into
-SentencePiece pieces joined by spaces; ``P`` is KenLM's ``model.score(line)`` with ``<s>``
-and ``</s>`` (its defaults); the result is rounded to 0.1. Empty lines are skipped.
-
-Note on cc_net itself: ``mine.py`` normalises the *whole* ``raw_content`` before
-SentencePiece, and ``normalize`` deletes control characters including ``\\n``, so the
-released pipeline actually scores every document as one long line. We score per line,
-as ``DocLM`` is written to; for one-line texts (and the paragraph cutoffs) both agree.
+``normalize`` (``filters.normalize``, cc_net's ``text_normalizer``) deletes control characters,
+``\n`` included, so the page's lines are glued together without a separator and the whole
+document is scored as one line. ``P`` is KenLM's ``model.score`` with ``<s>`` and ``</s>``; the
+result is rounded to 0.1. A page that normalises to nothing has no perplexity (bucket ``all``).
+``PerplexityConfig.unit: line`` is the named variant: ``DocLM`` over the page's lines, each
+normalised and tokenized on its own (how ``DocLM`` reads when fed untokenized text, and how
+the Wikipedia paragraph cutoffs are measured).
 
 Buckets (``PerplexityBucket``): ``head`` if pp < p[percentile_head], ``middle`` if
 pp < p[percentile_tail], else ``tail``; ``all`` for a language without a model (or a
@@ -103,6 +104,7 @@ class LanguageModel:
     lm: Any
     percentiles: list[float]
     model_id: str
+    cutoff_unit: str = "paragraph"  # what the percentiles were measured on: "document" or "paragraph"
 
     @classmethod
     def load(cls, model_dir: str | Path, lang: str) -> LanguageModel:
@@ -119,16 +121,26 @@ class LanguageModel:
         if len(table) != 100:
             raise ModelDirError(f"{paths['cutoffs.json']}: expected 100 percentiles, found {len(table)}")
         return cls(lang, load_sentencepiece(paths["sp.model"]), kenlm.Model(str(paths["arpa.bin"])), table,
-                   str(cutoffs.get("model_id", "")))
+                   str(cutoffs.get("model_id", "")), str(cutoffs.get("unit", "paragraph")))
 
-    def perplexity(self, text: str) -> float | None:
-        """Document perplexity (rounded to 0.1), or None when no line has text."""
-        return document_perplexity(text, self.sp, self.lm)
+    def perplexity(self, text: str, unit: str = "document") -> float | None:
+        """Document perplexity (rounded to 0.1), or None when there is no text to score."""
+        return document_perplexity(text, self.sp, self.lm, unit)
 
 
-def document_perplexity(text: str, sp: Any, lm: Any) -> float | None:
-    """cc_net ``DocLM`` perplexity of ``text`` under one language's models (see module doc)."""
+def document_perplexity(text: str, sp: Any, lm: Any, unit: str = "document") -> float | None:
+    """cc_net perplexity of ``text`` under one language's models (see module doc), or None."""
     log_score, length = 0.0, 0
+    if unit == "document":
+        tokenized = tokenize_line(sp, normalize(text))
+        if not tokenized:
+            return None
+        # DocLM splits its field on "\n"; normalize removed every newline, so this is one line.
+        for line in tokenized.split("\n"):
+            score, n = line_log10_and_length(lm, line)
+            log_score += score
+            length += n
+        return round(perplexity(log_score, length), 1)
     for line in lm_lines(text):
         score, n = line_log10_and_length(lm, tokenize_line(sp, line))
         log_score += score
@@ -165,12 +177,12 @@ def load_models(model_dir: str | Path) -> dict[str, LanguageModel]:
 
 
 def score_text(text: str, lang: str, models: dict[str, LanguageModel], percentile_head: int = 30,
-               percentile_tail: int = 60) -> tuple[float | None, str]:
+               percentile_tail: int = 60, unit: str = "document") -> tuple[float | None, str]:
     """(perplexity, bucket) of one text; the pure entry point for benches and reports."""
     model = models.get(lang)
     if model is None:
         return None, BUCKET_ALL
-    pp = model.perplexity(text)
+    pp = model.perplexity(text, unit)
     return pp, bucket_for(pp, model.percentiles, percentile_head, percentile_tail)
 
 
@@ -184,7 +196,7 @@ class PerplexityFilter(Step):
     """
 
     name = "perplexity"
-    version = 1
+    version = 2  # 2: whole-document scoring (cc_net mine) by default
     reasons = (REASON_PERPLEXITY,)
     # Lone surrogates (a JSON "\ud800" escape) are not text: SentencePiece cannot take them,
     # so such a record is quarantined rather than failing the run.
@@ -200,6 +212,12 @@ class PerplexityFilter(Step):
             self._models = load_models(self.cfg.model_dir)
             log.info("perplexity: loaded models for %s from %s", sorted(self._models) or "no language",
                      self.cfg.model_dir)
+            for lang, model in sorted(self._models.items()):
+                if model.cutoff_unit != "document":
+                    # cc_net's cutoffs are percentiles of CC documents; paragraph ones put far more in tail.
+                    log.warning("perplexity: %s cutoffs are percentiles of Wikipedia paragraphs, not Common Crawl "
+                                "documents: calibrate them with `pasture models lm --cc-sample WARC... --lang %s`",
+                                lang, lang)
 
     @property
     def languages(self) -> list[str]:
@@ -214,7 +232,7 @@ class PerplexityFilter(Step):
         if model is None:
             return Verdict.kept(perplexity=None, bucket=BUCKET_ALL)
         doc.text.encode("utf-8")  # UnicodeEncodeError on lone surrogates, before SentencePiece sees them
-        pp = model.perplexity(doc.text)
+        pp = model.perplexity(doc.text, self.cfg.unit)
         bucket = bucket_for(pp, model.percentiles, self.cfg.percentile_head, self.cfg.percentile_tail)
         scores = {"perplexity": pp, "bucket": bucket, "model": f"{lang}:{model.model_id}"}
         if bucket == BUCKET_ALL or bucket in self.cfg.keep_buckets:

@@ -1,4 +1,14 @@
-"""C4's corpus-wide three-sentence span dedup as a Beam composite.
+"""C4's corpus-wide dedup steps as Beam composites: TFDS's URL and line dedup, and span dedup.
+
+``DedupC4Urls`` and ``DedupC4Lines`` are TFDS's ``normalize_url``/``dedupe_urls`` and
+``remove_duplicate_text`` (pure halves and exact semantics in
+``filters/sources/c4/tfds_dedup.py``): the URL step keeps, per normalised URL, the page with
+the largest ``md5(text)``; the line step gives each line (``md5(line.strip().lower())``) to
+the page whose key has the smallest md5 (the normalised URL, or the document id when URL
+dedup is off), keeps its first copy there and drops pages left empty or under
+``c4.min_sentences`` sentences. ``DedupC4Spans`` is the named variant described below.
+
+Span dedup:
 
 The T5 paper (arXiv 1910.10683 §2.2): "we discarded all but one of any three-sentence span
 occurring more than once in the data set". The graph is TFDS ``remove_duplicate_text``
@@ -42,7 +52,17 @@ from filters.sources.c4.spans import (
     remove_duplicate_spans,
     span_hashes,
 )
-from stages.steps import DROPPED, QUARANTINE, guarded
+from filters.sources.c4.tfds_dedup import (
+    C4_DUPLICATE_URL,
+    DEDUP_DATA_ERRORS,
+    normalize_url,
+    page_line_hashes,
+    url_rank,
+    url_winner,
+)
+from filters.sources.c4.tfds_dedup import drop_reason as line_drop_reason
+from filters.sources.c4.tfds_dedup import remove_lines as remove_tfds_lines
+from stages.steps import DROPPED, QUARANTINE, failure, guarded
 from stages.streams import step_outputs
 
 STAGE = "c4_dedup"
@@ -105,6 +125,8 @@ class DedupC4Spans(beam.PTransform):
         span: Sentences per span (C4: 3).
     """
 
+    drop_stage = STAGE  # the stage its dropped documents are annotated with (stats funnel)
+
     cost_stage = "c4_span_dedup"
 
     def __init__(self, cfg: C4Config, span: int = SPAN_SENTENCES) -> None:
@@ -124,6 +146,145 @@ class DedupC4Spans(beam.PTransform):
             {"doc": keyed, "keep": keepers}
             | "Join pages and kept spans" >> beam.CoGroupByKey()
             | "Remove duplicate spans" >> beam.ParDo(_RemoveSpansDoFn(self._cfg, self._span)).with_outputs(
+                DROPPED, QUARANTINE, main="docs")
+        )
+        return step_outputs(out.docs, out[DROPPED], out[QUARANTINE])
+
+
+URL_STAGE = "c4_url_dedup"
+LINE_STAGE = "c4_line_dedup"
+URL_KEY = "c4_url"  # annotations["c4_url"]: the normalised URL the page is known by after URL dedup
+
+
+def _url_key(doc: Document) -> tuple[str, Document]:
+    try:
+        url = str(doc.meta.get("url") or "")
+        return (normalize_url(url) if url else f"id:{doc.id}"), doc
+    except Exception as exc:  # a str always normalises: anything else is a bug
+        raise failure(URL_STAGE, doc, exc) from exc
+
+
+class _PickUrlDoFn(beam.DoFn):
+    """``(normalised url, pages)`` → the page TFDS keeps; the others are dropped."""
+
+    def __init__(self) -> None:
+        self._kept = Metrics.counter(URL_STAGE, "kept")
+        self._dropped = Metrics.counter(URL_STAGE, f"dropped.{C4_DUPLICATE_URL}")
+        self._quarantined = Metrics.counter(URL_STAGE, "quarantined")
+
+    def process(self, element: tuple[str, Any]) -> Iterator[Any]:
+        key, pages = element
+        good = []
+        for doc in pages:
+            bad = guarded(URL_STAGE, doc, DEDUP_DATA_ERRORS, lambda text: text.encode("utf-8"), doc.text)
+            if isinstance(bad, QuarantineRecord):
+                self._quarantined.inc()
+                yield pvalue.TaggedOutput(QUARANTINE, bad.to_dict())
+            else:
+                good.append(doc)
+        winner = url_winner((doc.id, doc.text) for doc in good)
+        for doc in sorted(good, key=lambda d: d.id):
+            if doc.id == winner:
+                self._kept.inc()
+                yield doc.annotated(**{URL_KEY: key})
+            else:
+                self._dropped.inc()
+                yield pvalue.TaggedOutput(DROPPED, mark_dropped(doc, URL_STAGE, C4_DUPLICATE_URL, kept=winner))
+
+
+class DedupC4Urls(beam.PTransform):
+    """``docs | DedupC4Urls()`` → ``{"docs", "dropped", "quarantine"}`` (TFDS ``dedupe_urls``).
+
+    Kept pages carry ``annotations["c4_url"]``, their normalised URL (the key of line dedup).
+    """
+
+    drop_stage = URL_STAGE  # the stage its dropped documents are annotated with (stats funnel)
+
+    cost_stage = "c4_url_dedup"
+
+    def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
+        out = (
+            docs
+            | "Normalise URL" >> beam.Map(_url_key)
+            | "Group by URL" >> beam.GroupByKey()
+            | "Keep one page" >> beam.ParDo(_PickUrlDoFn()).with_outputs(DROPPED, QUARANTINE, main="docs")
+        )
+        return step_outputs(out.docs, out[DROPPED], out[QUARANTINE])
+
+
+def _page_key(doc: Document) -> str:
+    key = doc.annotations.get(URL_KEY)
+    return key if isinstance(key, str) and key else f"id:{doc.id}"
+
+
+def _emit_lines(doc: Document) -> Iterator[tuple[str, str]]:
+    hashes = guarded(LINE_STAGE, doc, DEDUP_DATA_ERRORS, page_line_hashes, doc.text)
+    if isinstance(hashes, QuarantineRecord):
+        return  # the same error quarantines the page after the join
+    key = _page_key(doc)
+    for line in sorted(set(hashes)):
+        yield line, key
+
+
+class _RemoveLinesDoFn(beam.DoFn):
+    """Joined ``(page key, {"doc": [Document], "keep": [line hash]})`` → kept, dropped or quarantined."""
+
+    def __init__(self, cfg: C4Config) -> None:
+        self._cfg = cfg
+        self._kept = Metrics.counter(LINE_STAGE, "kept")
+        self._dropped = Metrics.counter(LINE_STAGE, "dropped")
+        self._quarantined = Metrics.counter(LINE_STAGE, "quarantined")
+        self._global = Metrics.counter(LINE_STAGE, "lines_removed.global_duplicate")
+        self._local = Metrics.counter(LINE_STAGE, "lines_removed.local_duplicate")
+
+    def process(self, element: tuple[str, dict[str, Any]]) -> Iterator[Any]:
+        _, joined = element
+        keep = frozenset(joined["keep"])
+        for doc in joined["doc"]:
+            result = guarded(LINE_STAGE, doc, DEDUP_DATA_ERRORS, remove_tfds_lines, doc.text, keep)
+            if isinstance(result, QuarantineRecord):
+                self._quarantined.inc()
+                yield pvalue.TaggedOutput(QUARANTINE, result.to_dict())
+                continue
+            self._global.inc(result.global_duplicates)
+            self._local.inc(result.local_duplicates)
+            stats = {"global_duplicates": result.global_duplicates, "local_duplicates": result.local_duplicates}
+            reason = line_drop_reason(result, self._cfg.min_sentences)
+            if reason is not None:
+                self._dropped.inc()
+                yield pvalue.TaggedOutput(DROPPED, mark_dropped(doc, LINE_STAGE, reason, **stats))
+                continue
+            self._kept.inc()
+            yield doc.with_text(result.text).annotated(**{LINE_STAGE: stats})
+
+
+class DedupC4Lines(beam.PTransform):
+    """``docs | DedupC4Lines(cfg)`` → ``{"docs", "dropped", "quarantine"}`` (TFDS ``remove_duplicate_text``).
+
+    Args:
+        cfg: ``min_sentences`` decides which deduplicated pages survive.
+    """
+
+    drop_stage = LINE_STAGE  # the stage its dropped documents are annotated with (stats funnel)
+
+    cost_stage = "c4_line_dedup"
+
+    def __init__(self, cfg: C4Config) -> None:
+        super().__init__()
+        self._cfg = cfg
+
+    def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
+        keyed = docs | "Key by page" >> beam.Map(lambda doc: (_page_key(doc), doc))
+        keepers = (
+            docs
+            | "Line hashes" >> beam.FlatMap(_emit_lines)
+            | "Pick page per line" >> beam.combiners.Top.PerKey(1, key=url_rank, reverse=True)
+            | "Page by line" >> beam.Map(lambda kv: (kv[1][0], kv[0]))
+        )
+        out = (
+            {"doc": keyed, "keep": keepers}
+            | "Join pages and kept lines" >> beam.CoGroupByKey()
+            | "Remove duplicate lines" >> beam.ParDo(_RemoveLinesDoFn(self._cfg)).with_outputs(
                 DROPPED, QUARANTINE, main="docs")
         )
         return step_outputs(out.docs, out[DROPPED], out[QUARANTINE])

@@ -2,17 +2,21 @@
 
 Graph (two shuffles, no whole-corpus state on any worker)::
 
-    docs ──Map(keys)──> (doc, keys) ──FlatMap──> (line_key, doc_id)  per line occurrence
-                                                   │ GroupByKey(line_key)
-                                                   └─ keys seen > 1 ──> (doc_id, line_key)
+    docs ──(too short? dropped)──Map(keys)──> (doc, keys)
+        ──FlatMap──> ((group, line_key), doc_id)  once per distinct key of a document
+                       │ GroupByKey((group, line_key))
+                       └─ held by > 1 document ──> (doc_id, line_key)
     (doc_id, (doc, keys)) ──────────────┐
                                          CoGroupByKey(doc_id) ──> rewrite text / drop
 
-Scope: **global** over the whole input of the run: a line is removed if it occurs more than
-once anywhere in the run's input. cc_net dedups shard ``s`` only against the hashes of its
-group of 50 out of 1,600 shards (≈ 3% of a snapshot) and RedPajama only within one shard;
-a global scope removes at least as much boilerplate and does not depend on how files are
-grouped, so the output is the same whatever the sharding or runner.
+Semantics are cc_net's ``mine`` (see ``filters/line_dedup.py``): pages shorter than
+``min_doc_chars`` are dropped before hashing (``min_chars_at: before``), a key held by two
+documents of one dedup group is removed everywhere, a line repeated inside one document keeps
+its first copy. The group of a document is the group of the file it was read from
+(``doc.meta["file"]``), computed by the recipe from the run's input paths
+(``filters.line_dedup.file_groups``): one Common Crawl snapshot (or cc_net-style groups of
+``group_files`` files of one snapshot), or the whole run with ``scope: global``. The output
+does not depend on how Beam shards the work.
 
 Outputs (dict): ``docs`` (text rewritten, ``annotations["line_dedup"]`` with
 ``original_nlines``, ``original_length``, ``nlines``, ``length``, ``line_ids``), ``dropped``
@@ -32,7 +36,16 @@ from apache_beam.metrics import Metrics
 
 from filters.base import QuarantineRecord, mark_dropped
 from filters.document import Document
-from filters.line_dedup import LINE_DATA_ERRORS, drop_reason, line_keys, remove_lines
+from filters.line_dedup import (
+    LINE_DATA_ERRORS,
+    TOO_SHORT,
+    doc_key_occurrences,
+    drop_reason,
+    group_of,
+    line_keys,
+    remove_lines,
+    too_short,
+)
 from mixtures.config import LineDedupConfig
 from stages.steps import DROPPED, QUARANTINE, failure, guarded
 from stages.streams import step_outputs
@@ -52,30 +65,46 @@ def _unsigned(key: int) -> int:
 
 
 class _HashLinesDoFn(beam.DoFn):
-    """Main: ``(doc_id, (doc, line keys))``; ``quarantine``: documents whose lines cannot be hashed."""
+    """Main: ``(doc_id, (doc, group, line keys))``; ``dropped``: pages too short to mine
+    (``min_chars_at: before``); ``quarantine``: documents whose lines cannot be hashed."""
 
-    def __init__(self) -> None:
+    def __init__(self, cfg: LineDedupConfig, groups: dict[str, str]) -> None:
+        self._cfg = cfg
+        self._groups = groups
         self._quarantined = Metrics.counter(STAGE, "quarantined")
+        self._short = Metrics.counter(STAGE, f"dropped.{TOO_SHORT}")
+        self._dropped = Metrics.counter(STAGE, "dropped")
 
     def process(self, doc: Document) -> Iterator[Any]:
+        try:
+            short = self._cfg.min_chars_at == "before" and too_short(doc.text, self._cfg.min_doc_chars)
+        except Exception as exc:  # a reader always yields text: anything else is a bug
+            raise failure(STAGE, doc, exc) from exc
+        if short:
+            # cc_net drops these at WET parsing: they neither lose lines nor contribute hashes.
+            self._short.inc()
+            self._dropped.inc()
+            yield pvalue.TaggedOutput(DROPPED, mark_dropped(doc, STAGE, TOO_SHORT))
+            return
         keys = guarded(STAGE, doc, LINE_DATA_ERRORS, line_keys, doc.text)
         if isinstance(keys, QuarantineRecord):
             self._quarantined.inc()
             yield pvalue.TaggedOutput(QUARANTINE, keys.to_dict())
             return
-        yield doc.id, (doc, keys)
+        group = group_of(str(doc.meta.get("file", "")), self._groups, self._cfg.scope)
+        yield doc.id, (doc, group, keys)
 
 
-def _key_occurrences(item: tuple[str, tuple[Document, list[int | None]]]) -> Iterator[tuple[int, str]]:
-    doc_id, (_, keys) = item
-    for key in keys:
-        if key is not None:
-            yield _signed(key), doc_id
+def _key_occurrences(item: tuple[str, tuple[Document, str, list[int]]], repeats_in_doc: str
+                     ) -> Iterator[tuple[tuple[str, int], str]]:
+    doc_id, (_, group, keys) = item
+    for key in doc_key_occurrences(keys, repeats_in_doc):
+        yield (group, _signed(key)), doc_id
 
 
-def _duplicated_in(item: tuple[int, Iterable[str]]) -> Iterator[tuple[str, int]]:
-    """(doc_id, key) for every document holding a key that occurs more than once."""
-    key, doc_ids = item
+def _duplicated_in(item: tuple[tuple[str, int], Iterable[str]]) -> Iterator[tuple[str, int]]:
+    """(doc_id, key) for every document holding a key counted more than once in its group."""
+    (_, key), doc_ids = item
     occurrences = 0
     for _ in doc_ids:
         occurrences += 1
@@ -91,7 +120,8 @@ class _RewriteDoFn(beam.DoFn):
     """Joins one document with its duplicated keys and rewrites (or drops) it."""
 
     def __init__(self, cfg: LineDedupConfig) -> None:
-        self._min_chars = cfg.min_doc_chars
+        # With min_chars_at "before" the length rule already ran on the raw page.
+        self._min_chars = cfg.min_doc_chars if cfg.min_chars_at == "after" else 0
         self._kept = Metrics.counter(STAGE, "kept")
         self._dropped = Metrics.counter(STAGE, "dropped")
         self._lines_in = Metrics.counter(STAGE, "lines_in")
@@ -101,7 +131,7 @@ class _RewriteDoFn(beam.DoFn):
     def process(self, item: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
         _, joined = item
         duplicated = set(joined["dup"])
-        for doc, keys in joined["doc"]:
+        for doc, _, keys in joined["doc"]:
             try:
                 result = remove_lines(doc.text, keys, duplicated)
             except Exception as exc:  # the keys were hashed from this text: any error is a bug
@@ -129,21 +159,29 @@ class DedupLines(beam.PTransform):
     """``docs | DedupLines(cfg)`` → ``{"docs", "dropped", "quarantine"}``.
 
     Args:
-        cfg: ``min_doc_chars`` (cc_net ``min_len`` = 300, checked after dedup) and scope.
+        cfg: ``min_doc_chars`` (cc_net ``min_len`` = 300) and when it applies, in-document
+            repeats, scope.
+        groups: dedup group of each input file by basename (``filters.line_dedup.file_groups``);
+            files not listed are grouped by the snapshot id in their name.
     """
+
+    drop_stage = STAGE  # the stage its dropped documents are annotated with (stats funnel)
 
     cost_stage = "line_dedup"
 
-    def __init__(self, cfg: LineDedupConfig | None = None, label: str | None = None) -> None:
+    def __init__(self, cfg: LineDedupConfig | None = None, label: str | None = None,
+                 groups: dict[str, str] | None = None) -> None:
         super().__init__(label=label)
         self._cfg = cfg or LineDedupConfig()
+        self._groups = dict(groups or {})
 
     def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
-        hashed = docs | "Hash lines" >> beam.ParDo(_HashLinesDoFn()).with_outputs(QUARANTINE, main="keyed")
+        hashed = docs | "Hash lines" >> beam.ParDo(_HashLinesDoFn(self._cfg, self._groups)).with_outputs(
+            QUARANTINE, DROPPED, main="keyed")
         keyed = hashed.keyed
         duplicated = (
             keyed
-            | "Line occurrences" >> beam.FlatMap(_key_occurrences)
+            | "Line occurrences" >> beam.FlatMap(_key_occurrences, self._cfg.repeats_in_doc)
             | "Group by line" >> beam.GroupByKey()
             | "Repeated lines" >> beam.FlatMap(_duplicated_in)
         )
@@ -152,4 +190,5 @@ class DedupLines(beam.PTransform):
             | "Join by document" >> beam.CoGroupByKey()
             | "Rewrite" >> beam.ParDo(_RewriteDoFn(self._cfg)).with_outputs(DROPPED, main="docs")
         )
-        return step_outputs(out.docs, out[DROPPED], hashed[QUARANTINE])
+        dropped = (out[DROPPED], hashed[DROPPED]) | "Dropped" >> beam.Flatten()
+        return step_outputs(out.docs, dropped, hashed[QUARANTINE])

@@ -7,6 +7,15 @@ writes ``DIR/xx.sp.model``, ``DIR/xx.arpa.bin``, ``DIR/xx.cutoffs.json`` and mer
 then DIR defaults to its ``perplexity.model_dir``, the training settings to its ``models.lm``
 and the recorded cutoffs to its ``perplexity`` percentiles; flags override.
 
+``--cc-sample FILE...`` (WARC/WET) calibrates the cutoffs the way cc_net's ``cutoff.csv``
+was made: percentiles of the perplexity of Common Crawl *documents* of the language, after
+the same CCNet steps as the ``cc`` recipe (``pipeline.training.lm_cutoffs``). Without
+``--wikipedia`` it calibrates the models already in DIR. Without ``--cc-sample`` the cutoffs
+are percentiles of held-out Wikipedia paragraphs (a stand-in, recorded as such).
+
+``pasture models import-ccnet --from DIR [--cutoff-csv cutoff.csv] --output DIR`` imports
+cc_net's released ``{lang}.sp.model`` / ``{lang}.arpa.bin`` and ``cutoff.csv``.
+
 More model kinds plug in without touching this file: each module named in
 ``MODEL_COMMANDS`` that exists must expose ``register(models_subparsers)`` and adds its
 own sub-command (e.g. ``pipeline/commands/models_quality.py`` → ``pasture models quality``).
@@ -48,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     models = parser.add_subparsers(dest="model_kind", metavar="KIND")
     parser.set_defaults(func=lambda args, beam_args: (parser.print_help(), 2)[1])
     _register_lm(models)
+    _register_import(models)
     for module_name in MODEL_COMMANDS:
         try:
             module = importlib.import_module(module_name)
@@ -66,8 +76,11 @@ def _register_lm(models: argparse._SubParsersAction) -> None:
         "cleaned, normalised paragraphs of Wikipedia pages-articles dumps, then store perplexity "
         "percentile cutoffs measured on held-out pages. Needs lmplz and build_binary (./install.sh).",
     )
-    lm.add_argument("--wikipedia", nargs="+", required=True, metavar="DUMP",
-                    help="pages-articles dumps (.xml or .xml.bz2) of the language")
+    lm.add_argument("--wikipedia", nargs="+", metavar="DUMP",
+                    help="pages-articles dumps (.xml or .xml.bz2) of the language to train on")
+    lm.add_argument("--cc-sample", nargs="+", metavar="WARC",
+                    help="Common Crawl WARC/WET files: set the cutoffs to percentiles of their documents' "
+                    "perplexity after the CCNet steps of the cc recipe (cc_net's cutoff.csv)")
     lm.add_argument("--lang", required=True, help="language code, e.g. en (pages of other dumps are ignored)")
     add_config_option(lm, "the model folder (perplexity.model_dir), models.lm and the perplexity percentiles")
     lm.add_argument("--output", help="model folder (default: perplexity.model_dir of --config)")
@@ -98,15 +111,48 @@ def lm_settings(args: argparse.Namespace) -> tuple[LMTrainingSettings, str]:
 
 
 def main_lm(args: argparse.Namespace, beam_args: list[str]) -> int:
+    if not args.wikipedia and not args.cc_sample:
+        print("pasture: error: models lm needs --wikipedia DUMP (train) and/or --cc-sample WARC (calibrate)",
+              file=sys.stderr)
+        return 2
+    for path in (args.wikipedia or []) + (args.cc_sample or []):
+        if not os.path.isfile(path):
+            print(f"pasture: error: input not found: {path}", file=sys.stderr)
+            return 2
+    settings, output = lm_settings(args)  # a bad value is a ConfigError naming the field
+    if args.wikipedia:
+        code = _train_lm(args, settings, output)
+        if code:
+            return code
+    if args.cc_sample:
+        return _calibrate_lm(args, settings, output)
+    return 0
+
+
+def _calibrate_lm(args: argparse.Namespace, settings: LMTrainingSettings, output: str) -> int:
+    from pipeline.training.lm import LMTrainingError
+    from pipeline.training.lm_cutoffs import calibrate, ccnet_documents
+
+    cfg = VerbSettings(args, "models lm").cfg
+    try:
+        docs = ccnet_documents(list(args.cc_sample), cfg, args.lang)
+        record = calibrate(output, args.lang, docs, settings.percentile_head, settings.percentile_tail,
+                           cfg.perplexity.unit)
+    except LMTrainingError as exc:
+        print(f"pasture: error: {exc}", file=sys.stderr)
+        return 1
+    bounds = " ".join(f"{name}={value}" for name, value in record["cutoffs"].items())
+    print(f"{args.lang}: cutoffs {bounds} from {record['documents']:,} Common Crawl documents "
+          f"({len(args.cc_sample)} file(s))")
+    print(f"  {os.path.join(output, args.lang + '.cutoffs.json')}")
+    return 0
+
+
+def _train_lm(args: argparse.Namespace, settings: LMTrainingSettings, output: str) -> int:
     from mixtures.provenance import git_revision, package_versions
     from pipeline.training.lm import LMTrainingError, find_kenlm_binary, train_language, update_manifest
     from pipeline.training.wikipedia_text import iter_articles
 
-    for dump in args.wikipedia:
-        if not os.path.isfile(dump):
-            print(f"pasture: error: dump not found: {dump}", file=sys.stderr)
-            return 2
-    settings, output = lm_settings(args)  # a bad value is a ConfigError naming the field
     try:
         venv = Path(sys.prefix)
         lmplz = find_kenlm_binary("lmplz", args.kenlm_bin, venv)
@@ -133,4 +179,38 @@ def main_lm(args: argparse.Namespace, beam_args: list[str]) -> int:
     for name in sorted(result.files):
         print(f"  {os.path.join(output, name)}")
     print(f"  {manifest}")
+    return 0
+
+
+def _register_import(models: argparse._SubParsersAction) -> None:
+    imp = models.add_parser(
+        "import-ccnet",
+        help="import cc_net's released perplexity models and cutoff.csv",
+        description="Convert cc_net's released layout ({lang}.sp.model, {lang}.arpa.bin and cutoff.csv, one "
+        "column per language and one row per percentile) into a perplexity.model_dir.",
+    )
+    imp.add_argument("--from", dest="source", required=True, help="folder with {lang}.sp.model and {lang}.arpa.bin")
+    imp.add_argument("--cutoff-csv", help="cc_net's cutoff.csv (default: FROM/cutoff.csv)")
+    imp.add_argument("--lang", nargs="+", default=[], help="languages to import (default: all found)")
+    add_config_option(imp, "the model folder (perplexity.model_dir) and the perplexity percentiles")
+    imp.add_argument("--output", help="model folder (default: perplexity.model_dir of --config)")
+    imp.set_defaults(func=main_import)
+
+
+def main_import(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipeline.training.lm import LMTrainingError
+    from pipeline.training.lm_cutoffs import import_cc_net
+
+    settings = VerbSettings(args, "models import-ccnet")
+    output = settings.path("output", "perplexity.model_dir", "--output")
+    scoring = settings.cfg.perplexity
+    try:
+        written = import_cc_net(args.source, output, args.cutoff_csv, args.lang, scoring.percentile_head,
+                                scoring.percentile_tail)
+    except LMTrainingError as exc:
+        print(f"pasture: error: {exc}", file=sys.stderr)
+        return 1
+    for lang, record in written.items():
+        bounds = " ".join(f"{name}={value}" for name, value in record["cutoffs"].items())
+        print(f"{lang}: cc_net models and cutoffs {bounds} → {output}")
     return 0

@@ -15,8 +15,10 @@ second try (40000) is still too large for a small corpus, we retry at the larges
 SentencePiece reports it accepts.
 
 Cutoffs: cc_net's ``cutoff.csv`` holds, per language, percentiles 0..99 of document
-perplexity measured on *Common Crawl* documents. At training time we only have Wikipedia,
-so we store the percentiles of per-paragraph perplexity on held-out Wikipedia pages: pages
+perplexity measured on *Common Crawl* documents; ``pasture models lm --cc-sample`` computes
+exactly that (``pipeline.training.lm_cutoffs``) and replaces the stand-in written here. At
+training time we only have Wikipedia, so the stand-in holds the percentiles of per-paragraph
+perplexity on held-out Wikipedia pages (``"unit": "paragraph"``): pages
 whose id hash falls in ``heldout_percent``; when that picks none (a corpus of a few pages),
 the one page with the largest hash; with a single page, its own training paragraphs (the
 cutoffs file says which in ``set``). Scored in-sample, a 5-gram model memorises its

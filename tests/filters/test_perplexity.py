@@ -123,7 +123,7 @@ def test_a_single_page_falls_back_to_in_sample_cutoffs(corpus, kenlm_tools, tmp_
     assert result.cutoffs["set"] == "training" and result.counts["heldout_paragraphs"] == 0
 
 
-def test_document_perplexity_is_cc_nets_formula(models):
+def test_line_unit_is_doclm_over_each_normalised_line(models):
     """pp = 10 ** (-Σ log10 P(line) / Σ (len(tokens) + 1)) over normalised, tokenized lines, rounded to 0.1."""
     model = models["en"]
     text = "Accessibility is often abbreviated as a11y.\n\nThe number 11 refers to   the omitted letters."
@@ -135,10 +135,48 @@ def test_document_perplexity_is_cc_nets_formula(models):
         tokenized = " ".join(model.sp.EncodeAsPieces(line))
         log_score += model.lm.score(tokenized, bos=True, eos=True)
         length += len(tokenized.split()) + 1
-    assert document_perplexity(text, model.sp, model.lm) == round(10 ** (-log_score / length), 1)
+    assert document_perplexity(text, model.sp, model.lm, "line") == round(10 ** (-log_score / length), 1)
     assert lm_lines(text) == ["accessibility is often abbreviated as a00y.",
                               "the number 00 refers to   the omitted letters."]
+    assert document_perplexity("\n \n", model.sp, model.lm, "line") is None
     assert document_perplexity("\n \n", model.sp, model.lm) is None
+
+
+def _cc_net_mine_perplexity(model_dir: Path, texts: list[str], lang: str) -> list[float | None]:
+    """cc_net 1.0.0's own ``mine`` steps: MultiSentencePiece(normalize=True) → DocLM(normalize=False)."""
+    from cc_net import perplexity as ccp
+
+    sp = ccp.MultiSentencePiece({lang: model_dir / f"{lang}.sp.model"}, field="raw_content",
+                                output_field="tokenized", normalize=True)
+    lm = ccp.DocLM({lang: model_dir / f"{lang}.arpa.bin"}, field="tokenized", output_field="perplexity",
+                   normalize=False)
+    sp._prepare()
+    lm._prepare()
+    return [lm.do(sp.do({"raw_content": text, "language": lang})).get("perplexity") for text in texts]
+
+
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
+def test_document_perplexity_equals_cc_nets_doclm_on_real_pages(models, model_dir, corpus):
+    from filters.sources.cc.extract import HtmlExtractor
+    from filters.sources.cc.warc import read_warc
+    from tests.reference.ccnet import load_cc_net
+
+    load_cc_net()
+    extractor = HtmlExtractor()
+    texts = ["Accessibility is often abbreviated as a11y.\n\nThe number 11 refers to   the omitted letters.", "",
+             "\n \n", EN_BOILERPLATE, EN_GIBBERISH]
+    for path in sorted((corpus / "cc-pages").glob("*.warc.gz")):
+        with open(path, "rb") as fh:
+            texts += [extractor(d).text for d in read_warc(str(path), fh) if getattr(d, "text", None)]
+    assert len(texts) > 200
+    model = models["en"]
+    expected = _cc_net_mine_perplexity(model_dir, texts, "en")
+    ours = [document_perplexity(text, model.sp, model.lm) for text in texts]
+    assert sum(e is not None for e in expected) > 200
+    assert [e is None for e in expected] == [o is None for o in ours]
+    assert max(abs(e - o) for e, o in zip(expected, ours, strict=True) if e is not None) <= 1e-6
+    # The whole page is one line: not the mean over its lines.
+    assert ours[0] != document_perplexity(texts[0], model.sp, model.lm, "line")
 
 
 def test_wikipedia_text_scores_lower_than_boilerplate_and_gibberish(models, unseen_uk_pages):
@@ -211,7 +249,7 @@ def test_filter_pickles_config_only_and_requires_load(model_dir):
 
 def test_filter_is_a_step_that_quarantines_text_sentencepiece_cannot_take(model_dir):
     f = PerplexityFilter(PerplexityConfig(model_dir=str(model_dir)))
-    assert isinstance(f, Step) and f.versioned_name == "perplexity_v1" and f.cost_stage == "perplexity"
+    assert isinstance(f, Step) and f.versioned_name == "perplexity_v2" and f.cost_stage == "perplexity"
     assert f.reasons == (REASON_PERPLEXITY,)
     f.load()
     # A lone surrogate (from a JSON "\ud800" escape) raises the declared data error, not the

@@ -53,7 +53,9 @@ def test_stages_come_from_the_recipes_under_the_llama_configuration():
     assert set(stages) == set(LLAMA.kinds)
     assert stages["cc"] == ("extract", "line_dedup", "lang_id", "perplexity", "quality", "minhash", "tokenize")
     # C4 is read from WARC/WET like CC, so it pays for extraction too.
-    assert stages["c4"][:3] == ("extract", "c4_rules", "lang_id") and "minhash" in stages["c4"]
+    # TFDS's order: length and clean rules, URL dedup, line dedup, then language.
+    assert stages["c4"][:5] == ("extract", "c4_rules", "c4_url_dedup", "c4_line_dedup", "lang_id")
+    assert "minhash" in stages["c4"]
     assert stages["books"] == ("books", "minhash", "tokenize")
     assert all(s[-1] == "tokenize" for s in stages.values())
 

@@ -1,30 +1,19 @@
-"""The C4 path end to end on the real web sample: stats list every reason and reconcile."""
+"""The C4 path end to end on the real web sample, page by page against a TFDS reference (tests/reference)."""
 
 from __future__ import annotations
 
-import collections
 import gzip
 import json
 
 import pytest
 
-from filters.base import Dropped, QuarantineRecord
-from filters.lang_id import LanguageFilter
-from filters.sources.c4.lines import C4_CURLY_BRACKET, C4_TOO_LONG
-from filters.sources.c4.rules import (
-    C4_BADWORDS,
-    C4_EMPTY_AFTER_CLEAN,
-    C4_TOO_FEW_SENTENCES,
-    C4Cleaner,
-    C4PageFilter,
-)
-from filters.sources.c4.spans import C4_TOO_FEW_SENTENCES_AFTER_DEDUP
-from filters.sources.cc.extract import ExtractedTextFilter, HtmlExtractor
-from filters.sources.cc.warc import read_warc
-from mixtures.config import LangIdConfig, config_from_dict
+from filters.sources.c4.badwords import load_badwords
+from filters.sources.c4.rules import C4_BADWORDS, C4_TOO_FEW_SENTENCES
+from filters.sources.c4.sentences import split_sentences
+from filters.sources.c4.tfds_dedup import C4_DUPLICATE_URL
+from mixtures.config import config_from_dict
 from pipeline import cli, runner
-
-C4_REASONS = (C4_TOO_LONG, C4_CURLY_BRACKET, C4_EMPTY_AFTER_CLEAN, C4_TOO_FEW_SENTENCES, C4_BADWORDS)
+from tests.reference.tfds_c4 import build_c4
 
 
 def _inputs(corpus):
@@ -32,70 +21,78 @@ def _inputs(corpus):
         sorted(str(p) for p in (corpus / "cc").glob("*.gz"))
 
 
-def _expected_counts(paths, c4_cfg):
-    """What the pure components decide on the same pages, without Beam."""
-    counts: collections.Counter[str] = collections.Counter()
-    extractor, extracted = HtmlExtractor(), ExtractedTextFilter()
-    cleaner, page_filter, lid = C4Cleaner(c4_cfg), C4PageFilter(c4_cfg), LanguageFilter(LangIdConfig())
-    page_filter.load()
-    lid.load()
+def _pages_reaching_c4(cfg, paths):
+    """The pages the C4 steps are given: the recipe's reader and per-page steps before ``c4_length``."""
+    from filters.base import Step, Verdict
+    from filters.document import Document
+    from mixtures.config import SourceSpec
+    from pipeline.recipes import recipe_steps
+
+    recipe = recipe_steps(cfg, SourceSpec(name="c4", kind="c4"), tuple(paths))
+    steps = []
+    for step in recipe[1:]:
+        if not isinstance(step, Step) or step.name == "c4_length":
+            break
+        steps.append(step)
+    pages = []
     for path in paths:
         with open(path, "rb") as fh:
-            for item in read_warc(path, fh, source="c4"):
-                counts["in"] += 1
-                if isinstance(item, Dropped):
-                    counts[item.reason] += 1
+            for item in recipe[0].reader(path, fh):
+                if not isinstance(item, Document):
                     continue
-                if isinstance(item, QuarantineRecord):
-                    counts["quarantined"] += 1
-                    continue
-                doc = extractor(item)
-                verdict = extracted(doc)
-                if not verdict.keep:
-                    counts[verdict.reason] += 1
-                    continue
-                verdict = page_filter(cleaner(doc))
-                if not verdict.keep:
-                    counts[verdict.reason] += 1
-                    continue
-                verdict = lid(cleaner(doc))
-                counts[verdict.reason or "to_dedup"] += 1
-    return counts
+                for step in steps:
+                    out = step(item)
+                    if isinstance(out, Verdict):
+                        if not out.keep:
+                            break
+                    else:
+                        item = out
+                else:
+                    pages.append({"id": item.id, "url": item.meta["url"], "text": item.text})
+    return pages
 
 
-@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
-def test_c4_stats_list_every_reason_and_reconcile(tmp_path, corpus):
-    paths = _inputs(corpus)
-    # 1e5 instead of TFDS's 1.9e5 so that the length rule fires on this small sample too.
-    cfg = config_from_dict({"output": str(tmp_path / "out"), "shards": {"num_shards": 2},
-                            "c4": {"max_page_chars": 100_000},
-                            "sources": {"c4": {"kind": "c4", "inputs": paths}}})
+def _run(tmp_path, paths, c4=None):
+    cfg = config_from_dict({"output": str(tmp_path / "out"), "shards": {"num_shards": 2}, "minhash": {"enabled": False},
+                            "c4": c4 or {}, "sources": {"c4": {"kind": "c4", "inputs": paths}}})
     [result] = runner.run_sources(cfg, ["c4"])
-    stats = result.stats
-    assert stats["reconciled"] is True
-    assert stats["documents_in"] == stats["documents_out"] + sum(stats["dropped"].values()) + stats["quarantined"]
-
-    expected = _expected_counts(paths, cfg.settings("c4"))
-    assert stats["documents_in"] == expected["in"]
-    for reason in (*C4_REASONS, "revisit", "non_html", "http_status", "lang"):
-        assert stats["dropped"].get(reason) == expected[reason], reason
-    # The UK gov pages crawled twice 11 minutes apart: the second copies lose every span.
-    assert stats["dropped"][C4_TOO_FEW_SENTENCES_AFTER_DEDUP] >= 3
-    assert expected["to_dedup"] == stats["documents_out"] + stats["dropped"][C4_TOO_FEW_SENTENCES_AFTER_DEDUP]
-    assert set(stats["dropped"]) == {*C4_REASONS, C4_TOO_FEW_SENTENCES_AFTER_DEDUP,
-                                     "revisit", "non_html", "http_status", "lang"}
-
     docs = []
     for shard in sorted((tmp_path / "out/c4/docs").iterdir()):
         docs += [json.loads(line) for line in gzip.decompress(shard.read_bytes()).decode().splitlines()]
-    assert len(docs) == stats["documents_out"]
+    return cfg, result.stats, docs
+
+
+@pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
+def test_every_shared_web_page_gets_the_tfds_reference_outcome(tmp_path, corpus):
+    """Per page, kept (with the same text) or dropped exactly as TFDS's c4.py + c4_utils.py would."""
+    paths = _inputs(corpus)
+    cfg, stats, docs = _run(tmp_path, paths)
+    pages = _pages_reaching_c4(cfg, paths)
+    assert len(pages) > 250
+    expected = build_c4(pages, load_badwords("en"), split_sentences)
+    assert {d["id"]: d["text"] for d in docs} == expected
+    assert 20 < len(expected) < len(pages)
+
+    assert stats["reconciled"] is True
+    assert stats["documents_in"] == stats["documents_out"] + sum(stats["dropped"].values()) + stats["quarantined"]
+    # Every TFDS step dropped pages of this sample.
+    for reason in (C4_DUPLICATE_URL, C4_TOO_FEW_SENTENCES, "lang", C4_BADWORDS):
+        assert stats["dropped"].get(reason, 0) > 0, (reason, stats["dropped"])
     for doc in docs:
         annotations = doc["annotations"]
         assert annotations["c4_clean"]["page_rule"] is None
-        assert annotations["c4"]["sentences"] >= 3
-        assert annotations["lang_id"]["lang"] == "en"
-        assert set(annotations["c4_dedup"]) == {"sentences_in", "sentences_removed", "spans_removed"}
+        assert annotations["c4_langdetect"]["lang"] == "en" and annotations["c4_langdetect"]["lang_score"] >= 0.99
+        assert set(annotations["c4_line_dedup"]) == {"global_duplicates", "local_duplicates"}
         assert all(line.endswith((".", "?", "!", '"')) for line in doc["text"].split("\n"))
+
+
+@pytest.mark.shared_corpus("cc/ukwa-gov.uk-BL-20140325121225068-00000.warc.gz")
+def test_named_variants_fasttext_and_span_dedup_still_run(tmp_path, corpus):
+    paths = [str(corpus / "cc" / "ukwa-gov.uk-BL-20140325121225068-00000.warc.gz")]
+    _, stats, docs = _run(tmp_path, paths, {"language_detector": "fasttext", "dedup": "spans", "url_dedup": False})
+    assert stats["reconciled"] is True and docs
+    assert all(d["annotations"]["lang_id"]["lang"] == "en" and "c4_dedup" in d["annotations"] for d in docs)
+    assert "c4_duplicate_url" not in stats["dropped"]
 
 
 def test_rebuild_c4_command_is_deterministic(tmp_path, corpus, capsys):
@@ -109,7 +106,7 @@ def test_rebuild_c4_command_is_deterministic(tmp_path, corpus, capsys):
         stats = json.loads((out / "c4" / "stats.json").read_text())
         assert stats["kind"] == "c4" and stats["reconciled"] is True
         assert stats["documents_out"] > 0
-        assert stats["dropped"][C4_TOO_FEW_SENTENCES_AFTER_DEDUP] > 0
+        assert stats["dropped"][C4_DUPLICATE_URL] > 0  # the same gov.uk pages crawled twice
         outputs.append(stats["outputs"])
     assert outputs[0] == outputs[1]
-    assert "c4_too_few_sentences_after_dedup" in capsys.readouterr().out
+    assert C4_DUPLICATE_URL in capsys.readouterr().out

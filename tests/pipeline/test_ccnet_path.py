@@ -1,9 +1,10 @@
 """The whole CCNet path through the CLI, as a user runs it (issue: skeleton + CCNet path).
 
-`pasture models lm` trains the English LM from the real enwiki sample, then
-`pasture rebuild cc` runs read → extract → line dedup → LID → perplexity over the real
-Common Crawl samples. Non-English pages drop with `lang`; every kept page carries
-`lang`, `lang_score`, `perplexity` and `bucket`; counts reconcile.
+`pasture models lm` trains the English LM from the real enwiki sample and calibrates its
+cutoffs on Common Crawl documents (`--cc-sample`), then `pasture rebuild cc` runs read →
+extract → line dedup → LID → perplexity over the real Common Crawl samples. Non-English
+pages drop with `lang`; every kept page carries `lang`, `lang_score`, `perplexity` and
+`bucket`; counts reconcile.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ def ccnet_run(corpus, kenlm_tools, tmp_path_factory):
     models = root / "lm"
     assert main(["models", "lm", "--wikipedia", str(corpus / "wikipedia" / "enwiki-pages-articles-sample.xml.bz2"),
                  "--lang", "en", "--output", str(models)]) == 0
+    # cc_net's cutoffs are percentiles of Common Crawl documents: calibrate on a CC sample.
+    sample = [str(corpus / "cc" / name) for name in ("dolma-sample-0000.warc.gz",
+                                                    "ukwa-gov.uk-BL-20140325121225068-00000.warc.gz")]
+    assert main(["models", "lm", "--cc-sample", *sample, "--lang", "en", "--output", str(models)]) == 0
     config = root / "config.yaml"
-    # The LM learns from three articles, so bucket at wider percentiles than cc_net's 30/60 to
-    # see both outcomes on 300 pages (the cutoffs themselves come from held-out Wikipedia text).
-    config.write_text(yaml.safe_dump({"perplexity": {"model_dir": str(models), "percentile_head": 50,
-                                                     "percentile_tail": 80}}))
+    # The llama1 preset also turns the reference classifier on; its model is not part of this test.
+    config.write_text(yaml.safe_dump({"mixture": "llama1", "perplexity": {"model_dir": str(models)},
+                                      "quality": {"enabled": False}}))
     out = root / "out"
     assert main(["rebuild", "cc", "--input", str(corpus / "cc-pages"), str(corpus / "cc"),
                  "--output", str(out), "--config", str(config)]) == 0
@@ -70,7 +74,9 @@ def test_stats_reconcile_and_list_every_reason(ccnet_run):
     assert stats["reconciled"] is True
     assert stats["documents_in"] == stats["documents_out"] + sum(stats["dropped"].values()) + stats["quarantined"]
     assert {"lang", "perplexity", "revisit"} <= set(stats["dropped"])
-    assert stats["config"]["perplexity"]["percentile_head"] == 50
+    assert stats["config"]["perplexity"]["percentile_head"] == 30
+    assert stats["config"]["perplexity"]["unit"] == "document"
+    assert stats["config"]["minhash"]["enabled"] is False  # the llama1 preset: no near-dedup on CC
     assert all(len(sha) == 64 for sha in stats["outputs"].values())
 
 
@@ -83,3 +89,33 @@ def test_missing_perplexity_models_fail_before_any_work(corpus, tmp_path, capsys
     assert code == 2
     assert "perplexity models not found" in capsys.readouterr().err
     assert not (out / "cc" / "docs").exists()
+
+
+def test_a_kept_language_without_a_model_fails_before_any_work(corpus, tmp_path, capsys):
+    models = tmp_path / "lm"
+    models.mkdir()
+    for name in ("en.sp.model", "en.arpa.bin", "en.cutoffs.json"):
+        (models / name).write_bytes(b"")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"perplexity": {"model_dir": str(models)},
+                                      "lang_id": {"languages": ["en", "de"]}}))
+    out = tmp_path / "out"
+    code = main(["rebuild", "cc", "--input", str(corpus / "cc" / "whirlwind.warc.wet.gz"),
+                 "--output", str(out), "--config", str(config)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "kept language" in err and "de.sp.model" in err and "en.sp.model" not in err
+    assert not (out / "cc" / "docs").exists()
+
+
+def test_llama1_preset_turns_near_dedup_off_for_cc_and_c4():
+    from mixtures.config import SourceSpec, config_from_dict
+    from pipeline.recipes import recipe_steps
+    from stages.dedup import NearDedup
+
+    for data, near_dedup in (({"mixture": "llama1"}, False), ({}, True),
+                             ({"mixture": "llama1", "minhash": {"enabled": True}}, True)):
+        cfg = config_from_dict({**data, "perplexity": {"enabled": False}})
+        for kind in ("cc", "c4"):
+            steps = recipe_steps(cfg, SourceSpec(name=kind, kind=kind))
+            assert any(isinstance(s, NearDedup) for s in steps) is near_dedup, (data, kind)

@@ -1,9 +1,10 @@
 """The two real near-duplicate pairs of cc-pages (cc-pages/README.md), through DedupNearDuplicates.
 
 adac.de (two captures of one URL) is a near-copy with our extractor (J ≈ 0.91) and the default
-config catches it. beltz.de (one site template) has J ≈ 0.40: below what a J ≥ 0.8 config may
-catch, so the default keeps both, and the documented loose config (48 × 3 bands, verified at
-estimated J ≥ 0.35; see bench/dedup_quality.py) catches both pairs.
+config catches it. beltz.de (two articles of one site) only ever shared the site's template: with
+a whole-page extractor J was ≈ 0.40 and the loose config (48 × 3 bands, verified at estimated
+J ≥ 0.35; see bench/dedup_quality.py) dropped one of two different articles. The main-content
+extractor leaves the template out, so J ≈ 0 and no config drops either: the right outcome.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _id(name: str) -> str:
 @pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
 def test_the_pairs_have_the_similarity_the_docstring_states(pages):
     text = {d.id: d.text for d in pages}
-    for (a, b), low, high in ((ADAC, 0.8, 1.0), (BELTZ, 0.3, 0.5)):
+    for (a, b), low, high in ((ADAC, 0.8, 1.0), (BELTZ, 0.0, 0.1)):
         j = jaccard(shingles(text[_id(a)], 5), shingles(text[_id(b)], 5))
         assert low <= j <= high, (a, b, j)
 
@@ -77,8 +78,8 @@ def test_default_config_catches_the_adac_capture_pair_only(pages, tmp_path):
 
 
 @pytest.mark.shared_corpus("cc-pages/cc-pages-00001.warc.gz")
-def test_loose_config_catches_both_real_pairs(pages, tmp_path):
+def test_loose_config_catches_the_capture_pair_and_keeps_the_two_articles(pages, tmp_path):
     pairs = _dropped_pairs(pages, LOOSE, tmp_path)
-    for a, b in (ADAC, BELTZ):
-        keeper, dropped = sorted((_id(a), _id(b)))
-        assert (dropped, keeper) in pairs
+    keeper, dropped = sorted((_id(ADAC[0]), _id(ADAC[1])))
+    assert (dropped, keeper) in pairs
+    assert not {_id(BELTZ[0]), _id(BELTZ[1])} & {x for pair in pairs for x in pair}

@@ -120,3 +120,61 @@ class C4PageFilter(Step):
             if found is not None:
                 return Verdict.dropped(C4_BADWORDS, sentences=sentences, badword=found.group(1))
         return Verdict.kept(sentences=sentences)
+
+
+LENGTH_FILTER_NAME = "c4_length"
+BADWORDS_FILTER_NAME = "c4_badwords"
+
+
+class C4LengthFilter(Step):
+    """TFDS ``is_valid_length``: drops a page of more than ``max_page_chars`` characters.
+
+    It runs first, on the raw page, before URL dedup (a page too long never wins its URL).
+
+    Drop reasons:
+        c4_too_long: ``len(text) > cfg.max_page_chars`` (1.9e5).
+    """
+
+    name = LENGTH_FILTER_NAME
+    version = 1
+    reasons = (C4_TOO_LONG,)
+    cost_stage = "c4_rules"
+
+    def __init__(self, cfg: C4Config) -> None:
+        self.cfg = cfg
+
+    def __call__(self, doc: Document) -> Verdict:
+        if len(doc.text) > self.cfg.max_page_chars:
+            return Verdict.dropped(C4_TOO_LONG, chars=len(doc.text))
+        return Verdict.kept()
+
+
+class C4BadwordsFilter(Step):
+    """TFDS's badwords filter (2021), the last step of C4: an LDNOOBW word matched by
+    ``(?:\\W|^)(words)(?:\\W|$)`` on the lower-cased page drops it.
+
+    Drop reasons:
+        c4_badwords: a listed word or phrase occurs on its own.
+    """
+
+    name = BADWORDS_FILTER_NAME
+    version = 1
+    reasons = (C4_BADWORDS,)
+    cost_stage = "c4_rules"
+
+    def __init__(self, cfg: C4Config, lang: str = "en") -> None:
+        self.cfg = cfg
+        self.lang = lang
+        self._badwords: re.Pattern[str] | None = None
+
+    def load(self) -> None:
+        if self._badwords is None:
+            self._badwords = badwords_regex(load_badwords(self.lang))
+
+    def __call__(self, doc: Document) -> Verdict:
+        if self._badwords is None:
+            self.load()
+        found = self._badwords.search(doc.text.lower())
+        if found is not None:
+            return Verdict.dropped(C4_BADWORDS, badword=found.group(1))
+        return Verdict.kept()
