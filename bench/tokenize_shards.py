@@ -4,7 +4,7 @@ Peers, all on the same documents (real corpus text, read by tests/tokenizer/corp
 and the same 32k LLaMA-settings BPE model trained here on a sample of them:
 
   raw          ``sp.encode(text)`` per document, results discarded (the ceiling)
-  library      ``Tokenizer.encode_with_eos`` + ``num_shards``/``shard_of`` + ``write_shard`` (.bin/.idx on disk)
+  library      ``Tokenizer.encode_with_eos`` + ``num_shards``/``token_shard_of`` + ``write_shard`` (.bin/.idx on disk)
   beam         what ``pasture tokenizer encode`` runs: read the documents from ``docs/*.jsonl.gz``
                inside a local FnApiRunner pipeline (1 worker), ``TokenizeToShards`` → shards +
                manifest. (Feeding documents through ``beam.Create`` instead would time Beam
@@ -35,14 +35,13 @@ import apache_beam as beam  # noqa: E402
 from filters.document import (  # noqa: E402
     Document,  # noqa: E402
     shard_name,
-    shard_of,
 )
 from pipeline.options import make_options  # noqa: E402
 from stages.sinks import gzip_bytes  # noqa: E402
 from stages.tokenize import TokenizeToShards  # noqa: E402
 from tests.tokenizer.corpus_texts import corpus_documents  # noqa: E402
 from tokenizer.manifest import iter_documents  # noqa: E402
-from tokenizer.shards import num_shards, write_shard  # noqa: E402
+from tokenizer.shards import num_shards, token_shard_of, write_shard  # noqa: E402
 from tokenizer.spm import Tokenizer, train_sentencepiece  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -67,7 +66,7 @@ def _library(tok: Tokenizer, docs: list[Document], out: Path, shard_tokens: int)
     n = num_shards(sum(len(v) for v in encoded.values()), shard_tokens)
     groups: dict[int, list] = {i: [] for i in range(n)}
     for doc_id, ids in encoded.items():
-        groups[shard_of(doc_id, n)].append((doc_id, ids))
+        groups[token_shard_of(doc_id, n)].append((doc_id, ids))
     total = 0
     for index, items in sorted(groups.items()):
         total += write_shard(out / shard_name(index, n), items, tok.dtype)["tokens"]

@@ -41,21 +41,74 @@ def blending_indices(weights: Sequence[float], size: int) -> tuple[np.ndarray, n
         ``(dataset_index int16[size], dataset_sample_index int64[size])``: sample ``i`` of
         the blend is sample ``dataset_sample_index[i]`` of dataset ``dataset_index[i]``.
     """
+    if size < 0:
+        raise ValueError("size must be >= 0")
+    return blending_indices_range(weights, 0, size, np.zeros(len(weights), dtype=np.int64))
+
+
+def _checked(weights: Sequence[float]) -> np.ndarray:
     w = normalize(weights)
     if len(w) >= MAX_DATASETS:
         raise ValueError(f"at most {MAX_DATASETS - 1} datasets")
-    if size < 0:
-        raise ValueError("size must be >= 0")
+    return w
+
+
+def blending_indices_range(
+    weights: Sequence[float], start: int, stop: int, counts_at_start: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Samples ``[start, stop)`` of the greedy-deficit blend, from the counts before ``start``.
+
+    ``counts_at_start`` is what ``blend_counts_at`` gives for ``start``; with it, any range
+    of the blend is computed on its own, and equals the same slice of
+    ``blending_indices(weights, stop)`` exactly (same float operations in the same order).
+    """
+    w = _checked(weights)
+    if not 0 <= start <= stop:
+        raise ValueError(f"bad range [{start}, {stop})")
+    counts = np.array(counts_at_start, dtype=np.int64)
+    if counts.shape != w.shape or int(counts.sum()) != start:
+        raise ValueError(f"counts_at_start must have one count per dataset summing to {start}")
+    size = stop - start
     dataset_index = np.zeros(size, dtype=np.int16)
     dataset_sample_index = np.zeros(size, dtype=np.int64)
-    counts = np.zeros(len(w), dtype=np.int64)
-    for i in range(size):
+    for k, i in enumerate(range(start, stop)):
         errors = w * max(i, 1) - counts
         d = int(np.argmax(errors))  # argmax returns the first maximum: ties go to the lowest index
-        dataset_index[i] = d
-        dataset_sample_index[i] = counts[d]
+        dataset_index[k] = d
+        dataset_sample_index[k] = counts[d]
         counts[d] += 1
     return dataset_index, dataset_sample_index
+
+
+def blend_counts_at(weights: Sequence[float], positions: Sequence[int]) -> list[np.ndarray]:
+    """Samples drawn per dataset before each of ``positions`` (ascending) in the greedy blend.
+
+    This is the one sequential part of a sharded blend, and it touches no data: a scalar
+    loop over counts only (``D`` floats per step, nothing stored but the answers), so a
+    launcher or a worker gets every shard's starting counts cheaply. There is no closed
+    form that reproduces Megatron's float ties bit for bit, so the recurrence is replayed
+    with exactly its operations (``w_d * max(i, 1) - c_d`` in float64, first maximum wins).
+    """
+    w = [float(x) for x in _checked(weights)]
+    wanted = [int(p) for p in positions]
+    if any(b < a for a, b in zip(wanted, wanted[1:])) or (wanted and wanted[0] < 0):
+        raise ValueError("positions must be ascending and >= 0")
+    counts = [0] * len(w)
+    out: list[np.ndarray] = []
+    idx = range(len(w))
+    i = 0
+    for target in wanted:
+        while i < target:
+            scale = i if i > 1 else 1
+            best, best_err = 0, w[0] * scale - counts[0]
+            for d in idx:
+                err = w[d] * scale - counts[d]
+                if err > best_err:
+                    best, best_err = d, err
+            counts[best] += 1
+            i += 1
+        out.append(np.asarray(counts, dtype=np.int64))
+    return out
 
 
 def sample_counts(dataset_index: np.ndarray, num_datasets: int) -> np.ndarray:

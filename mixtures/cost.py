@@ -16,10 +16,13 @@ Pure arithmetic, no I/O. The inputs are:
   Table 1 gives *output* sizes; what a stage reads is ``output / retention``. Unknown
   retention is taken as 1.0, which makes every figure a lower bound, and says so.
 
-Every cleaning/filtering stage is charged for the whole input of its source (no credit
-for documents an earlier stage dropped), so its figure is an upper bound given its rate;
-tokenizing is charged for the kept output only. Wall time assumes perfect scaling over
-``workers × cores_per_worker`` cores.
+Without measurements every cleaning/filtering stage is charged for the whole input of its
+source (no credit for documents an earlier stage dropped), an upper bound given its rate.
+With a finished run's ``stats.json`` (``measured_retention``), each stage is charged for the
+share of the input documents that reach it, and the run's retention turns Table 1's output
+sizes into input sizes; an input size can also be given directly (``input_bytes``: e.g. the
+WET text of the snapshots to read). Tokenizing is charged for the kept output only. Wall
+time assumes perfect scaling over ``workers × cores_per_worker`` cores.
 """
 
 from __future__ import annotations
@@ -113,6 +116,55 @@ class SourcePlan:
     retention: float  # output bytes / input bytes
     retention_known: bool
     input_bytes: float  # what the pipeline reads for this source
+    input_given: bool = False  # input_bytes given by the user (e.g. a snapshot's WET size), not derived
+    reach: tuple[tuple[str, float], ...] = ()  # (stage, fraction of input documents reaching it), measured
+
+
+@dataclass(frozen=True)
+class MeasuredRetention:
+    """What a finished run measured for one source kind (its ``stats.json``).
+
+    ``reach[stage]`` is the fraction of the input documents that reach the stage (documents
+    in, minus those every earlier step dropped); ``retention`` the fraction kept at the end.
+    Both count documents: a stage is charged for ``input bytes × reach``, which assumes the
+    dropped documents are of average size (short pages are dropped more often, so this
+    overcharges the later stages a little).
+    """
+
+    kind: str
+    documents_in: int
+    documents_out: int
+    reach: tuple[tuple[str, float], ...]
+
+    @property
+    def retention(self) -> float:
+        return self.documents_out / self.documents_in if self.documents_in else 1.0
+
+
+def measured_retention(kind: str, stats: Mapping[str, Any],
+                       steps: Sequence[tuple[str, Sequence[str]]]) -> MeasuredRetention:
+    """Per-stage reach of one source from its ``stats.json`` and its recipe's steps.
+
+    Args:
+        kind: Source kind.
+        stats: The run's ``stats.json`` of the source (``documents_in``, ``documents_out``,
+            ``dropped`` by reason).
+        steps: The recipe's steps in order, as ``(cost stage, reasons the step drops for)``.
+            A drop reason no step declares is counted after the last stage (so it lowers no
+            stage's charge: the estimate stays an upper bound).
+    """
+    docs_in = int(stats.get("documents_in") or 0)
+    docs_out = int(stats.get("documents_out") or 0)
+    if docs_in <= 0:
+        raise CostModelError(f"stats of {kind}: documents_in must be > 0")
+    dropped = {str(k): int(v) for k, v in (stats.get("dropped") or {}).items()}
+    reach: list[tuple[str, float]] = []
+    left = docs_in
+    for stage, reasons in steps:
+        if stage not in dict(reach):
+            reach.append((stage, left / docs_in))
+        left -= sum(dropped.get(r, 0) for r in reasons)
+    return MeasuredRetention(kind, docs_in, docs_out, tuple(reach))
 
 
 @dataclass(frozen=True)
@@ -174,19 +226,26 @@ def bytes_per_token(mixture: MixtureSpec, source: MixtureSource) -> float:
 
 
 def plan_sources(total_tokens: float, retention: Mapping[str, float] | None = None,
-                 mixture: MixtureSpec | None = None) -> tuple[SourcePlan, ...]:
+                 mixture: MixtureSpec | None = None, measured: Mapping[str, MeasuredRetention] | None = None,
+                 input_bytes: Mapping[str, float] | None = None) -> tuple[SourcePlan, ...]:
     """Tokens, bytes to keep and bytes to read per source for a token target.
 
     Args:
         total_tokens: Tokens of the training mixture.
         retention: Output/input text fraction per source kind; missing → 1.0 (lower bound).
         mixture: Weights, epochs and disk sizes (default: ``mixtures/llama1.yaml``).
+        measured: Retention and per-stage reach measured by a finished run; its retention is
+            used where ``retention`` gives none.
+        input_bytes: Input size per kind (e.g. WET text of the snapshots to read); it
+            replaces ``output / retention`` for that kind.
     """
+    measured = dict(measured or {})
+    given = dict(input_bytes or {})
+    retention = {**{k: m.retention for k, m in measured.items() if m.retention > 0}, **dict(retention or {})}
     if not (total_tokens > 0 and math.isfinite(total_tokens)):
         raise CostModelError(f"tokens must be a positive number, got {total_tokens!r}")
     mixture = mixture or load_mixture("llama1")
-    retention = dict(retention or {})
-    unknown = sorted(set(retention) - set(mixture.kinds))
+    unknown = sorted((set(retention) | set(given)) - set(mixture.kinds))
     if unknown:
         raise CostModelError(f"retention given for unknown source(s) {unknown}")
     plans = []
@@ -201,17 +260,25 @@ def plan_sources(total_tokens: float, retention: Mapping[str, float] | None = No
         per_token = bytes_per_token(mixture, source)
         output = unique * per_token
         fraction = 1.0 if kept is None else float(kept)
+        read = given.get(source.kind)
+        if read is not None:
+            output = read * fraction  # what that input yields; the token target may need more or less
+        m = measured.get(source.kind)
         plans.append(SourcePlan(
             kind=source.kind, weight=source.fraction, tokens=tokens, epochs=source.epochs, unique_tokens=unique,
             bytes_per_token=per_token, output_bytes=output, retention=fraction,
-            retention_known=kept is not None, input_bytes=output / fraction,
+            retention_known=kept is not None, input_bytes=output / fraction if read is None else read,
+            input_given=read is not None, reach=m.reach if m else (),
         ))
     return tuple(plans)
 
 
 def plan(total_tokens: float, rates: Mapping[str, StageRate], stages_by_source: Mapping[str, Sequence[str]], *,
          retention: Mapping[str, float] | None = None, workers: int = 100, cores_per_worker: int = 4,
-         target_hours: float = 24.0, mixture: MixtureSpec | None = None) -> CostPlan:
+         target_hours: float = 24.0, mixture: MixtureSpec | None = None,
+         measured: Mapping[str, MeasuredRetention] | None = None,
+         input_bytes: Mapping[str, float] | None = None, skip_stages: Mapping[str, Sequence[str]] | None = None,
+         ) -> CostPlan:
     """Core-hours per stage, total, and the cluster figures for one token target.
 
     Args:
@@ -225,6 +292,11 @@ def plan(total_tokens: float, rates: Mapping[str, StageRate], stages_by_source: 
         cores_per_worker: Cores per worker.
         target_hours: Wall time for the worker-count estimate.
         mixture: Source sizes (default: ``mixtures/llama1.yaml``, LLaMA-1 Table 1).
+        measured: Per-kind retention and stage reach from a finished run's stats
+            (``measured_retention``): each stage is charged for the share of the input that
+            reaches it, and the retention sets the input size.
+        input_bytes: Input size per kind (WET or WARC text), replacing ``output / retention``.
+        skip_stages: Stages a kind does not run on this input (e.g. ``extract`` on WET text).
 
     Returns:
         The CostPlan; its ``missing_stages`` name every stage without a usable rate. Stages
@@ -235,8 +307,10 @@ def plan(total_tokens: float, rates: Mapping[str, StageRate], stages_by_source: 
         raise CostModelError("workers and cores_per_worker must be >= 1")
     if not target_hours > 0:
         raise CostModelError("target_hours must be > 0")
-    sources = plan_sources(total_tokens, retention, mixture)
+    sources = plan_sources(total_tokens, retention, mixture, measured, input_bytes)
     by_kind = {s.kind: s for s in sources}
+    skip = {k: set(v) for k, v in (skip_stages or {}).items()}
+    stages_by_source = {k: tuple(st for st in v if st not in skip.get(k, ())) for k, v in stages_by_source.items()}
     missing = sorted(set(by_kind) - set(stages_by_source))
     if missing:
         raise CostModelError(f"no stages given for source kind(s) {missing}")
@@ -257,7 +331,8 @@ def plan(total_tokens: float, rates: Mapping[str, StageRate], stages_by_source: 
     names = sorted(stage_sources, key=lambda n: n in STAGES_ON_OUTPUT)
     stages = tuple(
         StagePlan(stage=name, sources=tuple(stage_sources[name]),
-                  input_bytes=sum(by_kind[k].output_bytes if name in STAGES_ON_OUTPUT else by_kind[k].input_bytes
+                  input_bytes=sum(by_kind[k].output_bytes if name in STAGES_ON_OUTPUT
+                                  else by_kind[k].input_bytes * dict(by_kind[k].reach).get(name, 1.0)
                                   for k in stage_sources[name]),
                   rate=rates.get(name))
         for name in names

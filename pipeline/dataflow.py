@@ -40,9 +40,16 @@ DATAFLOW_REQUEST_LIMIT = 20 * 1024 * 1024
 # dict; combiner lifting pre-aggregates them on every worker before the single-key shuffle.
 # TokenizeToShards (stages/tokenize.py) sums (documents, tokens, empty) the same way, and lists
 # one small description per token shard (not per document) before writing its manifest.
+# The encode stage also lists one record per spill file (path and counts, never documents),
+# and the export one description per output shard.
 SMALL_GLOBAL_COMBINES = (re.compile(r"(^|/)Count/Merge$"), re.compile(r"(^|/)Token totals$"),
-                         re.compile(r"(^|/)Shard descriptions/Shard descriptions$"))
-SMALL_SIDE_INPUT_PRODUCERS = (re.compile(r"(^|/)Count/Merge(/|$)"), re.compile(r"(^|/)Token totals(/|$)"))
+                         re.compile(r"(^|/)Shard descriptions/Shard descriptions$"),
+                         re.compile(r"(^|/)Spill list/Spill list$"),
+                         # connected components: one sum of changed edges per round (combiner-lifted)
+                         re.compile(r"(^|/)Round \d+/Changes$"),
+                         re.compile(r"(^|/)Blend shard descriptions/Blend shard descriptions$"))
+SMALL_SIDE_INPUT_PRODUCERS = (re.compile(r"(^|/)Count/Merge(/|$)"), re.compile(r"(^|/)Token totals(/|$)"),
+                              re.compile(r"(^|/)Spill list(/|$)"), re.compile(r"(^|/)Round \d+/Changes(/|$)"))
 
 GBK_URN = common_urns.primitives.GROUP_BY_KEY.urn
 PARDO_URN = common_urns.primitives.PAR_DO.urn
@@ -155,6 +162,31 @@ def option_problems(options: PipelineOptions) -> list[str]:
     return found
 
 
+def local_path_problems(beam_args: list[str], paths: dict[str, str]) -> list[str]:
+    """With ``--runner DataflowRunner``, every path a verb reads or writes must be remote.
+
+    A Dataflow worker cannot see the launcher's disk: a local run folder, model or output
+    would fail on the workers after submission (or, worse, write to the worker's own disk).
+
+    Args:
+        beam_args: The verb's runner flags.
+        paths: What each path is (``{"--run": "/data/run"}``), for the message.
+    """
+    if "DataflowRunner" not in " ".join(beam_args):
+        return []
+    return [f"{what} {path!r} is a local path; Dataflow workers cannot read or write it: give a gs:// path"
+            for what, path in paths.items() if path and ("://" not in path or path.startswith("file://"))]
+
+
+def require_remote_paths(verb: str, beam_args: list[str], paths: dict[str, str]) -> None:
+    """Raises ``ConfigError`` (exit 2, one line) before anything is submitted; see ``local_path_problems``."""
+    from mixtures.config import ConfigError
+
+    found = local_path_problems(beam_args, paths)
+    if found:
+        raise ConfigError(f"{verb} on DataflowRunner: " + "; ".join(found))
+
+
 def _allowed(name: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
     return any(p.search(name) for p in patterns)
 
@@ -182,6 +214,8 @@ def shuffle_keys(graph: JobGraph) -> dict[str, str]:
         (r"/Count/Merge/", "counts key (combiner-lifted)"),
         (r"/Token totals/", "None key: one (documents, tokens, empty) sum (combiner-lifted)"),
         (r"/Shard descriptions/", "None key: one description per token shard"),
+        (r"/Spill list/", "None key: one record per encode spill file"),
+        (r"/Blend shard descriptions/", "None key: one description per export shard"),
         (r"(?i)band", "MinHash band key"),
         (r"(?i)line", "line hash"),
         (r"(?i)(span|c4_dedup|C4Dedup)", "sentence-span hash"),

@@ -13,9 +13,18 @@ smallest node, and on a star forest both operations are no-ops. Each operation i
 ``GroupByKey`` over the edges only (never the documents), so no worker ever holds more than
 one node's neighbourhood: there is no single-node union-find (datatrove's cluster stage).
 
-A Beam graph is static, so ``max_rounds`` rounds are unrolled; rounds after convergence
-re-emit the same stars. Counters ``connected_components/round_NN_changes`` show how many
-edges each round changed. A final grouping checks that the result *is* a star forest and
+A Beam graph is static, so ``max_rounds`` rounds are unrolled, but rounds after
+convergence cost (almost) nothing: each round also sums the edges it changed
+(``Round NN/Changes``, one combiner-lifted scalar), and a gate reads that sum as a side
+input, every ``check_every`` (4) rounds. A checked round that changed nothing has produced
+the final star forest: the gate sends its edges straight to the final step and hands the
+next round an empty PCollection, so every later round shuffles nothing (at most 3 rounds
+run after convergence before a check sees it). (The alternative, batches of rounds run as separate pipelines
+until converged, would re-read the edges from storage between batches; gating keeps one
+pipeline.) Counters ``connected_components/round_NN_changes`` show how many edges each
+round changed, ``round_NN_forwarded`` how many edges it passed on to the next round.
+
+A final grouping checks that the result *is* a star forest and
 raises :class:`NotConvergedError` otherwise, so too small a ``max_rounds`` fails the run
 loudly instead of splitting components silently. The rounds needed grow like log(n): a path
 (the worst shape) of 10k nodes needs 11 rounds with hashed ids and 14 in id order, 100k
@@ -127,19 +136,43 @@ def _both_directions(edge: tuple[Any, Any]) -> Iterator[tuple[Any, Any]]:
     yield lo, hi
 
 
+CHANGES = "changes"
+
+
 class _StarDoFn(beam.DoFn):
-    """One large-star or small-star step (``star``) with a per-round change counter."""
+    """One large-star or small-star step (``star``): edges, plus the changed count as a tagged output."""
 
     def __init__(self, star: Callable[[Any, set[Any]], tuple[list[tuple[Any, Any]], int]], round_index: int) -> None:
         self._star = star
         self._changes = Metrics.counter(NAMESPACE, f"round_{round_index:02d}_changes")
 
-    def process(self, element: tuple[Any, Iterable[Any]]) -> Iterator[tuple[Any, Any]]:
+    def process(self, element: tuple[Any, Iterable[Any]]) -> Iterator[Any]:
         node, neighbors = element
         edges, changed = self._star(node, set(neighbors))
         if changed:
             self._changes.inc(changed)
+            yield beam.pvalue.TaggedOutput(CHANGES, changed)
         yield from edges
+
+
+DONE = "done"
+# Rounds between convergence checks: a check costs a combine and a side input (a few small
+# stages), an unchecked round after convergence one shuffle of the (final) edges.
+CHECK_EVERY = 4
+
+
+class _GateDoFn(beam.DoFn):
+    """After a round: edges go on to the next round while it changed something, else straight to the end."""
+
+    def __init__(self, round_index: int) -> None:
+        self._forwarded = Metrics.counter(NAMESPACE, f"round_{round_index:02d}_forwarded")
+
+    def process(self, edge: tuple[Any, Any], changes: int) -> Iterator[Any]:
+        if changes:
+            self._forwarded.inc()
+            yield edge
+        else:
+            yield beam.pvalue.TaggedOutput(DONE, edge)
 
 
 class _EmitStarsDoFn(beam.DoFn):
@@ -176,13 +209,15 @@ class ConnectedComponents(beam.PTransform):
     Args:
         max_rounds: Large-star + small-star rounds to unroll (each is two GroupByKeys over
             the edges). The run fails with :class:`NotConvergedError` if they do not suffice.
+        check_every: Rounds between convergence checks (after which the rest are skipped).
     """
 
-    def __init__(self, max_rounds: int, label: str | None = None) -> None:
+    def __init__(self, max_rounds: int, label: str | None = None, check_every: int = CHECK_EVERY) -> None:
         super().__init__(label)
-        if max_rounds < 1:
-            raise ValueError("max_rounds must be >= 1")
+        if max_rounds < 1 or check_every < 1:
+            raise ValueError("max_rounds and check_every must be >= 1")
         self._max_rounds = max_rounds
+        self._check_every = check_every
 
     def expand(self, edges: beam.PCollection) -> beam.PCollection:
         loops = edges | "Self-loops" >> beam.Filter(lambda e: e[0] == e[1]) | "As nodes" >> beam.Map(
@@ -190,17 +225,36 @@ class ConnectedComponents(beam.PTransform):
         current = (edges
                    | "Drop self-loops" >> beam.Filter(lambda e: e[0] != e[1])
                    | "Orient" >> beam.Map(lambda e: oriented(e[0], e[1])))
+        finished = []  # the star forest, from the first round that changed nothing
         for i in range(1, self._max_rounds + 1):
-            current = (
+            large = (
                 current
                 | f"Round {i:02d}/Large: both directions" >> beam.FlatMap(_both_directions)
                 | f"Round {i:02d}/Large: group" >> beam.GroupByKey()
-                | f"Round {i:02d}/Large: star" >> beam.ParDo(_StarDoFn(large_star, i))
-                | f"Round {i:02d}/Small: group" >> beam.GroupByKey()
-                | f"Round {i:02d}/Small: star" >> beam.ParDo(_StarDoFn(small_star, i))
+                | f"Round {i:02d}/Large: star" >> beam.ParDo(_StarDoFn(large_star, i)).with_outputs(CHANGES,
+                                                                                                   main="edges")
             )
+            small = (
+                large.edges
+                | f"Round {i:02d}/Small: group" >> beam.GroupByKey()
+                | f"Round {i:02d}/Small: star" >> beam.ParDo(_StarDoFn(small_star, i)).with_outputs(CHANGES,
+                                                                                                   main="edges")
+            )
+            if i == self._max_rounds or i % self._check_every:
+                current = small.edges
+                continue
+            changes = (
+                (large[CHANGES], small[CHANGES])
+                | f"Round {i:02d}/All changes" >> beam.Flatten()
+                | f"Round {i:02d}/Changes" >> beam.CombineGlobally(sum)
+            )
+            gated = small.edges | f"Round {i:02d}/Gate" >> beam.ParDo(
+                _GateDoFn(i), beam.pvalue.AsSingleton(changes)).with_outputs(DONE, main="next")
+            finished.append(gated[DONE])
+            current = gated.next
+        stars = (*finished, current) | "Final: all stars" >> beam.Flatten()
         return (
-            (current | "Final: both directions" >> beam.FlatMap(_both_directions), loops)
+            (stars | "Final: both directions" >> beam.FlatMap(_both_directions), loops)
             | "Final: with isolated nodes" >> beam.Flatten()
             | "Final: group" >> beam.GroupByKey()
             | "Final: check stars" >> beam.ParDo(_EmitStarsDoFn(self._max_rounds))

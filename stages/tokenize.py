@@ -2,93 +2,129 @@
 
 Graph (labels in quotes; N = number of shards)::
 
-    docs ─"Encode"─> (id, ids+eos | None) ─┬─"Sizes"─"Token totals"─> (documents, tokens, empty)
-                                           │                           │ one scalar triple, side input
-                                           └─"Key by shard" <──────────┤
-                                               (part-<sha1(id) mod N>-of-N, (id, ids))
-                                               ─"Group shards"─"Write"─> one description per shard
-                                               ─"Shard descriptions" (<= N small dicts)
-                                               ─"Manifest" (totals as side input)
+    docs ─"Encode and spill"─> one small record per spill file (path, documents, tokens, empty)
+         ├─"Token totals" (sum of the records) ──────────────┐ one scalar triple, side input
+         ├─"Spill list" (the records, one per spill) ────────┤ side input
+         └ totals ─"Shard indices" (0..N-1) ─"Reshuffle"─"Write" <┘─> one description per shard
+                   ─"Shard descriptions" (<= N small dicts) ─"Manifest" (totals as side input)
 
-No step holds per-document state of the whole source, so it scales to Common Crawl
-(~1e9 documents): pass 1 reduces the source to one scalar triple with a combiner-lifted
-global sum; ``N = max(1, ceil(tokens / shard_tokens))`` follows from it; each document's
-shard is a stable hash of its id modulo ``N`` (``filters.document.shard_of``); each shard's
-documents meet on one worker, are sorted by id and written. The only list collected in one
-place is the shard descriptions (one small dict per shard). Output is byte-identical
-whatever the input order, bundling or worker count.
+Encoded documents never go through a shuffle (a local runner keeps a shuffle in memory; at
+Common Crawl scale it would be terabytes): each encoding worker writes what it encoded, at
+most ``spill_tokens`` tokens at a time, to a spill file under ``out_dir/.spill/`` sorted by
+the id hash (``tokenizer.spill``). ``N = max(1, ceil(tokens / shard_tokens))`` follows from
+the summed records; shard ``k`` is the id-hash range ``[k, k+1)·2^64/N``
+(``tokenizer.shards.token_shard_of``), so its writer reads one contiguous slice of every
+spill, sorts those documents by id and writes them. Only per-spill and per-shard records are
+ever collected in one place. Output is byte-identical whatever the input order, bundling or
+worker count. Memory per worker: one spill buffer while encoding, one shard while writing.
 
-``shard_tokens`` is the target *average* shard size, not a cap: hash assignment balances
-shards to within a small statistical spread (see ``tokenizer/shards.py``), and a shard is
-sorted in one worker's memory, so it must fit there. A shard no document hashes to (only
-likely when a source has about as few documents as shards) is not written, since Megatron
-cannot map an empty ``.bin``: the manifest lists the shards that exist, so names may skip
-an index (``part-00002-of-00006`` without ``part-00001-of-00006``).
+Model, documents and outputs may live on any Beam filesystem (``gs://``...): the model is
+copied to each worker once (``stages.model_files.localize``), shards are written to local
+scratch and uploaded when ``out_dir`` is remote.
 
 Each document is encoded on its own (long ones in line chunks, see ``tokenizer.spm``) and
 followed by ``</s>``; empty documents are skipped and counted. Shards are written to
 temporary names then renamed; the manifest is written last (after stale shards of an
-earlier run are removed), so a manifest on disk means every shard it lists is complete.
+earlier run and the spill files are removed), so a manifest on disk means every shard it
+lists is complete.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
-from filters.document import shard_name, shard_of
-from mixtures.provenance import write_json_atomically
+from filters.document import shard_name
+from mixtures.provenance import json_text
+from stages import fsio
+from stages.model_files import localize
 from tokenizer.manifest import MANIFEST
-from tokenizer.shards import num_shards, remove_stale_shards, tokens_manifest, write_shard
-from tokenizer.spm import Tokenizer
+from tokenizer.shards import id_hash, num_shards, shard_hash_range, tokens_manifest, write_shard
+from tokenizer.spill import INDEX_SUFFIX, TOKENS_SUFFIX, decode_index, encode_spill, split_documents
+from tokenizer.spm import BOS_ID, Tokenizer
 
 # Labels pipeline/dataflow.py recognises as small global combines / side inputs.
 TOKEN_TOTALS = "Token totals"
 SHARD_DESCRIPTIONS = "Shard descriptions"
+SPILL_LIST = "Spill list"
+SPILL_DIR = ".spill"
+# Tokens an encoding worker buffers before writing a spill (2 bytes each for uint16 + ids).
+DEFAULT_SPILL_TOKENS = 8_000_000
 
 
-class _EncodeDoFn(beam.DoFn):
-    """Document → ``(id, np.ndarray | None)``; None marks an empty document."""
+class _EncodeAndSpillDoFn(beam.DoFn):
+    """Documents → encoded, buffered, written as sorted spills → one record per spill."""
 
-    def __init__(self, model_path: str, source: str) -> None:
+    def __init__(self, model_path: str, spill_dir: str, source: str, spill_tokens: int,
+                 add_bos: bool = False, add_eos: bool = True) -> None:
         self._model_path = model_path
+        self._add_bos = add_bos
+        self._add_eos = add_eos
+        self._spill_dir = spill_dir
+        self._spill_tokens = spill_tokens
         self._documents = Metrics.counter(f"tokenize.{source}", "documents")
         self._tokens = Metrics.counter(f"tokenize.{source}", "tokens")
         self._empty = Metrics.counter(f"tokenize.{source}", "empty_documents")
         self._tokenizer: Tokenizer | None = None
+        self._buffer: list[tuple[int, str, np.ndarray]] = []
+        self._buffered = 0
+        self._empties = 0
 
     def setup(self) -> None:
-        self._tokenizer = Tokenizer.load(self._model_path)
+        self._tokenizer = Tokenizer.load(localize(self._model_path))
 
-    def process(self, doc: Any) -> Iterable[tuple[str, np.ndarray | None]]:
+    def start_bundle(self) -> None:
+        self._buffer, self._buffered, self._empties = [], 0, 0
+
+    def process(self, doc: Any) -> Iterable[dict[str, Any]]:
         self._documents.inc()
         if not doc.text:
             self._empty.inc()
-            yield doc.id, None
+            self._empties += 1
             return
-        ids = self._tokenizer.encode_with_eos(doc.text)
+        ids = self._tokenizer.encode_document(doc.text, self._add_bos, self._add_eos)
         self._tokens.inc(len(ids))
-        yield doc.id, ids
+        self._buffer.append((id_hash(doc.id), doc.id, ids))
+        self._buffered += len(ids)
+        if self._buffered >= self._spill_tokens:
+            yield self._flush()
 
+    def finish_bundle(self) -> Iterable[Any]:
+        if self._buffer or self._empties:
+            yield GlobalWindows.windowed_value(self._flush())
 
-def _sizes(kv: tuple[str, np.ndarray | None]) -> tuple[int, int, int]:
-    """``(documents with tokens, tokens, empty documents)`` of one encoded document."""
-    return (0, 0, 1) if kv[1] is None else (1, len(kv[1]), 0)
+    def _flush(self) -> dict[str, Any]:
+        record = {"path": "", "documents": len(self._buffer), "tokens": self._buffered, "empty": self._empties}
+        if self._buffer:
+            # A random name: a retried bundle writes new files and only the successful attempt's
+            # records are used; all spills are deleted with the folder at the end.
+            path = fsio.join(self._spill_dir, uuid.uuid4().hex)
+            tokens, index = encode_spill(self._buffer, self._tokenizer.dtype)
+            fsio.write_bytes(path + TOKENS_SUFFIX, tokens)
+            fsio.write_bytes(path + INDEX_SUFFIX, index)
+            record["path"] = path
+        self._buffer, self._buffered, self._empties = [], 0, 0
+        return record
 
 
 class _SumTriplesFn(beam.CombineFn):
-    """Element-wise sum of ``(documents, tokens, empty)``; lifted, so each worker pre-sums."""
+    """Element-wise sum of ``(documents, tokens, empty)`` over spill records; lifted."""
 
     def create_accumulator(self) -> tuple[int, int, int]:
         return 0, 0, 0
 
-    def add_input(self, acc: tuple[int, int, int], value: tuple[int, int, int]) -> tuple[int, int, int]:
-        return acc[0] + value[0], acc[1] + value[1], acc[2] + value[2]
+    def add_input(self, acc: tuple[int, int, int], rec: dict[str, Any]) -> tuple[int, int, int]:
+        return acc[0] + rec["documents"], acc[1] + rec["tokens"], acc[2] + rec["empty"]
 
     def merge_accumulators(self, accs: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
         docs = tokens = empty = 0
@@ -100,16 +136,14 @@ class _SumTriplesFn(beam.CombineFn):
         return acc
 
 
-def _key_by_shard(kv: tuple[str, np.ndarray | None], totals: tuple[int, int, int],
-                  shard_tokens: int) -> Iterable[tuple[str, tuple[str, np.ndarray]]]:
-    """``(shard name, (id, ids))``; empty documents go nowhere (they are only counted)."""
-    if kv[1] is not None:
-        n = num_shards(totals[1], shard_tokens)
-        yield shard_name(shard_of(kv[0], n), n), kv
+def _shard_indices(totals: tuple[int, int, int], shard_tokens: int) -> Iterable[tuple[int, int]]:
+    n = num_shards(totals[1], shard_tokens)
+    for k in range(n):
+        yield k, n
 
 
 class _WriteShardDoFn(beam.DoFn):
-    """One shard's documents (never none) → sorted by id → ``.bin/.idx`` → its description."""
+    """Shard ``k`` of ``n``: its slice of every spill → sorted by id → ``.bin/.idx`` → its description."""
 
     def __init__(self, model_path: str, out_dir: str) -> None:
         self._model_path = model_path
@@ -118,17 +152,57 @@ class _WriteShardDoFn(beam.DoFn):
 
     def setup(self) -> None:
         # The dtype follows the vocabulary (as the manifest records it), not whatever arrays arrive.
-        self._dtype = np.dtype(Tokenizer.load(self._model_path).info.dtype)
+        self._dtype = np.dtype(Tokenizer.load(localize(self._model_path)).info.dtype)
 
-    def process(self, keyed: tuple[str, Iterable[tuple[str, np.ndarray]]]) -> Iterable[dict]:
-        name, docs = keyed
-        yield write_shard(os.path.join(self._out_dir, name), docs, self._dtype)
+    def process(self, kn: tuple[int, int], spills: list[dict[str, Any]]) -> Iterable[dict]:
+        k, n = kn
+        lo, hi = shard_hash_range(k, n)
+        docs: list[tuple[str, np.ndarray]] = []
+        for rec in spills:
+            if not rec["path"]:
+                continue
+            index = decode_index(fsio.read_bytes(rec["path"] + INDEX_SUFFIX))
+            a, b = index.slice_for(lo, hi)
+            if a == b:
+                continue
+            start, stop = int(index.offsets[a]), int(index.offsets[b])
+            with FileSystems.open(rec["path"] + TOKENS_SUFFIX, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+                fh.seek(start * self._dtype.itemsize)
+                raw = fh.read((stop - start) * self._dtype.itemsize)
+            tokens = np.frombuffer(raw, dtype=self._dtype.newbyteorder("<")).astype(self._dtype, copy=False)
+            docs.extend(split_documents(index, a, b, tokens))
+        if not docs:
+            return  # Megatron cannot map an empty .bin: a shard without documents is not written
+        name = shard_name(k, n)
+        scratch, remote = fsio.scratch_dir(self._out_dir)
+        try:
+            desc = write_shard(os.path.join(scratch, name), docs, self._dtype)
+            if remote:
+                fsio.publish(scratch, [f"{name}.bin", f"{name}.idx"], self._out_dir)
+        finally:
+            if remote:
+                shutil.rmtree(scratch, ignore_errors=True)
+        yield desc
+
+
+DATA_PATH_FILE = "data_path.txt"
+
+
+def source_data_path(manifest: dict[str, Any], out_dir: str) -> str:
+    """Megatron's ``--data-path`` for one source's token shards: ``weight prefix`` per shard,
+    weighted by tokens, so Megatron's blend draws the source's documents evenly."""
+    total = manifest["tokens"] or 1
+    root = out_dir.rstrip("/")
+    return " ".join(f"{shard['tokens'] / total:.9g} {root}/{shard['name']}" for shard in manifest["shards"])
 
 
 class _WriteManifestDoFn(beam.DoFn):
-    """All shard descriptions + the totals → stale shards removed → ``manifest.json``."""
+    """All shard descriptions + the totals → stale shards and spills removed → ``manifest.json``."""
 
-    def __init__(self, model_path: str, out_dir: str, source: str, kind: str, shard_tokens: int) -> None:
+    def __init__(self, model_path: str, out_dir: str, source: str, kind: str, shard_tokens: int,
+                 add_bos: bool = False, add_eos: bool = True) -> None:
+        self._add_bos = add_bos
+        self._add_eos = add_eos
         self._model_path = model_path
         self._out_dir = out_dir
         self._source = source
@@ -138,9 +212,10 @@ class _WriteManifestDoFn(beam.DoFn):
         self._dtype = ""
 
     def setup(self) -> None:
-        info = Tokenizer.load(self._model_path).info
-        self._tokenizer = {"model": os.path.basename(info.path), "sha256": info.sha256,
-                           "vocab_size": info.vocab_size, "eos_id": info.eos_id}
+        info = Tokenizer.load(localize(self._model_path)).info
+        self._tokenizer = {"model": self._model_path.rstrip("/").rsplit("/", 1)[-1], "sha256": info.sha256,
+                           "vocab_size": info.vocab_size, "eos_id": info.eos_id, "bos_id": BOS_ID,
+                           "add_bos": self._add_bos, "add_eos": self._add_eos}
         self._dtype = info.dtype
 
     def process(self, shards: list[dict], totals: tuple[int, int, int]) -> Iterable[dict[str, Any]]:
@@ -151,9 +226,17 @@ class _WriteManifestDoFn(beam.DoFn):
         if (manifest["documents"], manifest["tokens"]) != (totals[0], totals[1]):
             raise RuntimeError(f"tokenize {self._source}: shards hold {manifest['documents']} documents / "
                                f"{manifest['tokens']} tokens, the totals pass counted {totals[0]} / {totals[1]}")
-        os.makedirs(self._out_dir, exist_ok=True)
-        remove_stale_shards(self._out_dir, {s["name"] for s in manifest["shards"]})
-        write_json_atomically(os.path.join(self._out_dir, MANIFEST), manifest)
+        keep = {f"{s['name']}.{ext}" for s in manifest["shards"] for ext in ("bin", "idx")}
+        stale = [p for p in fsio.match(fsio.join(self._out_dir, "part-*"))
+                 if p.rstrip("/").rsplit("/", 1)[-1] not in keep and p.endswith((".bin", ".idx"))]
+        fsio.delete(stale)
+        spill_dir = fsio.join(self._out_dir, SPILL_DIR)
+        fsio.delete(fsio.match(fsio.join(spill_dir, "*")))
+        if not fsio.is_remote(spill_dir) and os.path.isdir(spill_dir):
+            shutil.rmtree(spill_dir, ignore_errors=True)
+        fsio.write_bytes(fsio.join(self._out_dir, DATA_PATH_FILE),
+                         (source_data_path(manifest, self._out_dir) + "\n").encode("utf-8"))
+        fsio.write_bytes(fsio.join(self._out_dir, MANIFEST), json_text(manifest).encode("utf-8"))
         yield manifest
 
 
@@ -165,50 +248,55 @@ class TokenizeToShards(beam.PTransform):
     """
 
     def __init__(self, model_path: str, out_dir: str, source: str, shard_tokens: int,
-                 kind: str | None = None, label: str | None = None) -> None:
+                 kind: str | None = None, label: str | None = None,
+                 spill_tokens: int = DEFAULT_SPILL_TOKENS, add_bos: bool = False, add_eos: bool = True) -> None:
         """Stores config only; the tokenizer loads in each worker's ``setup()``.
 
         Args:
-            model_path: SentencePiece ``.model``.
-            out_dir: Folder for ``part-*.bin/.idx`` and ``manifest.json``.
+            model_path: SentencePiece ``.model`` (any Beam filesystem).
+            out_dir: Folder for ``part-*.bin/.idx`` and ``manifest.json`` (any Beam filesystem).
             source: Source name (manifest, counters).
             shard_tokens: Target average tokens per shard; the shard count is
                 ``max(1, ceil(total tokens / shard_tokens))``. A shard is sorted in one
                 worker's memory, so this bounds (on average) what a worker holds.
             kind: Source kind (default: the name).
             label: Beam label.
+            spill_tokens: Tokens an encoding worker buffers before writing a spill file.
+            add_bos, add_eos: The BOS/EOS policy (``tokenizer.add_bos|add_eos``), recorded in
+                the manifest so the export and the Hugging Face folder state the same one.
         """
         super().__init__(label=label or f"Tokenize/{source}")
-        if shard_tokens <= 0:
-            raise ValueError("shard_tokens must be > 0")
-        if not os.path.isfile(model_path):
+        if shard_tokens <= 0 or spill_tokens <= 0:
+            raise ValueError("shard_tokens and spill_tokens must be > 0")
+        model_path = os.fspath(model_path)
+        if not fsio.exists(model_path):
             raise FileNotFoundError(f"tokenizer model {model_path} not found")
-        self._model_path = os.fspath(model_path)
+        self._model_path = model_path
+        self._add_bos = add_bos
+        self._add_eos = add_eos
         self._out_dir = os.fspath(out_dir)
         self._source = source
         self._kind = kind or source
         self._shard_tokens = int(shard_tokens)
+        self._spill_tokens = int(spill_tokens)
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
-        shard_tokens = self._shard_tokens
-        encoded = docs | "Encode" >> beam.ParDo(_EncodeDoFn(self._model_path, self._source))
-        totals = (
-            encoded
-            | "Sizes" >> beam.Map(_sizes)
-            | TOKEN_TOTALS >> beam.CombineGlobally(_SumTriplesFn())
-        )
+        spill_dir = fsio.join(self._out_dir, SPILL_DIR)
+        spills = docs | "Encode and spill" >> beam.ParDo(
+            _EncodeAndSpillDoFn(self._model_path, spill_dir, self._source, self._spill_tokens,
+                                self._add_bos, self._add_eos))
+        totals = spills | TOKEN_TOTALS >> beam.CombineGlobally(_SumTriplesFn())
         totals_side = beam.pvalue.AsSingleton(totals)
-        shards = (
-            encoded
-            | "Key by shard" >> beam.FlatMap(_key_by_shard, totals_side, shard_tokens)
-            | "Group shards" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShardDoFn(self._model_path, self._out_dir))
-        )
+        spill_list = beam.pvalue.AsSingleton(spills | SPILL_LIST >> beam.combiners.ToList())
         return (
-            shards
+            totals
+            | "Shard indices" >> beam.FlatMap(_shard_indices, self._shard_tokens)
+            | "Reshuffle" >> beam.Reshuffle()
+            | "Write" >> beam.ParDo(_WriteShardDoFn(self._model_path, self._out_dir), spill_list)
             | SHARD_DESCRIPTIONS >> beam.combiners.ToList()
             | "Manifest" >> beam.ParDo(
-                _WriteManifestDoFn(self._model_path, self._out_dir, self._source, self._kind, shard_tokens),
+                _WriteManifestDoFn(self._model_path, self._out_dir, self._source, self._kind, self._shard_tokens,
+                                   self._add_bos, self._add_eos),
                 totals_side,
             )
         )

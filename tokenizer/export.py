@@ -1,4 +1,9 @@
-"""Materialise a blend: Megatron ``.bin/.idx`` and/or Parquet, plus ``manifest.json``.
+"""Materialise a blend in one process, one file: the reference for the sharded export.
+
+``pasture export`` writes the same blend cut into shards, one Beam worker each
+(``tokenizer/blend_shards.py``, ``stages/export.py``); concatenated in name order those
+shards are exactly this writer's ``blend.bin`` (tests/pipeline/test_export_beam.py). This
+module stays for that comparison and for small in-process uses (tests, trainer fixtures).
 
 Outputs in ``DIR``:
   * ``blend.bin`` / ``blend.idx``: one Megatron "document" per sequence of ``seq_len + 1``

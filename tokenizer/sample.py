@@ -75,8 +75,69 @@ def _truncate(text: str, limit: int) -> str:
     return text[: cut if cut > 0 else limit]
 
 
+@dataclass(frozen=True)
+class SourceTotals:
+    """One source's documents and characters (what the budgets are computed from)."""
+
+    name: str
+    kind: str
+    documents: int
+    chars: int
+
+
+def source_budgets(totals: list[SourceTotals], mixture: MixtureSpec, sample_chars: int
+                   ) -> tuple[dict[str, SourceSample], dict[str, str]]:
+    """Per source: its effective weight and character budget; and the sources left out, with why.
+
+    Kinds are weighted as in the mixture, renormalised over the kinds present; sources of one
+    kind share its weight in proportion to their characters.
+    """
+    skipped: dict[str, str] = {}
+    present: list[SourceTotals] = []
+    for t in totals:
+        if t.kind not in mixture.kinds:
+            skipped[t.name] = f"kind {t.kind!r} not in mixture {mixture.name}"
+        elif not t.documents:
+            skipped[t.name] = "no documents"
+        else:
+            present.append(t)
+    kinds = {t.kind for t in present}
+    present_weight = sum(mixture.source(k).weight for k in kinds)
+    kind_chars = {k: sum(t.chars for t in present if t.kind == k) for k in kinds}
+    out: dict[str, SourceSample] = {}
+    for t in present:
+        kind_weight = mixture.source(t.kind).weight * 100.0 / present_weight
+        weight = kind_weight * t.chars / kind_chars[t.kind] if kind_chars[t.kind] else 0.0
+        budget = int(sample_chars * weight / 100.0)
+        out[t.name] = SourceSample(t.name, t.kind, weight, available_chars=t.chars, budget_chars=budget)
+    return out, skipped
+
+
+def take_prefix(entries: list[tuple[int, str, str]], info: SourceSample) -> list[tuple[int, str, str]]:
+    """The documents ``(key, id, text)`` (sorted by key) that fill ``info``'s budget; the last cut at a
+    line break. Updates ``info``'s sampled figures."""
+    taken = []
+    remaining = info.budget_chars
+    for key, doc_id, text in entries:
+        if remaining <= 0:
+            break
+        limit = min(len(text), remaining)
+        remaining -= len(text)
+        cut = _truncate(text, limit)
+        if not cut:
+            continue
+        taken.append((key, doc_id, cut))
+        info.sampled_chars += len(cut)
+        info.documents += 1
+    return taken
+
+
 def draw_sample(sources: list[RunSource], mixture: MixtureSpec, sample_chars: int, seed: int) -> TrainingSample:
-    """Draws the weighted, seeded training sample.
+    """Draws the weighted, seeded training sample in this process (small runs and tests).
+
+    ``stages/tokenizer_sample.py`` draws the same sample on Beam for runs of any size: it keeps
+    only the documents whose key falls below a per-source threshold, then applies the same
+    ``take_prefix`` to those.
 
     Args:
         sources: Run sources with ``docs/`` folders.
@@ -88,56 +149,17 @@ def draw_sample(sources: list[RunSource], mixture: MixtureSpec, sample_chars: in
         The sample; ``skipped`` names sources left out (kind not in the mixture, no documents).
     """
     result = TrainingSample()
-    # Pass 1: (key, id, chars) per document; texts are not kept, so memory stays small.
-    index: dict[str, list[tuple[int, str, int]]] = {}
+    docs: dict[str, list[tuple[int, str, str]]] = {}
+    totals = []
     for src in sources:
-        if src.kind not in mixture.kinds:
-            result.skipped[src.name] = f"kind {src.kind!r} not in mixture {mixture.name}"
-            continue
-        entries = [(sample_key(seed, d.id), d.id, len(d.text)) for f in src.doc_files() for d in iter_documents(f)]
-        if not entries:
-            result.skipped[src.name] = "no documents"
-            continue
+        entries = []
+        if src.kind in mixture.kinds:
+            entries = [(sample_key(seed, d.id), d.id, d.text) for f in src.doc_files() for d in iter_documents(f)]
         entries.sort()
-        index[src.name] = entries
-    if not index:
-        return result
-    by_name = {s.name: s for s in sources}
-    kinds = {by_name[n].kind for n in index}
-    present_weight = sum(mixture.source(k).weight for k in kinds)
-    kind_chars = {k: sum(sum(e[2] for e in index[n]) for n in index if by_name[n].kind == k) for k in kinds}
-    selected: dict[str, dict[str, int]] = {}
-    for name, entries in index.items():
-        kind = by_name[name].kind
-        available = sum(e[2] for e in entries)
-        kind_weight = mixture.source(kind).weight * 100.0 / present_weight
-        weight = kind_weight * available / kind_chars[kind] if kind_chars[kind] else 0.0
-        budget = int(sample_chars * weight / 100.0)
-        info = SourceSample(name, kind, weight, available_chars=available, budget_chars=budget)
-        take: dict[str, int] = {}
-        remaining = budget
-        for _, doc_id, chars in entries:
-            if remaining <= 0:
-                break
-            take[doc_id] = min(chars, remaining)
-            remaining -= chars
-        selected[name] = take
-        result.sources[name] = info
-    # Pass 2: collect the chosen texts, then order the whole sample by key.
-    keyed: list[tuple[int, str, str]] = []
-    for name, take in selected.items():
-        info = result.sources[name]
-        for f in by_name[name].doc_files():
-            for doc in iter_documents(f):
-                limit = take.get(doc.id)
-                if limit is None:
-                    continue
-                text = _truncate(doc.text, limit)
-                if not text:
-                    continue
-                keyed.append((sample_key(seed, doc.id), doc.id, text))
-                info.sampled_chars += len(text)
-                info.documents += 1
+        docs[src.name] = entries
+        totals.append(SourceTotals(src.name, src.kind, len(entries), sum(len(e[2]) for e in entries)))
+    result.sources, result.skipped = source_budgets(totals, mixture, sample_chars)
+    keyed = [e for name, info in result.sources.items() for e in take_prefix(docs[name], info)]
     keyed.sort()
     result.texts = [t for _, _, t in keyed]
     return result

@@ -4,10 +4,14 @@ Beam-free so the stage (``stages/tokenize.py``), the benchmark and tests share i
 
 Sharding scales to Common Crawl (~1e9 documents) because nothing here needs the list of
 documents: the number of shards follows from one scalar, the source's total token count
-(``num_shards``), and a document's shard from its id alone (``filters.document.shard_of``, the
-stable hash of the id modulo that number that places document shards too). Inside a shard,
-documents are written in id order. The layout therefore depends only on the set of
-``(id, tokens)`` pairs, never on input order, bundling or worker count.
+(``num_shards``), and a document's shard from its id alone: the 64-bit hash ``h`` of the id
+(``id_hash``: the first 8 bytes of ``sha1(id)``, little-endian, as ``filters.document.shard_of``
+uses) cut into ``N`` equal ranges, ``shard = floor(h · N / 2^64)`` (``token_shard_of``).
+Ranges rather than ``h mod N`` because an encoding worker can then sort what it encoded by
+``h`` once (``tokenizer.spill``) and every shard is one contiguous slice of it, whatever
+``N`` turns out to be. Inside a shard, documents are written in id order. The layout
+therefore depends only on the set of ``(id, tokens)`` pairs, never on input order, bundling
+or worker count.
 
 ``shard_tokens`` is the *target average* shard size, not a cap: hashing spreads documents
 evenly, so a shard holds about ``total / num_shards <= shard_tokens`` tokens, give or take
@@ -20,6 +24,7 @@ A shard that no document hashes to is not written; the manifest lists the shards
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +38,27 @@ from tokenizer.indexed import IndexedDatasetWriter, bin_path, idx_path
 from tokenizer.manifest import TOKENS_FORMAT
 
 # Recorded in the manifest so a reader can tell how documents were spread over shards.
-SHARDING = "sha1(id) mod num_shards; id order within a shard; shards without documents not written"
+SHARDING = ("h = first 8 bytes of sha1(id), little-endian; shard = floor(h * num_shards / 2^64); "
+            "id order within a shard; shards without documents not written")
+
+_HASH_SPACE = 1 << 64
+
+
+def id_hash(doc_id: str) -> int:
+    """The 64-bit hash of a document id that places it (``filters.document.shard_of``'s hash)."""
+    return int.from_bytes(hashlib.sha1(doc_id.encode("utf-8")).digest()[:8], "little")
+
+
+def token_shard_of(doc_id: str, n: int) -> int:
+    """The token shard of a document: its hash's range among ``n`` equal ranges."""
+    return (id_hash(doc_id) * n) >> 64
+
+
+def shard_hash_range(k: int, n: int) -> tuple[int, int | None]:
+    """Hashes ``[lo, hi)`` of shard ``k`` of ``n`` (``hi`` None for the last shard)."""
+    lo = -((-k * _HASH_SPACE) // n)  # ceil(k · 2^64 / n)
+    hi = None if k + 1 == n else -((-(k + 1) * _HASH_SPACE) // n)
+    return lo, hi
 
 
 def num_shards(total_tokens: int, shard_tokens: int) -> int:

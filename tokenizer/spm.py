@@ -187,8 +187,15 @@ class Tokenizer:
 
     def encode_with_eos(self, text: str) -> np.ndarray:
         """Ids of a document followed by ``</s>``, in the shard dtype."""
+        return self.encode_document(text, add_bos=False, add_eos=True)
+
+    def encode_document(self, text: str, add_bos: bool, add_eos: bool) -> np.ndarray:
+        """Ids of a document wrapped as the BOS/EOS policy says (``tokenizer.add_bos|add_eos``)."""
         ids = self.encode(text)
-        ids.append(self.eos_id)
+        if add_bos:
+            ids.insert(0, BOS_ID)
+        if add_eos:
+            ids.append(self.eos_id)
         return np.asarray(ids, dtype=self.dtype)
 
     def decode(self, ids: Iterable[int]) -> str:

@@ -16,6 +16,7 @@ import sys
 
 from mixtures.config import PipelineConfig
 from pipeline.cli import VerbSettings, add_config_option
+from pipeline.run_manifest import require_complete_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +41,7 @@ def main_plan(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     settings = VerbSettings(args, "mixture plan")
     run_dir = settings.path("run", "output", "--run")
+    require_complete_run(run_dir)  # one line and exit 2 for a killed or mismatched run
     spec = load_mixture(settings.get("mixture", "mixture"))
     counts, untokenized = read_run_token_counts(run_dir)
     total = int(args.tokens if args.tokens is not None else spec.total_tokens)

@@ -8,19 +8,23 @@ With ``--config FILE`` (the pipeline config) the run directory defaults to its `
 model to its ``tokenizer.model`` (``train`` writes it, ``encode`` reads it), the mixture to its
 ``mixture`` and the other settings to its ``tokenizer`` section; flags override.
 
-``encode`` runs one Beam pipeline (local FnApiRunner unless runner flags say otherwise)
+``encode`` runs one Beam pipeline (local FnApiRunner unless runner flags say otherwise,
+the same flags as ``run``, e.g. ``--direct_num_workers 2`` or ``--runner DataflowRunner ...``)
 that writes ``RUN_DIR/<source>/tokens/part-*.bin/.idx`` and ``tokens/manifest.json`` for
-every source with documents.
+every source with documents; run folder and model may be on any Beam filesystem (``gs://``).
+See ``stages/encode.py`` and ``stages/tokenize.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from mixtures.config import PipelineConfig, TokenizerConfig
 from pipeline.cli import VerbSettings, add_config_option
+from pipeline.run_manifest import require_complete_inputs, require_complete_run
 
 log = logging.getLogger("pasture.tokenizer")
 
@@ -67,27 +71,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main_train(args: argparse.Namespace, beam_args: list[str]) -> int:
+    import shutil
+    import tempfile
+
     from mixtures.spec import load_mixture
-    from tokenizer.manifest import sources_from_inputs
+    from pipeline.dataflow import require_remote_paths
+    from stages import fsio
+    from stages.encode import RunSourceURI, run_sources
+    from stages.tokenizer_sample import draw_sample_beam
+    from tokenizer.hf import write_hf_tokenizer
+    from tokenizer.manifest import sources_from_inputs, tokenizer_manifest_path
     from tokenizer.spm import TokenizerTrainingError
-    from tokenizer.train import train_from_sources
+    from tokenizer.train import train_from_sample
 
     settings = VerbSettings(args, "tokenizer train")
     # Without the flags: the run of --config (its output) and the model file it names
     # (tokenizer.model), whose prefix is what train takes (it writes PREFIX.model).
     inputs = args.inputs or [settings.path("inputs", "output", "--input")]
     output = args.output or settings.path("output", "tokenizer.model", "--output").removesuffix(".model")
-    sources = sources_from_inputs(inputs)
+    require_remote_paths("tokenizer train", beam_args, {"--input": inputs[0], "--output": output})
+    remote = [i for i in inputs if fsio.is_remote(i)]
+    if remote:
+        sources = [src for i in inputs for src in run_sources(i)]
+    else:
+        require_complete_inputs(inputs)
+        sources = [RunSourceURI(s.name, s.kind, str(s.path)) for s in sources_from_inputs(inputs)]
+    mixture = load_mixture(settings.get("mixture", "mixture"))
+    sample_chars = settings.get("sample_chars", "tokenizer.sample_chars")
+    seed = settings.get("seed", "tokenizer.seed")
+    # The sample is drawn by Beam workers; SentencePiece trains on it here (a bounded sample).
+    scratch = tempfile.mkdtemp(prefix="pasture-tokenizer-")
+    local_prefix = os.path.join(scratch, os.path.basename(output)) if fsio.is_remote(output) else output
+    work = f"{output}.sample-candidates"
     try:
-        manifest = train_from_sources(sources, output, load_mixture(settings.get("mixture", "mixture")),
-                                      settings.get("vocab_size", "tokenizer.vocab_size"),
-                                      settings.get("sample_chars", "tokenizer.sample_chars"),
-                                      settings.get("seed", "tokenizer.seed"), args.threads)
+        sample = draw_sample_beam(sources, mixture, sample_chars, seed, work, beam_args)
+        manifest = train_from_sample(sample, [s.name for s in sources], local_prefix, mixture,
+                                     settings.get("vocab_size", "tokenizer.vocab_size"), sample_chars, seed,
+                                     args.threads)
+        # The Hugging Face folder (tokenizer.json etc.) beside the model, with the BOS/EOS policy
+        # the shards will be written with, so AutoTokenizer gives exactly the shards' ids.
+        hf_dir = write_hf_tokenizer(f"{local_prefix}.model", f"{local_prefix}-hf",
+                                    add_bos=settings.lookup("tokenizer.add_bos"),
+                                    add_eos=settings.lookup("tokenizer.add_eos"))
+        if fsio.is_remote(output):
+            names = [f"{os.path.basename(output)}.{ext}" for ext in ("model", "vocab")]
+            names.append(tokenizer_manifest_path(f"{local_prefix}.model").name)
+            fsio.publish(scratch, names, output.rsplit("/", 1)[0])
+            fsio.publish(hf_dir, sorted(p.name for p in hf_dir.iterdir()), f"{output}-hf")
     except TokenizerTrainingError as exc:
         print(f"pasture tokenizer train: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        fsio.delete(fsio.match(fsio.join(work, "*")))
+        if not fsio.is_remote(work):
+            shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {output}.model (sha256 {manifest['sha256'][:16]}…, {manifest['vocab_size']} pieces) "
-          f"from {manifest['sample_chars']:,} chars:")
+          f"and the Hugging Face folder {output}-hf/ from {manifest['sample_chars']:,} chars:")
     for name, info in manifest["sample"].items():
         print(f"  {name:<16}{info['kind']:<15}{info['weight']:>7.2f}%  {info['sampled_chars']:>12,} chars  "
               f"{info['documents']:>8,} docs")
@@ -99,15 +139,18 @@ def main_train(args: argparse.Namespace, beam_args: list[str]) -> int:
 def main_encode(args: argparse.Namespace, beam_args: list[str]) -> int:
     import apache_beam as beam
 
+    from pipeline.dataflow import require_remote_paths
     from pipeline.options import make_options
-    from stages.tokenize import TokenizeToShards
-    from tokenizer.manifest import iter_documents, list_run_sources, read_tokens_manifest
+    from stages import fsio
+    from stages.encode import encode_sources, run_sources
 
     settings = VerbSettings(args, "tokenizer encode")
     run_dir = settings.path("run", "output", "--run")
     model = settings.path("model", "tokenizer.model", "--model")
     shard_tokens = settings.get("shard_tokens", "tokenizer.shard_tokens")
-    sources = [s for s in list_run_sources(run_dir) if s.doc_files()]
+    require_remote_paths("tokenizer encode", beam_args, {"--run": run_dir, "--model": model})
+    require_complete_run(run_dir, args.sources)  # one line and exit 2 for a killed or mismatched run
+    sources = run_sources(run_dir)
     if args.sources:
         unknown = set(args.sources) - {s.name for s in sources}
         if unknown:
@@ -117,15 +160,13 @@ def main_encode(args: argparse.Namespace, beam_args: list[str]) -> int:
     if not sources:
         print(f"pasture tokenizer encode: error: no <source>/docs under {run_dir}", file=sys.stderr)
         return 2
+    if not fsio.exists(model):
+        print(f"pasture tokenizer encode: error: tokenizer model {model} not found", file=sys.stderr)
+        return 2
     with beam.Pipeline(options=make_options(beam_args)) as p:
-        for src in sources:
-            (
-                p
-                | f"{src.name}/Files" >> beam.Create([str(f) for f in src.doc_files()])
-                | f"{src.name}/Read docs" >> beam.FlatMap(iter_documents)
-                | TokenizeToShards(model, str(src.tokens_dir), src.name, shard_tokens, kind=src.kind)
-            )
+        encode_sources(p, sources, model, shard_tokens, settings.lookup("tokenizer.spill_tokens"),
+                       settings.lookup("tokenizer.add_bos"), settings.lookup("tokenizer.add_eos"))
     for src in sources:
-        m = read_tokens_manifest(src.path)
+        m = fsio.read_json(src.tokens_manifest)
         print(f"{src.name:<16}{m['documents']:>10,} docs {m['tokens']:>14,} tokens in {len(m['shards'])} shard(s)")
     return 0

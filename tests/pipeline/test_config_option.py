@@ -150,12 +150,12 @@ def test_export_takes_its_section_from_the_config_and_flags_override(encoded, tm
     assert main(["export", "--config", str(with_export)]) == 0
     manifest = _json(tmp_path / "from-config" / "manifest.json")
     assert (manifest["config"]["seq_len"], manifest["config"]["seed"]) == (16, 7)
-    assert sorted(manifest["files"]) == ["blend.parquet"]
+    assert sorted(manifest["files"]) == ["blend-00000-of-00001.parquet"]
     assert main(["export", "--config", str(with_export), "--output", str(tmp_path / "flags"), "--format", "megatron",
                  "--seq-len", "8", "--seed", "9"]) == 0
     manifest = _json(tmp_path / "flags" / "manifest.json")
     assert (manifest["config"]["seq_len"], manifest["config"]["seed"]) == (8, 9)
-    assert sorted(manifest["files"]) == ["blend.bin", "blend.idx"]
+    assert sorted(manifest["files"]) == ["blend-00000-of-00001.bin", "blend-00000-of-00001.idx"]
 
 
 def test_export_without_tokens_says_where_to_give_them(encoded, capsys):

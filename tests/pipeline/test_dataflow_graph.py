@@ -212,3 +212,56 @@ def test_local_models_loads_a_real_filter_from_a_remote_path(fake_remote, tmp_pa
     assert verdict.keep and verdict.scores["lang"] == "en"
     with pytest.raises(ValueError, match="no field"):
         LocalModels(LanguageFilter, QualityConfig(), "model_dir")
+
+
+def _layout():
+    from tokenizer.blend_shards import BlendLayout, LayoutSource
+
+    sources = (LayoutSource("cc", "cc", 0.75, ("gs://b/run/cc/tokens/part-00000-of-00001",), 10_000, 30),
+               LayoutSource("books", "books", 0.25, ("gs://b/run/books/tokens/part-00000-of-00001",), 5_000, 10))
+    return BlendLayout(sources, 64, 1234, 40, 16, ((0, 0), (12, 4), (24, 8)), "uint16")
+
+
+def test_encode_and_export_graphs_have_no_global_step_over_documents(tmp_path, monkeypatch):
+    """Encode (per source) and export translate for Dataflow with only per-spill/per-shard lists."""
+    from pipeline.options import make_options
+    from stages import fsio
+    from stages.encode import RunSourceURI, encode_sources
+    from stages.export import ExportBlendShards
+
+    # The launcher lists each source's document files; offline, the bucket is made up.
+    monkeypatch.setattr(fsio, "match", lambda pattern: [pattern.replace("*", f"part-{i:05d}") for i in range(3)])
+
+    model = tmp_path / "t.model"
+    model.write_bytes(b"not read while building")
+    p = beam.Pipeline(options=make_options(ARGS))
+    encode_sources(p, [RunSourceURI("cc", "cc", "gs://b/run/cc"), RunSourceURI("books", "books", "gs://b/run/books")],
+                   str(model), 1000)
+    _ = p | ExportBlendShards(_layout(), "gs://b/export", ("megatron",), {})
+    proto, _ = translate(p, str(tmp_path / "staging"))
+    graph = inspect(proto)
+    assert problems(graph) == []
+    assert graph.global_combines == [
+        "Export/Blend shard descriptions/Blend shard descriptions",
+        "Tokenize/books/Shard descriptions/Shard descriptions", "Tokenize/books/Spill list/Spill list",
+        "Tokenize/books/Token totals",
+        "Tokenize/cc/Shard descriptions/Shard descriptions", "Tokenize/cc/Spill list/Spill list",
+        "Tokenize/cc/Token totals"]
+    assert sorted({c for c, _ in graph.side_inputs}) == ["Tokenize/books/Manifest", "Tokenize/books/Write",
+                                                        "Tokenize/cc/Manifest", "Tokenize/cc/Write"]
+    # Documents are never shuffled: the only keyed shuffles carry shard indices (Reshuffle) or small lists.
+    assert all(why != "see the stage's docstring" for why in shuffle_keys(graph).values())
+
+
+@pytest.mark.parametrize("argv, what", [
+    (["tokenizer", "encode", "--run", "/data/run", "--model", "gs://b/t.model"], "--run '/data/run'"),
+    (["tokenizer", "encode", "--run", "gs://b/run", "--model", "models/t.model"], "--model 'models/t.model'"),
+    (["export", "--run", "gs://b/run", "--output", "out", "--tokens", "100", "--format", "megatron"],
+     "--output 'out'"),
+])
+def test_local_paths_with_dataflow_fail_before_submission(argv, what, capsys):
+    from pipeline.cli import main
+
+    assert main([*argv, *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "on DataflowRunner" in err and what in err and "give a gs:// path" in err

@@ -1,4 +1,4 @@
-"""TokenizeToShards: per-document encoding + eos, shards by id hash, id order inside, no global lists."""
+"""TokenizeToShards: per-document encoding + eos, shards by id-hash range, id order inside, no global lists."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from filters.document import Document, shard_of
+from filters.document import Document
 from mixtures.provenance import sha256_file
 from pipeline.dataflow import dataflow_args, inspect, problems, shuffle_keys
 from pipeline.options import make_options
@@ -21,6 +21,7 @@ from tests.tokenizer.corpus_texts import corpus_documents
 from tests.tokenizer.fixtures import SHARD_TOKENS, read_docs, small_tokenizer, tiny_run, tokenized_run  # noqa: F401
 from tokenizer.indexed import IndexedDataset
 from tokenizer.manifest import read_tokens_manifest
+from tokenizer.shards import token_shard_of as shard_of
 from tokenizer.spm import Tokenizer
 
 
@@ -67,6 +68,10 @@ def test_shards_hold_each_document_with_eos_by_id_hash_in_id_order(docs, small_t
         got.update(ids)
     assert sorted(got) == sorted(expected) and manifest["documents"] == len(expected)
     assert manifest["tokenizer"]["sha256"] == tok.sha256 and manifest["dtype"] == "uint16"
+    # Megatron's --data-path for this source: "weight prefix" per shard, weights by tokens.
+    data_path = (tmp_path / "data_path.txt").read_text().split()
+    assert data_path[1::2] == [f"{tmp_path}/{s['name']}" for s in manifest["shards"]]
+    assert [float(w) for w in data_path[::2]] == pytest.approx([s["tokens"] / total for s in manifest["shards"]])
     counters = {r.key.metric.name: r.committed
                 for r in result.metrics().query(MetricsFilter().with_namespace("tokenize.mixed"))["counters"]}
     assert counters == {"documents": len(docs), "empty_documents": 1, "tokens": manifest["tokens"]}
@@ -80,11 +85,13 @@ def test_output_is_byte_identical_whatever_the_input_order_and_worker_count(docs
     a = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert a == sorted(p.name for p in (tmp_path / "b").iterdir()) and len(a) > 3
     for name in a:
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+        # data_path.txt names the shards by their full path, which is the one thing that differs.
+        ours = (tmp_path / "a" / name).read_bytes().replace(str(tmp_path / "a").encode(), b"OUT")
+        assert ours == (tmp_path / "b" / name).read_bytes().replace(str(tmp_path / "b").encode(), b"OUT"), name
     # Re-running into the same folder with fewer, larger shards removes the stale ones.
     _run(docs, small_tokenizer, tmp_path / "a", 10**9)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == \
-        ["manifest.json", "part-00000-of-00001.bin", "part-00000-of-00001.idx"]
+        ["data_path.txt", "manifest.json", "part-00000-of-00001.bin", "part-00000-of-00001.idx"]
 
 
 def test_shards_without_documents_are_not_written(small_tokenizer, tmp_path):  # noqa: F811
@@ -101,7 +108,7 @@ def test_shards_without_documents_are_not_written(small_tokenizer, tmp_path):  #
     p.run()
     files = sorted(q.name for q in tmp_path.iterdir())
     written = sorted(f"part-{i:05d}-of-{n:05d}{ext}" for i in used for ext in (".bin", ".idx"))
-    assert files == ["manifest.json", *written]
+    assert files == ["data_path.txt", "manifest.json", *written]
 
 
 def test_a_source_of_empty_documents_has_no_shards(small_tokenizer, tmp_path):  # noqa: F811
@@ -111,7 +118,7 @@ def test_a_source_of_empty_documents_has_no_shards(small_tokenizer, tmp_path):  
     summary = manifest | beam.Map(lambda m: (m["documents"], m["empty_documents"], m["tokens"], m["shards"]))
     assert_that(summary, equal_to([(0, 3, 0, [])]))
     p.run()
-    assert sorted(q.name for q in tmp_path.iterdir()) == ["manifest.json"]
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["data_path.txt", "manifest.json"]
 
 
 def test_dataflow_check_finds_no_whole_corpus_step(small_tokenizer, tmp_path):  # noqa: F811
@@ -121,10 +128,13 @@ def test_dataflow_check_finds_no_whole_corpus_step(small_tokenizer, tmp_path):  
     _ = (p | beam.Create([Document("a", "some text", "cc")])
          | TokenizeToShards(str(small_tokenizer), str(tmp_path), "cc", 1000))
     graph = inspect(p.to_runner_api())
-    assert graph.global_combines == ["Tokenize/cc/Shard descriptions/Shard descriptions", "Tokenize/cc/Token totals"]
-    assert {consumer for consumer, _ in graph.side_inputs} == {"Tokenize/cc/Key by shard", "Tokenize/cc/Manifest"}
+    assert graph.global_combines == ["Tokenize/cc/Shard descriptions/Shard descriptions",
+                                     "Tokenize/cc/Spill list/Spill list", "Tokenize/cc/Token totals"]
+    assert {consumer for consumer, _ in graph.side_inputs} == {"Tokenize/cc/Write", "Tokenize/cc/Manifest"}
     assert problems(graph) == []
-    assert shuffle_keys(graph)["Tokenize/cc/Group shards"].startswith("shard index")
+    # Encoded documents go through no shuffle at all: only shard indices are reshuffled.
+    assert [g for g in graph.group_by_keys if "Reshuffle" not in g and "/Spill list/" not in g
+            and "/Token totals/" not in g and "/Shard descriptions/" not in g] == []
     assert all(why != "see the stage's docstring" for why in shuffle_keys(graph).values())
 
 
@@ -147,3 +157,17 @@ def test_encode_command_tokenizes_every_source_of_a_run(tokenized_run, small_tok
         assert first[0].tolist() == tok.encode(head.text) + [2]
         assert tok.decode(first[0][:-1]) == head.text
     assert kinds == {"cc", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange"}
+
+
+def test_the_bos_eos_policy_wraps_every_document_and_is_recorded(docs, small_tokenizer, tmp_path):  # noqa: F811
+    with TestPipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
+        _ = p | beam.Create(docs) | TokenizeToShards(str(small_tokenizer), str(tmp_path), "mixed", 10**9,
+                                                     add_bos=True, add_eos=False)
+    tok = Tokenizer.load(small_tokenizer)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert {k: manifest["tokenizer"][k] for k in ("add_bos", "add_eos", "bos_id")} == {
+        "add_bos": True, "add_eos": False, "bos_id": 1}
+    [shard] = manifest["shards"]
+    ds = IndexedDataset(tmp_path / shard["name"])
+    expected = sorted((d.id, [1] + tok.encode(d.text)) for d in docs if d.text)
+    assert sorted(ds[k].tolist() for k in range(len(ds))) == sorted(ids for _, ids in expected)

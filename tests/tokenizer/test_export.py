@@ -1,4 +1,8 @@
-"""``pasture export``: deterministic greedy-deficit blend → Megatron + Parquet + manifest."""
+"""The single-file blend (``tokenizer.export.export_blend``): greedy-deficit blend → Megatron + Parquet + manifest.
+
+``pasture export`` writes the same blend cut into shards on Beam (tests/pipeline/test_export_beam.py
+checks that the shards concatenate to this file); this writer stays as the reference.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,6 @@ from mixtures.blend import blending_indices
 from mixtures.plan import SourceTokens, plan_mixture
 from mixtures.provenance import sha256_file
 from mixtures.spec import load_mixture
-from pipeline.cli import main
 from tests.tokenizer.fixtures import small_tokenizer, tiny_run, tokenized_run  # noqa: F401
 from tokenizer.blend import BlendError, SourceStream
 from tokenizer.export import SHARE_TOLERANCE_PP, export_blend
@@ -30,8 +33,13 @@ SEQUENCES = TOKENS // SEQ_LEN
 
 
 def _export(run, out, fmt="both", seed=1234, tokens=TOKENS):
-    return main(["export", "--run", str(run), "--format", fmt, "--tokens", str(tokens), "--output", str(out),
-                 "--seq-len", str(SEQ_LEN), "--seed", str(seed)])
+    formats = ("megatron", "parquet") if fmt == "both" else (fmt,)
+    try:
+        export_blend(run, out, load_mixture("llama1"), tokens, formats, SEQ_LEN, seed)
+    except BlendError as exc:
+        print(f"pasture export: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,12 @@ def test_train_writes_model_vocab_and_manifest(tiny_run, tmp_path):  # noqa: F81
         assert info["sampled_chars"] <= budget
         assert info["sampled_chars"] >= budget * 0.9, name  # only the last document is cut, at a line break
     assert manifest["sample_chars"] == sum(i["sampled_chars"] for i in sample.values())
+    # The Hugging Face folder beside the model states the default BOS/EOS policy (EOS only).
+    hf = tmp_path / "tok-hf"
+    assert (hf / "tokenizer.model").read_bytes() == (tmp_path / "tok.model").read_bytes()
+    config = json.loads((hf / "tokenizer_config.json").read_text())
+    assert (config["add_bos_token"], config["add_eos_token"]) == (False, True)
+    assert json.loads((hf / "tokenizer.json").read_text())["model"]["type"] == "BPE"
 
 
 def test_same_seed_same_model_whatever_the_file_layout(tiny_run, tmp_path):  # noqa: F811
@@ -109,3 +115,16 @@ def test_docs_folder_input_uses_folder_name_as_source(tiny_run, tmp_path):  # no
     assert sample["wikipedia"]["weight"] == sample["books"]["weight"] == 50.0
     with gzip.open(next((tiny_run / "books" / "docs").iterdir()), "rt") as fh:
         assert fh.readline()
+
+
+def test_beam_draws_the_same_sample_and_redraws_when_short(tiny_run, tmp_path):  # noqa: F811
+    from stages.encode import RunSourceURI
+    from stages.tokenizer_sample import draw_sample_beam
+
+    sources = list_run_sources(tiny_run)
+    ours = draw_sample(sources, load_mixture("llama1"), SAMPLE_CHARS, 7)
+    uris = [RunSourceURI(s.name, s.kind, str(s.path)) for s in sources]
+    # oversample 0.3 keeps too few candidates on the first attempt: the second one is wider.
+    beam = draw_sample_beam(uris, load_mixture("llama1"), SAMPLE_CHARS, 7, str(tmp_path / "work"), oversample=0.3)
+    assert beam.texts == ours.texts and len(ours.texts) > 20
+    assert {n: i.to_dict() for n, i in beam.sources.items()} == {n: i.to_dict() for n, i in ours.sources.items()}

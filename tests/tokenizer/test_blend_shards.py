@@ -1,0 +1,66 @@
+"""Pure pieces of the sharded pipeline: greedy-deficit ranges, id-hash shard ranges, spill files."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from mixtures.blend import blend_counts_at, blending_indices, blending_indices_range, sample_counts
+from tokenizer.shards import id_hash, shard_hash_range, token_shard_of
+from tokenizer.spill import decode_index, encode_spill, split_documents
+
+LLAMA = [67.0, 15.0, 4.5, 4.5, 4.5, 2.5, 2.0]
+
+
+@pytest.mark.parametrize("weights", [LLAMA, [1.0], [0.5, 0.5], [3.0, 1e-3, 2.0, 0.7]])
+def test_any_range_of_the_blend_from_its_start_counts_equals_the_whole_blend(weights):
+    size = 7000
+    full_d, full_s = blending_indices(weights, size)
+    cuts = [0, 1, 2, 999, 1000, 4321, size]
+    counts = blend_counts_at(weights, cuts)
+    assert counts[-1].tolist() == sample_counts(full_d, len(weights)).tolist()
+    for (a, b), c in zip(zip(cuts, cuts[1:]), counts):
+        d, s = blending_indices_range(weights, a, b, c)
+        assert np.array_equal(d, full_d[a:b]) and np.array_equal(s, full_s[a:b])
+
+
+def test_random_weights_ties_included():
+    rng = random.Random(5)
+    for _ in range(10):
+        weights = [rng.choice([1.0, 2.0, rng.random()]) for _ in range(rng.randint(2, 6))]
+        full_d, _ = blending_indices(weights, 3000)
+        start = rng.randrange(3000)
+        [c] = blend_counts_at(weights, [start])
+        d, _ = blending_indices_range(weights, start, 3000, c)
+        assert np.array_equal(d, full_d[start:])
+    with pytest.raises(ValueError, match="summing to"):
+        blending_indices_range(LLAMA, 10, 20, [0] * 7)
+
+
+def test_hash_ranges_partition_the_ids():
+    ids = [f"cc/{i:06d}" for i in range(5000)]
+    for n in (1, 3, 7, 64):
+        for k in range(n):
+            lo, hi = shard_hash_range(k, n)
+            inside = {i for i in ids if lo <= id_hash(i) and (hi is None or id_hash(i) < hi)}
+            assert inside == {i for i in ids if token_shard_of(i, n) == k}
+    counts = np.bincount([token_shard_of(i, 10) for i in ids], minlength=10)
+    assert counts.min() > 400 and counts.max() < 600  # 500 expected, sd ≈ 21
+
+
+def test_spill_round_trip_gives_each_shard_a_contiguous_slice():
+    docs = [(id_hash(f"d{i}"), f"d{i}", np.arange(i % 5 + 1, dtype=np.uint16) + i) for i in range(200)]
+    tokens, index_bytes = encode_spill(list(reversed(docs)), np.dtype(np.uint16))
+    index = decode_index(index_bytes)
+    flat = np.frombuffer(tokens, dtype="<u2")
+    assert list(index.hashes) == sorted(h for h, _, _ in docs)
+    got = {}
+    for k in range(4):
+        a, b = index.slice_for(*shard_hash_range(k, 4))
+        part = flat[index.offsets[a]:index.offsets[b]]
+        for doc_id, toks in split_documents(index, a, b, part):
+            assert token_shard_of(doc_id, 4) == k
+            got[doc_id] = toks.tolist()
+    assert got == {i: t.tolist() for _, i, t in docs}
