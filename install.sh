@@ -23,6 +23,13 @@ if [ ! -x "$KENLM_BIN/lmplz" ] && [ ${#need_apt[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# Runtime library of libarchive-c: StackExchange .7z archives are streamed through it.
+if ! dpkg -s libarchive13 >/dev/null 2>&1 && ! dpkg -s libarchive13t64 >/dev/null 2>&1; then
+    log "apt-get install libarchive13"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libarchive13 >/dev/null
+fi
 
 if [ ! -x "$VENV/bin/python" ]; then
     log "creating virtual environment $VENV"

@@ -39,6 +39,11 @@ setup(
         "matplotlib>=3.8",
         "psutil>=5.9",
         "numpy>=1.26,<2.5",
+        # C4's language filter as TFDS built C4: langdetect "en" >= 0.99 (pure Python, ships its profiles).
+        "langdetect==1.0.9",
+        # StackExchange .7z archives streamed without unpacking (ctypes binding of the system
+        # libarchive13, which install.sh installs; see filters/sources/stackexchange/archive.py).
+        "libarchive-c==5.3",
     ],
     extras_require={
         # Only trainer/ imports torch, so Dataflow workers (base install) never pull it.

@@ -39,6 +39,11 @@ def check(condition: bool, message: str) -> None:
 
 
 
+# Field metadata key: a ``max_*`` limit for which 0 is meaningful (see validate_limits).
+ZERO_ALLOWED = "zero_allowed"
+MAX_NUM_SHARDS = 100_000
+
+
 def _source_kinds() -> dict[str, Any]:
     # Imported late: the source folders' settings classes import this module.
     from filters.sources import source_kinds
@@ -57,24 +62,43 @@ class ExtractConfig:
 
     max_html_bytes: int = 5_000_000  # larger payloads are quarantined rather than parsed
     min_text_chars: int = 1
+    # Bounds on one WARC record, so a hostile file costs one record: its block as declared
+    # (and inflated: a gzip bomb stops here), and its WARC or HTTP header block.
+    max_record_bytes: int = 64 << 20
+    max_header_bytes: int = 256 << 10
 
     def __post_init__(self) -> None:
         check(self.max_html_bytes > 0, "extract.max_html_bytes must be > 0")
+        check(self.max_record_bytes > 0, "extract.max_record_bytes must be > 0")
+        check(self.max_header_bytes > 0, "extract.max_header_bytes must be > 0")
 
 
 @dataclass(frozen=True)
 class LineDedupConfig:
-    """CCNet line-level dedup: every copy of a line seen more than once is removed.
+    """CCNet line-level dedup (``filters/line_dedup.py``); defaults are cc_net's ``mine``.
 
-    The scope is always the whole input of the run: one Beam shuffle over every line (cc_net
-    only dedups within groups of 50 of 1600 shards; RedPajama within a single shard).
+    A line held by two documents of one dedup group loses every copy; a line repeated inside
+    one document keeps its first copy (``repeats_in_doc: drop_all`` removes every copy).
+    ``scope: snapshot`` groups inputs by their Common Crawl snapshot id (cut into groups of
+    ``group_files`` files in name order when > 0, like cc_net's ``hash_in_mem`` shard groups);
+    ``global`` dedups the whole run as one group. ``min_chars_at: before`` drops pages shorter
+    than ``min_doc_chars`` before dedup, on the raw page (cc_net); ``after`` checks the deduped text.
     """
 
     enabled: bool = True
-    min_doc_chars: int = 300  # CCNet's min_len, checked after dedup
+    min_doc_chars: int = 300  # CCNet's min_len
+    min_chars_at: str = "before"  # "before" (cc_net) or "after"
+    repeats_in_doc: str = "keep_first"  # "keep_first" (cc_net) or "drop_all"
+    scope: str = "snapshot"  # "snapshot" (cc_net) or "global"
+    group_files: int = 0  # with scope snapshot: files per dedup group (0: the whole snapshot)
 
     def __post_init__(self) -> None:
         check(self.min_doc_chars >= 0, "line_dedup.min_doc_chars must be >= 0")
+        check(self.min_chars_at in ("before", "after"), "line_dedup.min_chars_at must be 'before' or 'after'")
+        check(self.repeats_in_doc in ("keep_first", "drop_all"),
+              "line_dedup.repeats_in_doc must be 'keep_first' or 'drop_all'")
+        check(self.scope in ("snapshot", "global"), "line_dedup.scope must be 'snapshot' or 'global'")
+        check(self.group_files >= 0, "line_dedup.group_files must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -99,10 +123,14 @@ class PerplexityConfig:
     keep_buckets: tuple[str, ...] = ("head", "middle")
     percentile_head: int = 30
     percentile_tail: int = 60
+    # "document" (cc_net mine: the whole normalised page scored as one line) or "line"
+    # (DocLM over the page's lines, each normalised on its own).
+    unit: str = "document"
 
     def __post_init__(self) -> None:
         check(0 < self.percentile_head < self.percentile_tail < 100,
                "perplexity: need 0 < percentile_head < percentile_tail < 100")
+        check(self.unit in ("document", "line"), "perplexity.unit must be 'document' or 'line'")
         for bucket in self.keep_buckets:
             check(bucket in ("head", "middle", "tail", "all"), f"perplexity.keep_buckets: unknown {bucket!r}")
 
@@ -229,14 +257,71 @@ class MinHashConfig:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """HTTP(S) inputs (``stages/http_input.py``): retries, backoff and the per-worker connection cap.
+
+    ``retries`` counts failed tries in a row (429, 5xx, resets, timeouts); any progress resets
+    it. The wait before try n+1 is ``backoff_base * 2**n`` seconds with jitter, at most
+    ``backoff_max``, and never shorter than the server's ``Retry-After`` (itself capped at
+    ``backoff_max``).
+    """
+
+    retries: int = 8
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    timeout: float = 60.0  # seconds per connect or read call on the socket
+    max_concurrent_per_worker: int = 4  # files or ranges open at once per worker process
+    user_agent: str = "pasture-data-pipeline/1.0 (LLaMA-1 mixture rebuild)"
+
+    def __post_init__(self) -> None:
+        check(self.retries >= 0, "http.retries must be >= 0")
+        check(self.backoff_base >= 0, "http.backoff_base must be >= 0")
+        check(self.backoff_max >= self.backoff_base, "http.backoff_max must be >= http.backoff_base")
+        check(self.timeout > 0, "http.timeout must be > 0")
+        check(self.max_concurrent_per_worker >= 1, "http.max_concurrent_per_worker must be >= 1")
+
+
+@dataclass(frozen=True)
 class ShardConfig:
     """Document output: deterministic, sorted, atomically written shards."""
 
-    num_shards: int = 4
+    # None: derived from the source's input size, one shard per ``input_bytes_per_shard``
+    # (pipeline.runner.shard_count), so a shard's sort in one worker's memory stays bounded.
+    num_shards: int | None = None
+    input_bytes_per_shard: int = 256 << 20  # stored (compressed) input bytes per output shard
     write_dropped: bool = True
+    # With write_dropped: at most this many dropped documents per drop reason are written (those
+    # with the smallest sha1 of their id: a fixed, uniform sample); every drop is still counted.
+    # null: all of them, with their text (for CC that is most of the crawl, so not the default).
+    max_dropped_per_reason: int | None = 1000
+    # Kept documents as gzip JSON lines (what `tokenizer encode` reads) and, with "parquet", also
+    # as Parquet files of one schema for every source (id, text, source, url, meta and
+    # annotations as JSON text), so `datasets.load_dataset("parquet", ...)` loads all sources at once.
+    formats: tuple[str, ...] = ("jsonl",)
 
     def __post_init__(self) -> None:
+        check(self.input_bytes_per_shard > 0, "shards.input_bytes_per_shard must be > 0")
+        unknown = sorted(set(self.formats) - {"jsonl", "parquet"})
+        check(not unknown, f"shards.formats: unknown format(s) {unknown}; known: jsonl, parquet")
+        check("jsonl" in self.formats, "shards.formats must include jsonl (the tokenizer reads it); "
+              "add parquet beside it: [jsonl, parquet]")
+        if self.num_shards is None:
+            return
         check(self.num_shards >= 1, "shards.num_shards must be >= 1")
+        # Every shard is a file and a Beam key; beyond this a typo (1e9) exhausts memory before any work.
+        check(self.num_shards <= MAX_NUM_SHARDS,
+              f"shards.num_shards must be <= {MAX_NUM_SHARDS:,}, got {self.num_shards:,}")
+
+
+@dataclass(frozen=True)
+class ProgressConfig:
+    """Progress lines while a pipeline runs (``pipeline/progress.py``)."""
+
+    enabled: bool = True
+    interval_seconds: float = 5.0  # between two progress lines (a terminal line is redrawn in place)
+
+    def __post_init__(self) -> None:
+        check(self.interval_seconds > 0, "progress.interval_seconds must be > 0")
 
 
 @dataclass(frozen=True)
@@ -248,7 +333,7 @@ class QuarantineConfig:
     error on every document must not pass as a successful run.
     """
 
-    max_step_share: float = 0.01
+    max_step_share: float = field(default=0.01, metadata={ZERO_ALLOWED: True})  # 0: no quarantine tolerated
 
     def __post_init__(self) -> None:
         check(0.0 <= self.max_step_share <= 1.0, "quarantine.max_step_share must be in [0, 1]")
@@ -263,8 +348,11 @@ class ExportConfig:
     tokens: float = 0.0  # training tokens in the blend; 0: give --tokens
     seq_len: int = 2048  # predictions per sequence (LLaMA: 2048); each row holds seq_len + 1 tokens
     seed: int = 1234
+    # Sequences per output shard (each shard one worker's .bin/.idx prefix); 50,000 × 2,049 uint16 ≈ 205 MB.
+    shard_sequences: int = 50_000
 
     def __post_init__(self) -> None:
+        check(self.shard_sequences >= 1, "export.shard_sequences must be >= 1")
         check(self.format in ("megatron", "parquet", "both"),
               f"export.format must be megatron, parquet or both, got {self.format!r}")
         check(self.tokens >= 0, "export.tokens must be >= 0")
@@ -287,12 +375,19 @@ class TokenizerConfig:
     sample_chars: int = 50_000_000
     seed: int = 1234
     shard_tokens: int = 50_000_000  # target average tokens per .bin/.idx shard (sorted in one worker's memory)
+    spill_tokens: int = 8_000_000  # tokens an encoding worker buffers before writing a spill file (stages/tokenize.py)
+    # What each document's ids are wrapped in, in the token shards, the export and the Hugging
+    # Face tokenizer folder alike. LLaMA-style pretraining separates documents with </s>; Llama
+    # tokenizers add <s> by default, so the folder states the policy the shards were written with.
+    add_bos: bool = False
+    add_eos: bool = True
 
     def __post_init__(self) -> None:
         check(self.vocab_size >= 260, "tokenizer.vocab_size must be >= 260 (byte fallback needs 256 pieces)")
         check(self.model.endswith(".model"), f"tokenizer.model must end in .model, got {self.model!r}")
         check(self.sample_chars > 0, "tokenizer.sample_chars must be > 0")
         check(self.shard_tokens > 0, "tokenizer.shard_tokens must be > 0")
+        check(self.spill_tokens > 0, "tokenizer.spill_tokens must be > 0")
 
 
 @dataclass(frozen=True)
@@ -325,6 +420,8 @@ class PipelineConfig:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     train: TrainRunConfig = field(default_factory=TrainRunConfig)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    progress: ProgressConfig = field(default_factory=ProgressConfig)
     # Each source kind's own settings (its folder's settings class), keyed by kind; in a
     # config file they are the top-level key named after the kind (``github: {...}``).
     # A kind missing here runs with its defaults.
@@ -416,8 +513,32 @@ def build_dataclass(cls: type, data: Any, path: str) -> Any:
         raise ConfigError(f"{path or 'config'}: {exc}") from exc
 
 
+def _preset(mixture: Any) -> dict[str, Any]:
+    """The ``pipeline:`` defaults of the named mixture's YAML (e.g. llama1 turns MinHash off)."""
+    from mixtures.spec import mixture_path
+
+    path = mixture_path(str(mixture))
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}  # the mixture loader reports an unreadable mixture where it is used
+    preset = data.get("pipeline") if isinstance(data, dict) else None
+    check(preset is None or isinstance(preset, dict), f"mixture {path}: 'pipeline' must be a mapping")
+    return preset or {}
+
+
+def _merged(defaults: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(defaults)
+    for key, value in data.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def config_from_dict(data: dict[str, Any]) -> PipelineConfig:
     data = dict(data or {})
+    if "mixture" in data:  # a config that names its mixture gets the mixture's pipeline preset
+        data = _merged(_preset(data["mixture"]), data)
     sources = data.pop("sources", {}) or {}
     if isinstance(sources, dict):
         sources = [{"name": name, **(spec or {})} for name, spec in sources.items()]
@@ -429,9 +550,76 @@ def config_from_dict(data: dict[str, Any]) -> PipelineConfig:
         if source_kind.settings is None:
             check(section is None, f"{kind}: this source kind has no settings")
             continue
+        _check_section_limits(source_kind.settings, section, kind)
         kind_settings[kind] = build_dataclass(source_kind.settings, section or {}, kind)
     cfg = build_dataclass(PipelineConfig, data, "")
-    return dataclasses.replace(cfg, sources=specs, kind_settings=kind_settings)
+    cfg = dataclasses.replace(cfg, sources=specs, kind_settings=kind_settings)
+    validate_limits(cfg)
+    return cfg
+
+
+def check_limit(f: dataclasses.Field, value: Any, where: str) -> None:
+    """The naming-convention rule of :func:`validate_limits` for one field's value."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    if f.name.startswith("max_"):
+        zero_allowed = bool(f.metadata.get(ZERO_ALLOWED))
+        check(value > 0 or (zero_allowed and value == 0),
+              f"{where} must be {'>= 0' if zero_allowed else '> 0'}, got {value}")
+    elif f.name.startswith("min_"):
+        check(value >= 0, f"{where} must be >= 0, got {value}")
+
+
+def _check_section_limits(cls: type, section: Any, path: str) -> None:
+    """The limit rule on a section's raw values, before its class's own checks (which may not name the field)."""
+    if not isinstance(section, dict):
+        return
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name, value in section.items():
+        if name in fields:
+            check_limit(fields[name], value, f"{path}.{name}")
+
+
+def validate_limits(cfg: PipelineConfig) -> None:
+    """Limits by naming convention, across every settings class (the kinds' included).
+
+    A ``max_*`` number must be > 0 (``max_file_bytes: -1`` or ``max_book_bytes: 0`` would
+    quietly drop every record) unless its field's metadata sets ``ZERO_ALLOWED``; ``None``
+    means "no limit" where the type allows it. A ``min_*`` number must be >= 0.
+    """
+
+    def walk(node: Any, path: str) -> None:
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            where = f"{path}.{f.name}" if path else f.name
+            if dataclasses.is_dataclass(value):
+                walk(value, where)
+                continue
+            check_limit(f, value, where)
+
+    walk(cfg, "")
+    for kind, settings in sorted(cfg.kind_settings.items()):
+        if dataclasses.is_dataclass(settings):
+            walk(settings, kind)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # ``<<: *anchor`` overrides on purpose
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in first_line:
+                    raise ConfigError(f"duplicate key {key!r} on line {line} (first on line {first_line[key]})")
+                first_line[key] = line
+            except TypeError:
+                continue  # an unhashable key: SafeLoader reports it below
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_yaml_tree(path: Path, from_dict: Any) -> Any:
@@ -440,9 +628,14 @@ def load_yaml_tree(path: Path, from_dict: Any) -> Any:
         raise ConfigError(f"config file not found: {path}")
     try:
         with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+            data = yaml.load(fh, Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}; fix the indentation or quoting there") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     check(isinstance(data, dict), f"{path}: the top level must be a mapping")
     try:
         return from_dict(data)

@@ -26,6 +26,7 @@ COMMANDS = [
     "pipeline.commands.train",
     "pipeline.commands.report",
     "pipeline.commands.plan_cost",
+    "pipeline.commands.extract",
     "pipeline.commands.references",
 ]
 
@@ -131,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         message = user_error_message(exc)
         if args.verbose:
             raise
+        if type(exc).__name__ == "QuarantineLimitError":
+            # The run stopped on purpose: too many records of one step set aside. Its message
+            # lists sample errors (file and record each), so it is shown whole.
+            print(f"pasture: error: {exc}", file=sys.stderr)
+            return 1
         if message is None:
             # A bug in pasture (or a dependency), not a user error: one line, the traceback on -v.
             print(f"pasture: internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)",

@@ -364,13 +364,14 @@ def _plot_or_empty(png: bytes | None, alt: str, caption: str = "") -> str:
     return f"{_img(png, alt)}{note}"
 
 
-def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
+def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = None, css_class: str = "") -> str:
     numeric = numeric or set()
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "\n".join(
         "<tr>" + "".join(f'<td{" class=num" if i in numeric else ""}>{_e(c)}</td>' for i, c in enumerate(row))
         + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+    opening = f'<table class="{_e(css_class)}">' if css_class else "<table>"
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
 def _sources_section(figs: list[SourceFigures]) -> str:
@@ -403,11 +404,14 @@ def _funnel_table(figs: list[SourceFigures]) -> str:
             dropped = r.get("dropped")
             reasons = (", ".join(f"{k}={v}" for k, v in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
                        if isinstance(dropped, dict) else dropped)
+            length = r.get("length_in") if isinstance(r.get("length_in"), dict) else {}
             rows.append([f.name, r.get("step"), r.get("in", "—"), r.get("out", "—"), reasons or 0,
-                         r.get("quarantined", 0), r.get("cpu_seconds", "—")])
+                         r.get("quarantined", 0), f"{r['chars_in'] / 1e6:,.2f}" if "chars_in" in r else "—",
+                         length.get("p50", "—")])
     if not rows:
         return ""
-    return _table(["source", "step", "in", "out", "dropped", "quarantined", "CPU s"], rows, numeric={2, 3, 5, 6})
+    return _table(["source", "step", "in", "out", "dropped", "quarantined", "MB of text in", "median chars in"],
+                  rows, numeric={2, 3, 5, 6, 7})
 
 
 def _examples_section(figs: list[SourceFigures]) -> str:
@@ -420,7 +424,7 @@ def _examples_section(figs: list[SourceFigures]) -> str:
                 for e in examples]
         if rows:
             parts.append(f"<h3>{_e(f.name)}</h3>" + _table(["", "id", "url / title / file", "chars", "excerpt"],
-                                                         rows, numeric={3}))
+                                                         rows, numeric={3}, css_class="examples"))
     if not parts:
         return f'<p class="empty">{NO_DATA}</p>'
     return ("<p class=\"caption\">A fixed sample: the documents with the lowest hash of their id, so the same "
@@ -525,6 +529,10 @@ img{max-width:100%;display:block;margin:.5em 0}
 pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:12px;max-height:40em}
 .empty{color:#777;font-style:italic}.caption{color:#555;font-size:12px}
 .problems li{color:#a33}nav a{margin-right:1em}
+table.examples{table-layout:fixed;width:100%}
+.examples td{font-size:12px;overflow-wrap:anywhere}
+.examples th:nth-child(1){width:11%}.examples th:nth-child(2){width:14%}.examples th:nth-child(3){width:17%}
+.examples th:nth-child(4){width:6%}
 """
 
 

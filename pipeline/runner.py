@@ -15,16 +15,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from mixtures.config import PipelineConfig, resolved
-from mixtures.provenance import git_revision, json_text, package_versions, sha256_stream
-from pipeline.inputs import resolve_inputs
+from mixtures.provenance import git_revision, json_text, package_versions
+from pipeline import run_manifest
+from pipeline.inputs import resolve_source, skipped_inputs
 from pipeline.options import make_options, runner_name
-from pipeline.recipes import folder_suffixes, recipe_for, recipe_steps
-from stages.counts import CountStreams, counts_to_stats
-from stages.sinks import WriteDocuments, WriteQuarantine, write_atomically
+from pipeline.progress import ProgressReporter
+from pipeline.recipes import recipe_for, recipe_steps
+from stages.counts import (
+    DOCUMENTS_IN,
+    QUARANTINED_BY_STEP,
+    SEEN_BY_STEP,
+    CountStreams,
+    checksums_of,
+    counts_to_stats,
+    length_percentiles,
+)
+from stages.progress import tap as progress_tap
+from stages.sinks import SampleDropped, WriteDocuments, WriteQuarantine, write_atomically
 from stages.source import apply_steps, build_source, is_joint
 from stages.streams import SourceStreams
 
@@ -61,10 +71,6 @@ def _is_remote(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
-def _exists(path: str) -> bool:
-    return FileSystems.exists(path)
-
-
 def _read_json(path: str) -> Any:
     with FileSystems.open(path) as fh:
         return json.loads(fh.read().decode("utf-8"))
@@ -80,8 +86,7 @@ def _make_dirs(path: str) -> None:
 
 
 def inputs_of(cfg: PipelineConfig, name: str) -> list[str]:
-    spec = cfg.source(name)
-    return resolve_inputs(spec.inputs, name, folder_suffixes(spec.kind))
+    return resolve_source(cfg, name).paths
 
 
 def check_recipe(cfg: PipelineConfig, name: str) -> None:
@@ -91,18 +96,21 @@ def check_recipe(cfg: PipelineConfig, name: str) -> None:
         check(cfg)
 
 
-def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resume: bool = False) -> None:
+def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resume: bool = False,
+                  num_shards: dict[str, int] | None = None) -> None:
     """Add every named source's recipe and sinks to ``p``.
 
     Each recipe is built up to its first joint step (near-dedup across sources); the
     sources sharing that step are then deduplicated together and their remaining steps
-    built. A joint step with a single source is applied to it alone.
+    built. A joint step with a single source is applied to it alone. ``num_shards`` gives
+    each source's shard count (default: :func:`source_shard_count`).
     """
     streams: dict[str, SourceStreams] = {}
     pending: dict[str, list] = {}
     for name in names:
-        steps = recipe_steps(cfg, cfg.source(name), inputs_of(cfg, name))
-        streams[name], pending[name] = build_source(p, name, steps)
+        inputs = resolve_source(cfg, name)
+        steps = recipe_steps(cfg, cfg.source(name), inputs.paths)
+        streams[name], pending[name] = build_source(p, name, steps, inputs, cfg.http)
     joint = sorted(name for name in names if pending[name])
     if len(joint) == 1:
         apply_steps(streams[joint[0]], pending[joint[0]])
@@ -112,19 +120,43 @@ def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resum
             apply_steps(streams[name], pending[name][1:])
     for name, s in streams.items():
         out_dir = source_dir(cfg, name)
-        s.docs | f"{name}/Write docs" >> WriteDocuments(join_path(out_dir, "docs"), cfg.shards.num_shards,
-                                                          skip_existing=resume)
+        shards = (num_shards or {}).get(name) or source_shard_count(cfg, name)
+        # A second document with an id already written is quarantined with both locations (stages.sinks).
+        docs = s.docs | f"{name}/Write docs" >> WriteDocuments(join_path(out_dir, "docs"), shards,
+                                                                 skip_existing=resume, quarantine_collisions=True)
         dropped = s.dropped | f"{name}/Flatten dropped" >> beam.Flatten()
-        quarantine = s.quarantine | f"{name}/Flatten quarantine" >> beam.Flatten()
+        quarantine = [*s.quarantine, docs.collisions] | f"{name}/Flatten quarantine" >> beam.Flatten()
+        written = [docs.written]
+        if "parquet" in cfg.shards.formats:
+            # The same documents, collisions set aside the same way (already quarantined above).
+            written.append((s.docs | f"{name}/Write docs parquet" >> WriteDocuments(
+                join_path(out_dir, "docs"), shards, skip_existing=resume, quarantine_collisions=True,
+                fmt="parquet")).written)
         if cfg.shards.write_dropped:
-            dropped | f"{name}/Write dropped" >> WriteDocuments(join_path(out_dir, "dropped"),
-                                                                 cfg.shards.num_shards, skip_existing=resume)
-        quarantine | f"{name}/Write quarantine" >> WriteQuarantine(join_path(out_dir, "quarantine"))
+            kept_dropped = dropped
+            if cfg.shards.max_dropped_per_reason is not None:  # a sample is written; every drop is counted below
+                kept_dropped = dropped | f"{name}/Sample dropped" >> SampleDropped(cfg.shards.max_dropped_per_reason)
+            written.append((kept_dropped | f"{name}/Write dropped" >> WriteDocuments(
+                join_path(out_dir, "dropped"), shards, skip_existing=resume)).written)
+        written.append(quarantine | f"{name}/Write quarantine" >> WriteQuarantine(join_path(out_dir, "quarantine")))
+        # Side branches that only count, for the launcher's progress lines (pipeline/progress.py).
+        s.docs | f"{name}/Progress kept" >> beam.Map(progress_tap(name, "kept"))
+        dropped | f"{name}/Progress dropped" >> beam.Map(progress_tap(name, "dropped"))
+        quarantine | f"{name}/Progress quarantined" >> beam.Map(progress_tap(name, "quarantined"))
         p | f"{name}/Count" >> CountStreams(
             join_path(out_dir, "_counts.json"),
-            {"inputs": s.inputs, "out": [s.docs], "dropped": [dropped], "quarantine": [quarantine]},
+            {"inputs": s.inputs, "out": [s.docs], "withdrawn": [docs.collisions], "dropped": [dropped],
+             "quarantine": [quarantine], "checksums": written},
             seen=s.seen,
         )
+
+
+def source_shard_count(cfg: PipelineConfig, name: str) -> int:
+    """``shards.num_shards``, or the count derived from the size of the source's inputs."""
+    if cfg.shards.num_shards is not None:
+        return cfg.shards.num_shards
+    files = run_manifest.file_fingerprints([str(path) for path in inputs_of(cfg, name)])
+    return run_manifest.shard_count(cfg, sum(entry.get("size") or 0 for entry in files))
 
 
 def has_joint_step(cfg: PipelineConfig, name: str) -> bool:
@@ -148,8 +180,10 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
                 resume: bool = False) -> list[SourceResult]:
     """Run the pipeline for ``names`` and return each source's stats (also written to disk).
 
-    With ``resume``, sources whose stats.json exists are skipped, and inside a source every
-    output shard that a killed run already renamed into place is kept as it is.
+    With ``resume``, a source whose finished outputs carry the current fingerprint (inputs,
+    config, code: ``pipeline.run_manifest``) is skipped, and a killed run's finished shards
+    are kept when made under the same fingerprint; any other output is removed before the
+    source runs, with or without ``resume``.
     """
     if not names:
         raise ValueError("no sources to run: add sources to the config or name one")
@@ -160,20 +194,31 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
     results: dict[str, SourceResult] = {}
     groups = plan_pipelines(cfg, names)
     for index, group in enumerate(groups, start=1):
-        if resume and all(_exists(join_path(source_dir(cfg, n), "stats.json")) for n in group):
+        # Decided only now, after every up-front check passed: nothing is removed before that.
+        manifests = group_manifests(cfg, group)
+        decisions = {n: run_manifest.decide(source_dir(cfg, n), manifests[n], resume) for n in group}
+        if all(d.action == "reuse" for d in decisions.values()):
+            for name in group:
+                log.info("%s", run_manifest.announce(decisions[name]))
             log.info("[%d/%d] %s: complete in an earlier run, skipped (--resume)", index, len(groups), ", ".join(group))
             results.update({n: _load_result(cfg, n) for n in group})
             continue
         for name in group:
-            _make_dirs(source_dir(cfg, name))
-            stale = join_path(source_dir(cfg, name), "stats.json")
-            if _exists(stale):
-                FileSystems.delete([stale])  # rewritten below; never left describing older outputs
+            decision = decisions[name]
+            if decision.action == "reuse":  # a joint step reruns the group; its shards are kept
+                decision = run_manifest.Decision(name, "continue", decision.why)
+            kept, removed = run_manifest.prepare(source_dir(cfg, name), manifests[name], decision)
+            log.info("%s", run_manifest.announce(decision, kept, removed))
         log.info("[%d/%d] %s: running", index, len(groups), ", ".join(group))
         options = make_options(beam_args)
         started = time.time()
-        with beam.Pipeline(options=options) as p:
-            build_sources(p, cfg, group, resume=resume)
+        with ProgressReporter(group, cfg.progress.interval_seconds, enabled=cfg.progress.enabled) as progress:
+            p = beam.Pipeline(options=options)
+            build_sources(p, cfg, group, resume=resume,
+                          num_shards={n: manifests[n]["layout"]["num_shards"] for n in group})
+            result = p.run()
+            progress.watch(result)  # a remote job reports through its metrics while it runs
+            result.wait_until_finish()
         elapsed = time.time() - started
         for name in group:
             results[name] = _finish_source(cfg, name, runner_name(options), elapsed)
@@ -181,6 +226,16 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
             log.info("[%d/%d] %s: %d in, %d out, %d dropped, %d quarantined in %.1fs", index, len(groups), name,
                      s["documents_in"], s["documents_out"], sum(s["dropped"].values()), s["quarantined"], elapsed)
     return [results[n] for n in names]
+
+
+def group_manifests(cfg: PipelineConfig, group: list[str]) -> dict[str, dict[str, Any]]:
+    """Each source's run manifest (pipeline.run_manifest); one fingerprint covers a pipeline's sources."""
+    parts = {}
+    for name in group:
+        inputs = inputs_of(cfg, name)
+        parts[name] = run_manifest.describe_source(cfg, name, inputs, recipe_steps(cfg, cfg.source(name), inputs))
+    fingerprint = run_manifest.fingerprint_of(list(parts.values()))
+    return {name: {**part, "group": sorted(group), "fingerprint": fingerprint} for name, part in parts.items()}
 
 
 def _load_result(cfg: PipelineConfig, name: str) -> SourceResult:
@@ -229,44 +284,66 @@ def _sample_errors(directory: str, step: str, limit: int = 3) -> list[str]:
     return samples
 
 
-def output_checksums(directory: str) -> dict[str, str]:
-    """sha256 of every finished output shard, keyed by ``sub/name`` (any Beam filesystem)."""
-    sums = {}
-    for sub in ("docs", "dropped", "quarantine"):
-        pattern = join_path(directory, sub, "part-*")
-        matched = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        for path in sorted(matched):
-            name = path.rsplit("/", 1)[-1]
-            if ".tmp-" in name:
-                continue
-            # The stored bytes: without UNCOMPRESSED, Beam would hash the gunzipped .jsonl.gz.
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-                sums[f"{sub}/{name}"] = sha256_stream(fh)
-    return sums
-
-
 def step_names(steps: list[Any]) -> list[str]:
     """The recipe's steps in order, as stats.json records them: a filter or cleaner by its
     versioned name (``quality_v1``), the reader and each composite by its name or label."""
     return [getattr(step, "versioned_name", None) or getattr(step, "name", None) or step.label for step in steps]
 
 
+def build_funnel(steps: list[Any], stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per step of the recipe, in order: documents in, out, dropped by reason, quarantined, text
+    characters and length percentiles of what it was given.
+
+    ``in`` of the reader is ``documents_in``; of every later step, what the step before passed
+    on (``out``). The pipeline counted what each filter was given (``seen_by_step``); a
+    difference from the step before's ``out`` would mean lost documents, so it is recorded
+    as ``in_counted`` where it differs (never, in a correct run).
+    """
+    dropped_by_step = stats.get("dropped_by_step", {})
+    quarantined_by_step = stats.get(QUARANTINED_BY_STEP, {})
+    seen = stats.get(SEEN_BY_STEP, {})
+    rows: list[dict[str, Any]] = []
+    entering = stats[DOCUMENTS_IN]
+    for step, label in zip(steps, step_names(steps)):
+        # A filter drops under its name; a composite under its drop_stage (line_dedup, minhash...).
+        key = "read" if step is steps[0] else (getattr(step, "drop_stage", None) or getattr(step, "name", None)
+                                               or getattr(step, "label", label))
+        dropped = dict(sorted(dropped_by_step.get(key, {}).items()))
+        quarantined = int(quarantined_by_step.get(key, 0))
+        row: dict[str, Any] = {"step": label, "in": entering, "dropped": dropped, "quarantined": quarantined,
+                               "out": entering - sum(dropped.values()) - quarantined}
+        if key in seen and seen[key] != entering:
+            row["in_counted"] = seen[key]
+        if key in stats.get("chars_by_step", {}):
+            row["chars_in"] = stats["chars_by_step"][key]
+            row["length_in"] = length_percentiles(stats.get("length_bins_by_step", {}).get(key, {}))
+        rows.append(row)
+        entering = row["out"]
+    return rows
+
+
 def _finish_source(cfg: PipelineConfig, name: str, runner: str, elapsed: float) -> SourceResult:
     out_dir = source_dir(cfg, name)
-    stats = counts_to_stats(_read_json(join_path(out_dir, "_counts.json")))
+    manifest = _read_json(join_path(out_dir, run_manifest.MANIFEST))
+    counts = _read_json(join_path(out_dir, "_counts.json"))
+    stats = counts_to_stats(counts)
     reconcile(name, stats)
     check_quarantine_shares(cfg, name, stats)
     spec = cfg.source(name)
+    steps = recipe_steps(cfg, spec)
     stats.update({
         "source": name,
         "kind": spec.kind,
-        "steps": step_names(recipe_steps(cfg, spec)),
+        "steps": step_names(steps),
+        "funnel": build_funnel(steps, stats),
         "reconciled": True,
-        "outputs": output_checksums(out_dir),
+        "outputs": checksums_of(counts),  # hashed by the workers that wrote the shards
         "config": resolved(cfg),
         "versions": package_versions(),
         "git_revision": git_revision(),
         "runner": runner,
+        "skipped_inputs": skipped_inputs(cfg, name),
+        "fingerprint": manifest["fingerprint"],
     })
     path = join_path(out_dir, "stats.json")
     # Timing varies run to run; it goes to a side file so stats.json stays byte-identical.
@@ -287,4 +364,8 @@ def summary_table(results: list[SourceResult]) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(s["dropped"].items(), key=lambda kv: -kv[1])) or "-"
         lines.append(f"{r.name:<16}{s['documents_in']:>9}{s['documents_out']:>9}{kept:>7.1f}%"
                      f"{s['quarantined']:>10}  {reasons}")
+    for r in results:
+        if r.stats.get("skipped_inputs"):
+            lines.append(f"{r.name}: {len(r.stats['skipped_inputs'])} file(s) under its input folders not read "
+                         f"(reasons in stats.json skipped_inputs)")
     return "\n".join(lines)

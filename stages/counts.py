@@ -7,6 +7,7 @@ same on every runner, and the result is one small JSON file the driver reads aft
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import apache_beam as beam
@@ -18,6 +19,15 @@ DOCUMENTS_OUT = "documents_out"
 QUARANTINED = "quarantined"
 SEEN_BY_STEP = "seen_by_step"
 QUARANTINED_BY_STEP = "quarantined_by_step"
+CHECKSUM = "sha256/"
+
+
+# Keys of the per-step funnel: ``dropped_by_step/<stage>/<reason>``, ``chars/<step>`` (text
+# characters a step was given) and ``length/<step>/<bin>`` (documents per length bin).
+DROPPED_BY_STEP = "dropped_by_step/"
+CHARS = "chars/"
+LENGTH = "length/"
+LENGTH_BINS_PER_DECADE = 4  # quarter-decade bins of characters: percentiles within ~78% of a bin
 
 
 def _reason_of(doc: Any) -> str:
@@ -25,20 +35,48 @@ def _reason_of(doc: Any) -> str:
     return str(dropped.get("reason", "unknown"))
 
 
+def _stage_of(doc: Any) -> str:
+    dropped = doc.annotations.get("dropped") or {}
+    return str(dropped.get("stage", "unknown"))
+
+
+def length_bin(chars: int) -> int:
+    """Quarter-decade bin of a document length (bin b holds lengths in [10^(b/4), 10^((b+1)/4)))."""
+    return int(math.log10(chars) * LENGTH_BINS_PER_DECADE) if chars >= 1 else -1
+
+
+def length_percentiles(bins: dict[str, int], percentiles: tuple[int, ...] = (10, 50, 90)) -> dict[str, int]:
+    """Approximate length percentiles (characters, a bin's lower edge) from ``{bin: documents}``."""
+    total = sum(bins.values())
+    if not total:
+        return {}
+    ordered = sorted((int(b), n) for b, n in bins.items())
+    out = {}
+    for pct in percentiles:
+        need, seen = total * pct / 100, 0
+        for b, n in ordered:
+            seen += n
+            if seen >= need:
+                out[f"p{pct}"] = 0 if b < 0 else int(round(10 ** (b / LENGTH_BINS_PER_DECADE)))
+                break
+    return out
+
+
 class _MergeCounts(beam.CombineFn):
     def create_accumulator(self) -> dict[str, int]:
         return {}
 
-    def add_input(self, acc: dict[str, int], element: tuple[str, int]) -> dict[str, int]:
+    def add_input(self, acc: dict[str, Any], element: tuple[str, Any]) -> dict[str, Any]:
         key, n = element
-        acc[key] = acc.get(key, 0) + n
+        # A checksum (text) is one value per key; counts add up.
+        acc[key] = n if isinstance(n, str) else acc.get(key, 0) + n
         return acc
 
-    def merge_accumulators(self, accs: Any) -> dict[str, int]:
-        merged: dict[str, int] = {}
+    def merge_accumulators(self, accs: Any) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
         for acc in accs:
             for key, n in acc.items():
-                merged[key] = merged.get(key, 0) + n
+                merged[key] = n if isinstance(n, str) else merged.get(key, 0) + n
         return merged
 
     def extract_output(self, acc: dict[str, int]) -> dict[str, int]:
@@ -49,16 +87,33 @@ def _with_prefix(counts: dict[str, int], prefix: str) -> dict[str, int]:
     return dict(sorted((k[len(prefix):], v) for k, v in counts.items() if k.startswith(prefix)))
 
 
-def counts_to_stats(counts: dict[str, int]) -> dict[str, Any]:
+def checksums_of(counts: dict[str, Any]) -> dict[str, str]:
+    """The output checksums a ``CountStreams`` file holds, keyed by ``sub/shard name``."""
+    return dict(sorted((k[len(CHECKSUM):], v) for k, v in counts.items() if k.startswith(CHECKSUM)))
+
+
+def counts_to_stats(counts: dict[str, Any]) -> dict[str, Any]:
     """Flat keys (``dropped/lang``) → the stats.json shape."""
     return {
         DOCUMENTS_IN: counts.get(DOCUMENTS_IN, 0),
         DOCUMENTS_OUT: counts.get(DOCUMENTS_OUT, 0),
         "dropped": _with_prefix(counts, "dropped/"),
+        "dropped_by_step": _nested(_with_prefix(counts, DROPPED_BY_STEP)),
         QUARANTINED: counts.get(QUARANTINED, 0),
         QUARANTINED_BY_STEP: _with_prefix(counts, "quarantined/"),
         SEEN_BY_STEP: _with_prefix(counts, "seen/"),
+        "chars_by_step": _with_prefix(counts, CHARS),
+        "length_bins_by_step": _nested(_with_prefix(counts, LENGTH)),
     }
+
+
+def _nested(flat: dict[str, int]) -> dict[str, dict[str, int]]:
+    """``{"a/b": n}`` → ``{"a": {"b": n}}`` (the last ``/`` splits: step names have none)."""
+    out: dict[str, dict[str, int]] = {}
+    for key, n in flat.items():
+        outer, _, inner = key.rpartition("/")
+        out.setdefault(outer, {})[inner] = n
+    return out
 
 
 class CountStreams(beam.PTransform):
@@ -67,9 +122,13 @@ class CountStreams(beam.PTransform):
     Applied to the pipeline: ``p | CountStreams(path, {"inputs": [...], "out": [...], ...})``.
 
     ``inputs`` are the collections whose sizes add up to documents_in (what the reader
-    produced: documents, reader drops, reader quarantine). ``seen`` pairs each step with the
+    produced: documents, reader drops, reader quarantine). ``withdrawn`` holds one element per
+    document of ``out`` that the sink set aside after all (an id collision: it is in
+    ``quarantine`` too), so it is subtracted from documents_out. ``seen`` pairs each step with the
     documents it was given; quarantine records are also counted by the step that set them
-    aside, so the runner can check each step's quarantine share.
+    aside, so the runner can check each step's quarantine share. ``checksums`` are the shard
+    writers' ``(name, sha256)`` pairs, carried along (``sha256/<name>`` keys, one per shard) so
+    the launcher reads no shard and the job needs no second global combine.
     """
 
     def __init__(self, path: str, streams: dict[str, list[beam.PCollection]],
@@ -87,13 +146,23 @@ class CountStreams(beam.PTransform):
             keyed.append(pc | f"In {i}" >> beam.Map(lambda _: (DOCUMENTS_IN, 1)))
         for i, pc in enumerate(streams.get("out", [])):
             keyed.append(pc | f"Out {i}" >> beam.Map(lambda _: (DOCUMENTS_OUT, 1)))
+        for i, pc in enumerate(streams.get("withdrawn", [])):
+            keyed.append(pc | f"Withdrawn {i}" >> beam.Map(lambda _: (DOCUMENTS_OUT, -1)))
         for i, pc in enumerate(streams.get("dropped", [])):
             keyed.append(pc | f"Dropped {i}" >> beam.Map(lambda d: ("dropped/" + _reason_of(d), 1)))
+            keyed.append(pc | f"Dropped by step {i}" >> beam.Map(
+                lambda d: (DROPPED_BY_STEP + _stage_of(d) + "/" + _reason_of(d), 1)))
         for i, pc in enumerate(streams.get("quarantine", [])):
             keyed.append(pc | f"Quarantine {i}" >> beam.Map(lambda _: (QUARANTINED, 1)))
             keyed.append(pc | f"Quarantine by step {i}" >> beam.Map(lambda r: ("quarantined/" + str(r["stage"]), 1)))
-        for i, (step, pc) in enumerate(self._seen):
-            keyed.append(pc | f"Seen {i} {step}" >> beam.Map(lambda _, key="seen/" + step: (key, 1)))
+        for i, pc in enumerate(streams.get("checksums", [])):
+            keyed.append(pc | f"Checksums {i}" >> beam.Map(lambda kv: (CHECKSUM + kv[0], kv[1])))
+        for i, (step, pc) in enumerate([*self._seen, *(("out", pc) for pc in streams.get("out", []))]):
+            if step != "out":
+                keyed.append(pc | f"Seen {i} {step}" >> beam.Map(lambda _, key="seen/" + step: (key, 1)))
+            keyed.append(pc | f"Chars {i} {step}" >> beam.Map(lambda d, key=CHARS + step: (key, len(d.text))))
+            keyed.append(pc | f"Length {i} {step}" >> beam.Map(
+                lambda d, key=LENGTH + step + "/": (key + str(length_bin(len(d.text))), 1)))
         keyed.append(p | "Seed" >> beam.Create([(DOCUMENTS_IN, 0)]))
         path = self._path
         return (

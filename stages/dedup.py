@@ -288,6 +288,11 @@ class DedupNearDuplicates(beam.PTransform):
         ``{"docs": kept, "dropped": near-duplicates, "quarantine": records that failed}``.
     """
 
+    @property
+    def drop_stage(self) -> str:
+        """The stage its dropped documents are annotated with (stats funnel)."""
+        return self._stage
+
     def __init__(self, cfg: MinHashConfig, reason: str = REASON_NEAR_DUPLICATE, stage: str = "minhash",
                  label: str | None = None) -> None:
         super().__init__(label)
@@ -413,6 +418,11 @@ class DedupExact(beam.PTransform):
         data_errors: exceptions of ``key_fn`` that mean the document is bad data; they
             quarantine it (``BadRecord`` always does). Any other exception fails the run.
     """
+
+    @property
+    def drop_stage(self) -> str:
+        """The stage its dropped documents are annotated with (stats funnel)."""
+        return self._stage
 
     def __init__(self, key_fn: Callable[[Document], str | None], reason: str, stage: str,
                  label: str | None = None, data_errors: tuple[type[BaseException], ...] = ()) -> None:

@@ -29,6 +29,9 @@ from filters.base import (
     quarantine_for,
 )
 from filters.document import Document
+from mixtures.config import HttpSettings
+from stages import progress
+from stages.http_input import is_url, open_url
 
 DROPPED = "dropped"
 QUARANTINE = "quarantine"
@@ -138,76 +141,133 @@ class ApplyStep(beam.PTransform):
 
 
 class _ReadFileDoFn(beam.DoFn):
-    """Opens one matched file and runs a pure reader over it.
+    """Opens one input (a path on any Beam filesystem, or an ``http(s)://`` URL) and runs a pure reader over it.
 
     The reader yields Documents, ``Dropped`` or ``QuarantineRecord``; an exception that escapes
-    it (say, a truncated gzip stream) quarantines the rest of that file and the run goes on.
+    it (say, a truncated gzip stream, or an HTTP input that failed after its last try)
+    quarantines the rest of that input and the run goes on. A reader with
+    ``read_input(item, fh)`` gets the :class:`~filters.base.InputFile`; any other is called as
+    ``reader(path, fh)``.
     """
 
-    def __init__(self, source: str, reader: Callable[[str, Any], Iterable[Any]]) -> None:
+    def __init__(self, source: str, reader: Callable[[str, Any], Iterable[Any]],
+                 http: HttpSettings | None = None) -> None:
         self._source = source
         self._reader = reader
+        self._http = http or HttpSettings()
         self._read = Metrics.counter(f"read/{source}", "documents")
+        self._progress = Metrics.counter(f"progress/{source}", "read")
         self._quarantined = Metrics.counter(f"read/{source}", "quarantined")
 
-    def process(self, element: str | InputFile) -> Iterator[Any]:
+    def _open(self, path: str) -> Any:
+        if is_url(path):
+            fh = open_url(path, self._http)
+            try:
+                fh.peek(1)  # the first request now: a URL that always fails is reported before the reader runs
+            except BaseException:
+                fh.close()  # frees this worker's download slot at once
+                raise
+            return fh
         from apache_beam.io.filesystem import CompressionTypes
         from apache_beam.io.filesystems import FileSystems
 
-        path = element.path if isinstance(element, InputFile) else element
-        label = element.label if isinstance(element, InputFile) else element
+        # Compression is the reader's business (WARC members, bz2 dumps, tarballs).
+        return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+    def process(self, element: str | InputFile) -> Iterator[Any]:
+        item = element if isinstance(element, InputFile) else InputFile(element)
+        path = item.path
+        label = printable_path(item.label)
         emitted = 0
+        reported = False
+        fh = None
         try:
-            # Compression is the reader's business (WARC members, bz2 dumps, tarballs).
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-                if isinstance(element, InputFile) and hasattr(self._reader, "read_input"):
-                    items = self._reader.read_input(element, fh)
+            fh = self._open(path)
+            if hasattr(self._reader, "read_input"):
+                items = self._reader.read_input(item, fh)
+            else:
+                # A non-UTF-8 file name reaches the reader escaped: it only names the file
+                # (ids, meta), and output files must be valid UTF-8.
+                items = self._reader(printable_path(path), fh)
+            for out in items:
+                emitted += 1
+                if isinstance(out, Document):
+                    self._read.inc()
+                    self._progress.inc()
+                    progress.add(self._source, "read", 1, len(out.text.encode("utf-8", "surrogatepass")))
+                    yield out
+                elif isinstance(out, Dropped):
+                    yield pvalue.TaggedOutput(DROPPED, mark_dropped(out.doc, out.stage, out.reason))
+                elif isinstance(out, QuarantineRecord):
+                    self._quarantined.inc()
+                    yield pvalue.TaggedOutput(QUARANTINE, out.to_dict())
                 else:
-                    items = self._reader(path, fh)
-                for item in items:
-                    emitted += 1
-                    if isinstance(item, Document):
-                        self._read.inc()
-                        yield item
-                    elif isinstance(item, Dropped):
-                        yield pvalue.TaggedOutput(DROPPED, mark_dropped(item.doc, item.stage, item.reason))
-                    elif isinstance(item, QuarantineRecord):
-                        self._quarantined.inc()
-                        yield pvalue.TaggedOutput(QUARANTINE, item.to_dict())
-                    else:
-                        raise TypeError(f"reader for {self._source} yielded {type(item).__name__}")
+                    raise TypeError(f"reader for {self._source} yielded {type(out).__name__}")
         except (*READ_ERRORS, *getattr(self._reader, "data_errors", ())) as exc:
-            self._quarantined.inc()
-            record = QuarantineRecord(
-                source=self._source,
-                file=label,
-                record=f"after record {emitted}",
-                stage="read",
-                error=f"{type(exc).__name__}: {exc}"[:2000],
-            )
-            yield pvalue.TaggedOutput(QUARANTINE, record.to_dict())
+            reported = True
+            yield self._quarantine(label, emitted, exc)
+        finally:
+            if fh is not None:
+                fh.close()
+        # A reader that caught an HTTP failure itself must not make a short read look complete.
+        failure = getattr(getattr(fh, "raw", None), "failure", None)
+        if failure is not None and not reported:
+            yield self._quarantine(label, emitted, failure)
+
+    def _quarantine(self, label: str, emitted: int, exc: BaseException) -> pvalue.TaggedOutput:
+        self._quarantined.inc()
+        record = QuarantineRecord(
+            source=self._source,
+            file=label,
+            record=f"after record {emitted}",
+            stage="read",
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        return pvalue.TaggedOutput(QUARANTINE, record.to_dict())
+
+
+def printable_path(path: str) -> str:
+    """``path`` as valid UTF-8 text: bytes of a non-UTF-8 file name (surrogate escapes) as ``\\xNN``."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+class ReadOutputs(dict):
+    """ReadSource's outputs: ``docs``, ``dropped`` and ``quarantine``, by key (``docs`` also as attribute)."""
+
+    @property
+    def docs(self) -> beam.PCollection:
+        return self["docs"]
 
 
 class ReadSource(beam.PTransform):
-    """Expands input paths/globs (any Beam filesystem) and reads every file with ``reader``.
+    """Reads every input (paths on any Beam filesystem, ``http(s)://`` URLs, or InputFiles) with ``reader``.
 
-    Returns a PCollectionTuple: ``docs``, ``dropped``, ``quarantine``. Files are read in
-    parallel, one file per element; a ``Reshuffle`` after reading spreads the documents.
+    Returns :class:`ReadOutputs`: ``docs``, ``dropped``, ``quarantine``. Inputs are spread over
+    workers (a Reshuffle of the inputs), one input per element; a second Reshuffle after
+    reading spreads the documents of one large file over workers for the steps that follow
+    (the output does not depend on it: shards are sorted by id). ``http`` configures URL inputs.
     """
 
-    def __init__(self, source: str, paths: list[Any], reader: Callable[[str, Any], Iterable[Any]]) -> None:
+    def __init__(self, source: str, paths: list[Any], reader: Callable[[str, Any], Iterable[Any]],
+                 http: HttpSettings | None = None) -> None:
         super().__init__(label=f"Read/{source}")
         self._source = source
         self._paths = list(paths)
         self._reader = reader
+        self._http = http
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> pvalue.DoOutputsTuple:
-        outputs = (
+    def expand(self, pbegin: beam.pvalue.PBegin) -> ReadOutputs:
+        read = (
             pbegin
             | "Paths" >> beam.Create(self._paths)
             | "Reshuffle files" >> beam.Reshuffle()
-            | "Read files" >> beam.ParDo(_ReadFileDoFn(self._source, self._reader)).with_outputs(
+            | "Read files" >> beam.ParDo(_ReadFileDoFn(self._source, self._reader, self._http)).with_outputs(
                 DROPPED, QUARANTINE, main="docs"
             )
         )
-        return outputs
+        docs = read.docs | "Reshuffle documents" >> beam.Reshuffle()
+        return ReadOutputs({"docs": docs, DROPPED: read[DROPPED], QUARANTINE: read[QUARANTINE]})

@@ -209,3 +209,12 @@ def test_capture_choice_and_record_checks():
     assert "not exactly one gzip member" in check_record(member + member, capture)
     assert "WARC-Target-URI" in check_record(member, Capture("http://b.example/", "2021", "f2", 0, 10))
     assert "gzip" in check_record(member[3:], capture)
+
+
+def test_the_llama1_preset_turns_the_reference_classifier_on():
+    from mixtures.config import config_from_dict
+
+    assert config_from_dict({"mixture": "llama1"}).quality.enabled is True
+    assert config_from_dict({"mixture": "llama1"}).quality.threshold == 0.25
+    assert config_from_dict({}).quality.enabled is False  # without the preset it stays opt-in
+    assert config_from_dict({"mixture": "llama1", "quality": {"enabled": False}}).quality.enabled is False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -67,25 +68,31 @@ def _rebuild_lines(tmp_path: Path, settings: dict) -> int:
                      "--config", str(config)])
 
 
-def test_a_step_that_raises_an_undeclared_error_fails_the_run_naming_the_step(tmp_path, toy_source, monkeypatch):
+def test_a_step_that_raises_an_undeclared_error_fails_the_run_naming_the_step(tmp_path, toy_source, monkeypatch,
+                                                                             capsys):
     from filters.sources.lines import rules
 
     def broken(self, doc):
         raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
 
     monkeypatch.setattr(rules.LinesFilter, "__call__", broken)
-    with pytest.raises(Exception, match=r"step lines_filter failed on document lines/\w+ .*TypeError"):
-        _rebuild_lines(tmp_path, {"quarantine": {"max_step_share": 1.0}})
+    # A bug, not a user error: exit 1 and one line naming the step and the document (-v: traceback).
+    assert _rebuild_lines(tmp_path, {"quarantine": {"max_step_share": 1.0}}) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert re.search(r"internal error: StepFailed: step lines_filter failed on document lines/\w+ .*TypeError", err[0])
     assert not (tmp_path / "out" / "lines" / "stats.json").exists()
+    with pytest.raises(Exception, match=r"step lines_filter failed on document lines/\w+ .*TypeError"):
+        cli_main(["-v", "rebuild", "lines", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+                  "--config", str(tmp_path / "run.yaml")])
 
 
-def test_a_quarantine_share_above_the_limit_fails_the_run_with_sample_errors(tmp_path, toy_source):
-    from pipeline.runner import QuarantineLimitError
-
+def test_a_quarantine_share_above_the_limit_fails_the_run_with_sample_errors(tmp_path, toy_source, capsys):
     # One of three lines is not UTF-8: 33% quarantined by lines_filter, above the default 1%.
-    with pytest.raises(QuarantineLimitError, match=r"step lines_filter quarantined 1 of 3 records \(33\.3%\)") as err:
-        _rebuild_lines(tmp_path, {})
-    assert "a.txt record 2: BadRecord: line is not UTF-8" in str(err.value)
+    assert _rebuild_lines(tmp_path, {}) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"step lines_filter quarantined 1 of 3 records \(33\.3%\)", err)
+    assert "a.txt record 2: BadRecord: line is not UTF-8" in err
     assert not (tmp_path / "out" / "lines" / "stats.json").exists()
 
 
