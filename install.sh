@@ -44,7 +44,7 @@ if ! "$VENV/bin/python" -c "import pipeline, apache_beam, fasttext, kenlm, sente
 fi
 
 if [ ! -x "$KENLM_BIN/lmplz" ] || [ ! -x "$KENLM_BIN/build_binary" ]; then
-    log "building KenLM lmplz/build_binary $KENLM_VERSION (about 80 s, once)"
+    log "building KenLM lmplz/build_binary $KENLM_VERSION (about a minute, once)"
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     # Only the sdist is needed (we build two binaries, not the module). --no-binary kenlm, not

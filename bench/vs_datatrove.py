@@ -41,6 +41,14 @@ Not made equal: datatrove sniffs the MIME type with libmagic when a record lacks
 (``k=-1``), and does not apply C4's badwords rule (``[NOT IMPLEMENTED]`` in its code);
 we do apply it, and decode charsets from HTTP/meta headers.
 
+Extraction quality is printed beside the speed: each side's extractor (datatrove's
+``Trafilatura`` as configured above, our ``html_to_text``) scored on the 884 pages of
+``../shared/extraction-eval`` by the method of ``bench/extraction.py``.
+
+The datatrove virtualenv is pinned (trafilatura, lxml, lxml_html_clean) and checked
+before anything is timed: a side that cannot import, fails, or runs past
+``--side-timeout`` ends the benchmark with its error output instead of hanging.
+
 Usage::
 
     .venv/bin/python bench/vs_datatrove.py [--copies 7] [--repeat 3] [--record] [--profile]
@@ -56,6 +64,7 @@ import argparse
 import atexit
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -70,12 +79,21 @@ from _common import CACHE, emit, timed  # noqa: E402
 DATATROVE_VENV = CACHE / "bench-venv-datatrove"
 DATATROVE_REQUIREMENTS = (
     "datatrove[processing]==0.10.1",  # trafilatura, fasttext-numpy2-wheel, nltk, xxhash
-    "warcio",
-    "faust-cchardet",  # WarcReader's charset fallback
-    "python-magic",  # WarcReader's MIME sniffing (libmagic is on the image)
-    "spacy",  # datatrove's English word/sentence tokenizer (spacy.blank, no model)
+    # Pinned: an unpinned lxml resolves without lxml_html_clean, trafilatura's import then
+    # fails inside datatrove's extraction sandbox, and the benchmark used to wait forever.
+    "trafilatura==1.11.0",  # the version datatrove 0.10.1 requires
+    "lxml==6.1.3",
+    "lxml_html_clean==0.4.6",
+    "warcio==1.8.1",
+    "faust-cchardet==3.2.0",  # WarcReader's charset fallback
+    "python-magic==0.4.27",  # WarcReader's MIME sniffing (libmagic is on the image)
+    "spacy==3.8.18",  # datatrove's English word/sentence tokenizer (spacy.blank, no model)
 )
 SIDES = ("datatrove", "ours-kernels", "ours-beam")
+# Imported in the datatrove venv before anything is timed: a peer that cannot start fails
+# the benchmark at once, with its error, instead of hanging in a sandbox.
+DATATROVE_PREFLIGHT = ("import trafilatura, spacy, warcio, magic; from datatrove.pipeline.extractors import "
+                       "Trafilatura; from datatrove.executor.local import LocalPipelineExecutor")
 
 
 # ---------------------------------------------------------------------------------------
@@ -255,6 +273,73 @@ def profile_ours(paths: list[str], top: int) -> None:
 # orchestration
 
 
+def f1_side_main(args: argparse.Namespace) -> int:
+    """Extracts every extraction-eval page with one side's extractor; texts go to ``args.out``."""
+    pages = Path(args.input)
+    if args.f1_side == "datatrove":
+        from datatrove.pipeline.extractors import Trafilatura
+
+        trafilatura = Trafilatura(favour_precision=True, timeout=60.0, deduplicate=False)  # as run_datatrove
+
+        def extract(raw: bytes) -> str:
+            return trafilatura.extract(raw) or ""
+    else:
+        from filters.sources.cc.extract import html_to_text
+        from filters.sources.cc.payload import decode_html
+
+        def extract(raw: bytes) -> str:
+            return html_to_text(decode_html(raw, "text/html")[0])[0]
+    texts = {}
+    for path in sorted(pages.glob("*.html")):
+        try:
+            texts[path.name] = extract(path.read_bytes())
+        except Exception:  # a failed page counts as empty output (extraction-eval's method)
+            texts[path.name] = ""
+    Path(args.out).write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    emit({"side": args.f1_side, "pages": len(texts)})
+    return 0
+
+
+def extraction_f1(pythons: dict[str, Path], eval_dir: Path, work: Path, timeout: float) -> dict[str, float]:
+    """Each side's extraction F1 on extraction-eval (method of ``bench/extraction.py``)."""
+    import tarfile
+
+    import extraction
+
+    entries = {e["file"]: e for e in json.loads((eval_dir / "evaldata.json").read_text(encoding="utf-8")).values()}
+    with tarfile.open(eval_dir / "pages.tar.xz") as tar:
+        tar.extractall(work / "eval", filter="data")
+    scores = {}
+    for side, python in (("datatrove", pythons.get("datatrove")), ("ours", pythons["ours-kernels"])):
+        if python is None:
+            continue
+        out = work / f"f1-{side}.json"
+        cmd = [str(python), str(Path(__file__).resolve()), "--f1-side", side, "--input", str(work / "eval" / "pages"),
+               "--out", str(out)]
+        _run_or_exit(cmd, f"{side} (extraction F1)", timeout)
+        texts = json.loads(out.read_text(encoding="utf-8"))
+        counts = [extraction.score_page(texts.get(name, ""), entry) for name, entry in entries.items()]
+        scores[side] = extraction.totals(counts)["f1"]
+    return scores
+
+
+def _run_or_exit(cmd: list[str], what: str, timeout: float, core: int | None = 0) -> dict[str, Any]:
+    """``_common.run_side``, ending the benchmark with the side's error when it fails or hangs."""
+    try:
+        return _common.run_side(cmd, env=_common.single_core_env(), core=core, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise SystemExit(f"{what} did not finish in {timeout:.0f} s: {' '.join(cmd)}") from exc
+    except RuntimeError as exc:
+        raise SystemExit(f"{what} failed: {exc}") from exc
+
+
+def preflight_datatrove(python: Path) -> None:
+    """Imports datatrove's side in its venv; ends the benchmark with the error if that fails."""
+    proc = subprocess.run([str(python), "-c", DATATROVE_PREFLIGHT], capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise SystemExit(f"datatrove venv {DATATROVE_VENV} cannot start its side:\n{proc.stderr[-3000:]}")
+
+
 def side_main(args: argparse.Namespace) -> int:
     paths = sorted(str(p) for p in Path(args.input).glob("*.warc.gz"))
     work = Path(tempfile.mkdtemp(prefix=f"pasture-vs-dt-{args.side}-", dir=args.work))
@@ -277,12 +362,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--core", type=int, default=0, help="CPU core every side is pinned to")
     parser.add_argument("--record", action="store_true", help="write our per-core rates to bench/results.json")
     parser.add_argument("--profile", action="store_true", help="cProfile our kernels once and print the top")
+    parser.add_argument("--eval", default=str(_common.REPO.parent / "shared" / "extraction-eval"),
+                        help="extraction-eval folder for each side's extraction F1 (skipped when absent)")
+    parser.add_argument("--side-timeout", type=float, default=1800,
+                        help="seconds one side run may take before the benchmark fails")
     # internal: run one side
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--lid-model", help=argparse.SUPPRESS)
+    parser.add_argument("--f1-side", choices=("datatrove", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.f1_side:
+        return f1_side_main(args)
     if args.side:
         return side_main(args)
 
@@ -295,9 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     inputs = _common.repeated_inputs(sources, args.copies, tmp / "input")
     warc_bytes = sum(p.stat().st_size for p in inputs)
     pythons = {"ours-kernels": Path(sys.executable), "ours-beam": Path(sys.executable)}
-    env = _common.single_core_env()
     if "datatrove" in args.sides:
         pythons["datatrove"] = _common.ensure_venv(DATATROVE_VENV, DATATROVE_REQUIREMENTS)
+        preflight_datatrove(pythons["datatrove"])
 
     print(f"input: {len(inputs)} files ({args.copies} copies of corpus/cc-pages), {warc_bytes / 1e6:.1f} MB WARC.gz; "
           f"each side pinned to core {args.core}, best CPU time of {args.repeat}", flush=True)
@@ -308,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             loads.append(_common.loadavg())
             cmd = [str(pythons[side]), str(Path(__file__).resolve()), "--side", side, "--input", str(tmp / "input"),
                    "--work", str(tmp), "--lid-model", bundled_model_path()]
-            result = _common.run_side(cmd, env=env, core=args.core)
+            result = _run_or_exit(cmd, side, args.side_timeout, core=args.core)
             print(f"  run {run + 1} {side:<13} cpu {result['cpu']:7.2f} s  wall {result['wall']:7.2f} s  "
                   f"counts {result['counts']}  load {loads[-1]}", flush=True)
             if side not in best or result["cpu"] < best[side]["cpu"]:
@@ -330,12 +423,17 @@ def main(argv: list[str] | None = None) -> int:
     for side in args.sides:
         print(f"documents per step, {side}: {best[side]['counts']}")
 
+    f1 = {}
+    if Path(args.eval, "evaldata.json").exists():
+        f1 = extraction_f1(pythons, Path(args.eval), tmp, args.side_timeout)
+        print("extraction F1 on extraction-eval (884 pages): " + ", ".join(f"{side} {v:.3f}" for side, v in f1.items()))
+
     if args.profile:
         print("\ncProfile of ours-kernels (one run, in this process):")
         profile_ours([str(p) for p in inputs], 30)
 
     if args.record:
-        _record(best, pages, args.copies)
+        _record(best, pages, args.copies, f1)
     return 0
 
 
@@ -350,7 +448,7 @@ def _page_records(paths: list[Path]) -> int:
     return total
 
 
-def _record(best: dict[str, dict[str, Any]], pages: int, copies: int) -> None:
+def _record(best: dict[str, dict[str, Any]], pages: int, copies: int, f1: dict[str, float]) -> None:
     """One ``vs_datatrove`` entry: docs/s per core of each side and the ratios.
 
     Not a stage rate: the per-stage rates (extract, c4_rules, lang_id, minhash) are recorded
@@ -364,6 +462,7 @@ def _record(best: dict[str, dict[str, Any]], pages: int, copies: int) -> None:
             if side in best:
                 ratio = best["datatrove"]["cpu"] / best[side]["cpu"]
                 figures[f"{side.replace('-', '_')}_vs_datatrove"] = round(ratio, 2)
+    figures.update({f"{side}_extraction_f1": round(value, 3) for side, value in f1.items()})
     _common.record("vs_datatrove", pages=pages, **figures,
                    command=f".venv/bin/python bench/vs_datatrove.py --copies {copies} --record",
                    note="CC heavy path (read, extract, LID en 0.5, C4 rules, MinHash signatures) on one core, "

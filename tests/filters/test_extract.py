@@ -25,9 +25,8 @@ def test_example_com_exactly(pages):
     assert doc.text == (
         "Example Domain\n"
         "This domain is established to be used for illustrative examples in documents. You may use this "
-        "domain in examples without prior coordination or asking for permission.\n"
-        "More information..."
-    )
+        "domain in examples without prior coordination or asking for permission."
+    )  # "More information..." is a lone link under the text: navigation, dropped
     assert doc.meta["title"] == "Example Domain"
     assert doc.meta["format"] == "html"
 
@@ -66,8 +65,12 @@ def test_no_script_or_style_content_leaks_on_any_page(pages):
 
 def test_page_wrapped_in_an_aspnet_form_keeps_its_text(pages):
     doc = HtmlExtractor()(pages["http://www.greenpeace.org/international/en/campaigns/forests/asia-pacific/"])
-    assert len(doc.text) > 3000
-    assert "Greenpeace International" in doc.text.split("\n")
+    lines = doc.text.split("\n")
+    assert len(doc.text) > 2500
+    assert lines[:2] == ["Indonesia", "Indonesia is a treasure chest of biodiversity; it is home to between 10 and "
+                         "15 per cent of all known species of plants, mammals and birds. Orang-utans, elephants, "
+                         "tigers, rhinoceroses, more than 1,500 species of birds and thousands of plant species are "
+                         "all a part of the country's natural legacy."]
 
 
 def test_every_cc_page_extracts_some_text(pages):
@@ -88,9 +91,9 @@ def test_block_structure_entities_and_chrome():
     text, title = html_to_text(html)
     assert title == "A & B"
     assert text.split("\n") == [
-        "Head\u00adline", "One bold word here.", "tail", "first", "second", "a b", "c",
-        "line", "break", "x = 1", "y = 2",
-    ]
+        "Headline", "One bold word here.", "tail", "first", "second", "a b", "c",
+        "line", "break", "x = 1", "  y = 2",
+    ]  # soft hyphens go; <pre> keeps its indentation
 
 
 def test_wet_documents_pass_through_unchanged():

@@ -1,18 +1,21 @@
-"""HTML → main text, fast, with selectolax's Lexbor parser.
+"""HTML → main text, fast: the cleaner step around :mod:`filters.sources.cc.main_content`.
 
 The cleaner :class:`HtmlExtractor` (name ``extract``) replaces the decoded HTML of a
-``meta["format"] == "html"`` document by its visible text:
+``meta["format"] == "html"`` document by its main text (:func:`html_to_text`):
 
-* page chrome and non-text elements are removed with their content: ``script``, ``style``,
-  ``noscript``, ``nav``, ``footer``, ``aside``, ``iframe``, ``svg``, ``template``,
-  buttons, inputs ... (see ``DROP_TAGS``). ``header`` is removed too, except inside
-  ``article`` / ``main`` where it holds the headline; ``form`` is removed unless it wraps
-  the page (holds ``main``/``article``/``h1``/``h2``, as ASP.NET pages do);
+* the article is found and kept, page chrome dropped: non-text elements and ``nav`` /
+  ``aside`` / ``footer``, blocks whose class or id names boilerplate (comments, share bars,
+  related links, cookie banners ...), link lists, short lines around the article. How it
+  decides is in :mod:`filters.sources.cc.main_content`; ``<header>`` is an ordinary
+  container (some sites put their body in it);
 * block structure becomes newlines: one line per paragraph, heading, list item, table row,
-  ``<br>`` break; table cells of a row are joined by a space;
-* whitespace inside a line is collapsed (``<pre>`` keeps its own line breaks), entities are
-  decoded by the parser, empty lines are dropped;
+  ``<br>`` break; table cells of a row are joined by a space; ``<pre>`` keeps its lines;
+* whitespace inside a line is collapsed, entities are decoded by the parser, empty lines
+  are dropped;
 * ``<title>`` goes to ``meta["title"]``, not into the text.
+
+Boilerplate that only shows across pages (the same footer line on every page of a site)
+is line dedup's job (:mod:`filters.line_dedup`), later in the recipe.
 
 WET documents (``meta["format"] == "text"``) pass through unchanged: Common Crawl already
 extracted them. A page with no visible text yields an empty text; :class:`ExtractedTextFilter`
@@ -21,35 +24,13 @@ extracted them. A page with no visible text yields an empty text; :class:`Extrac
 
 from __future__ import annotations
 
-import re
-
-from selectolax.lexbor import LexborHTMLParser
-
 from filters.base import Step, Verdict
 from filters.document import Document
+from filters.sources.cc.main_content import main_text
 from mixtures.config import ExtractConfig
 
 # Drop reasons of ExtractedTextFilter.
 NO_TEXT = "no_text"
-
-DROP_TAGS = (
-    "script", "style", "noscript", "nav", "footer", "aside", "iframe", "svg", "template",
-    "object", "embed", "canvas", "button", "select", "input", "textarea", "option", "dialog", "menu",
-    "math", "map", "audio", "video", "picture", "head",
-)
-KEEP_HEADER_INSIDE = ("article", "main")
-# ASP.NET and some CMSs wrap the whole page in one <form>: a form holding page-level
-# structure is a layout wrapper, not a search or login box, and is kept.
-PAGE_FORM_MARKERS = "main, article, h1, h2"
-BLOCK_TAGS = frozenset((
-    "address", "article", "blockquote", "body", "br", "caption", "center", "dd", "details", "dir", "div",
-    "dl", "dt", "fieldset", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup",
-    "hr", "html", "legend", "li", "listing", "main", "ol", "p", "plaintext", "pre", "section", "summary",
-    "table", "tbody", "tfoot", "thead", "tr", "ul", "xmp",
-))
-CELL_TAGS = frozenset(("td", "th"))
-PRE_TAGS = frozenset(("pre", "listing", "plaintext", "xmp", "textarea"))
-_SPACES = re.compile(r"\s+")
 
 
 def html_to_text(html: str) -> tuple[str, str]:
@@ -61,64 +42,7 @@ def html_to_text(html: str) -> tuple[str, str]:
     Returns:
         ``(text, title)``: text with one line per block element, title possibly empty.
     """
-    tree = LexborHTMLParser(html)
-    title_node = tree.css_first("title")
-    title = _SPACES.sub(" ", title_node.text()).strip() if title_node is not None else ""
-    tree.strip_tags(list(DROP_TAGS))
-    for header in tree.css("header"):
-        if not _inside(header, KEEP_HEADER_INSIDE):
-            header.decompose()
-    for form in tree.css("form"):
-        if form.css_first(PAGE_FORM_MARKERS) is None:
-            form.decompose()
-    root = tree.body if tree.body is not None else tree.root
-    if root is None:
-        return "", title
-    lines: list[str] = []
-    parts: list[str] = []
-
-    def flush() -> None:
-        if parts:
-            # str.split() splits on exactly the characters regex \s matches, and is faster.
-            line = " ".join("".join(parts).split())
-            if line:
-                lines.append(line)
-            parts.clear()
-
-    for node in root.traverse(include_text=True):
-        tag = node.tag
-        if tag == "-text":
-            text = node.text_content
-            if not text:
-                continue
-            previous = node.prev
-            if previous is not None and previous.tag in BLOCK_TAGS:
-                flush()  # text after a closed block ("<div><p>a</p>tail</div>") starts a new line
-            parent = node.parent
-            if parent is not None and (parent.tag in PRE_TAGS or (parent.tag == "code" and parent.parent is not None
-                                                                  and parent.parent.tag in PRE_TAGS)):
-                first, *rest = text.split("\n")
-                parts.append(first)
-                for line in rest:
-                    flush()
-                    parts.append(line)
-            else:
-                parts.append(text)
-        elif tag in BLOCK_TAGS:
-            flush()
-        elif tag in CELL_TAGS:
-            parts.append(" ")
-    flush()
-    return "\n".join(lines), title
-
-
-def _inside(node, tags: tuple[str, ...]) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if parent.tag in tags:
-            return True
-        parent = parent.parent
-    return False
+    return main_text(html)
 
 
 class HtmlExtractor(Step):
@@ -132,7 +56,7 @@ class HtmlExtractor(Step):
     """
 
     name = "extract"
-    version = 1
+    version = 2  # 2: main content (article found, chrome dropped) instead of all visible text
     cost_stage = "extract"
 
     def __init__(self, cfg: ExtractConfig | None = None) -> None:
