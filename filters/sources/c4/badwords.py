@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from importlib import resources
 
+from filters.word_trie import trie_pattern
+
 
 def load_badwords(lang: str = "en") -> tuple[str, ...]:
     """The LDNOOBW list shipped in ``filters/sources/c4/badwords_<lang>.txt`` (see its header).
@@ -35,22 +37,6 @@ def badwords_regex(words: tuple[str, ...]) -> re.Pattern[str]:
     4x faster. Where two listed phrases match at the same place ("girl on" / "girl on top")
     the reported word may be the longer one; the decision is the same.
     """
-    return re.compile(rf"(?:\W|^)({_trie_pattern(words)})(?:\W|$)")
+    return re.compile(rf"(?:\W|^)({trie_pattern(words)})(?:\W|$)")
 
 
-def _trie_pattern(words: tuple[str, ...]) -> str:
-    trie: dict[str, dict] = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}  # a word ends here
-
-    def build(node: dict[str, dict]) -> str:
-        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return build(trie)

@@ -38,6 +38,8 @@ from html import escape as html_escape
 
 from selectolax.lexbor import LexborHTMLParser
 
+from filters.word_trie import trie_pattern
+
 # Removed with their content everywhere: not text, or chrome by definition.
 DROP_TAGS = (
     "script", "style", "noscript", "nav", "footer", "aside", "iframe", "svg", "template",
@@ -235,33 +237,9 @@ _WORDS: dict[str, tuple[int, int]] = {
 }
 
 
-def _trie_pattern(words) -> str:
-    """An alternation of ``words`` folded into a prefix trie, longest match first.
-
-    Python's ``re`` tries flat alternatives one by one at every position; the trie tries
-    one branch per character (about ten times faster on class names), and its greedy
-    optional tails find "advert" where "ad" also starts.
-    """
-    trie: dict[str, dict] = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}  # a word ends here
-
-    def build(node: dict[str, dict]) -> str:
-        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return build(trie)
-
-
 # Every word in one scan. Case-sensitive on purpose (IGNORECASE slows the regex engine
 # down): names are lowercased first.
-_ANY_WORD = re.compile(_trie_pattern(_WORDS))
+_ANY_WORD = re.compile(trie_pattern(_WORDS))
 # WordPress marks a post with its taxonomy ("tag-silhouette category-news"): not chrome.
 _TAXONOMY = re.compile(r"(?<!\S)(?:tag|category|categories)-\S*")
 # Kinds of the class+id strings seen, shared by the pages of a process (sites repeat their
