@@ -445,12 +445,16 @@ def _export_section(export: dict[str, Any], where: Path | None) -> str:
     if not export:
         return f'<p class="empty">no export found{f" at {_e(where)}" if where else ""}</p>'
     sources = export.get("sources")
+    if isinstance(sources, dict):  # the export manifest keys its sources by name
+        sources = [{"name": name, **entry} for name, entry in sources.items() if isinstance(entry, dict)]
     rows = []
     if isinstance(sources, list):
         for s in sources:
             if isinstance(s, dict):
+                epochs = s.get("epochs")
                 rows.append([s.get("name", s.get("source", "?")), s.get("kind", ""), s.get("sequences", "—"),
-                             s.get("tokens", "—"), s.get("epochs", "—"), s.get("llama_epochs", "—")])
+                             s.get("tokens", "—"), f"{epochs:.2f}" if isinstance(epochs, float) else epochs or "—",
+                             s.get("llama_epochs", "—")])
     warnings = export.get("warnings") if isinstance(export.get("warnings"), list) else []
     body = f"<p>{_e(where)}</p>" if where else ""
     if rows:

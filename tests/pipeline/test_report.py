@@ -142,8 +142,7 @@ def run_dir(tmp_path, corpus):
     (root / "cc" / "timing.json").write_text(json.dumps({"pipeline_seconds": 12.5}))
     (root / "export").mkdir()
     (root / "export" / "manifest.json").write_text(json.dumps({
-        "sources": [{"name": "cc", "kind": "cc", "sequences": 40, "tokens": 10280, "epochs": 26.6,
-                     "llama_epochs": 1.1}],
+        "sources": {"cc": {"kind": "cc", "sequences": 40, "tokens": 10280, "epochs": 26.6, "llama_epochs": 1.1}},
         "warnings": ["cc is repeated 26.6 times (LLaMA: 1.1): the run holds too little cc for the blend"]}))
     wiki = [_doc(100 + i, text, "wikipedia", {}, {"lang": "en" if i < 7 else "uk"}) for i, text in
             enumerate(texts[30:40])]
@@ -184,7 +183,7 @@ def test_report_has_every_section_and_one_png_per_plot(run_dir):
     # the run config is shown, and the self-contained page makes no external request.
     assert '"threshold": 0.25' in text
     # the export's epochs and its warning, and the timings.
-    assert "cc is repeated 26.6 times" in text and "26.6" in text
+    assert "cc is repeated 26.6 times" in text and "26.60" in text and "10280" in text
     assert "pipeline_seconds" in text
     html_text = out.read_text(encoding="utf-8")
     assert not re.search(r'(src|href)="(https?:)?//', html_text)
