@@ -32,21 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mixtures.blend import blend_counts_at, blending_indices_range, share_errors_pp
 from mixtures.plan import MixturePlan, SourceTokens, plan_mixture
-from mixtures.provenance import replace_atomically, sha256_file
 from mixtures.spec import MixtureSpec
 from tokenizer.blend import BlendError, SourceStream
-from tokenizer.indexed import IndexedDatasetWriter, bin_path, idx_path
+from tokenizer.sequence_writer import write_sequences
 
 SHARDED_EXPORT_FORMAT = "pasture-blend-v1"  # same reader contract as the single file (trainer/data.py)
 PREFIX = "blend"
 FORMATS = ("megatron", "parquet")
 SHARE_TOLERANCE_PP = 0.1
-PARQUET_ROWS_PER_GROUP = 1024
 DATA_PATH_FILE = "data_path.txt"
 
 
@@ -208,51 +204,8 @@ def write_blend_shard(state: ShardWriterState, k: int, out_dir: str | os.PathLik
     out.mkdir(parents=True, exist_ok=True)
     prefix = out / name
     names = [s.name for s in layout.sources]
-    dtype = np.dtype(layout.dtype)
-    writer = IndexedDatasetWriter(prefix, dtype) if "megatron" in formats else None
-    parquet_path = out / f"{name}.parquet"
-    parquet_tmp = out / f"{name}.parquet.tmp"
-    schema = pa.schema([("input_ids", pa.list_(pa.int32())), ("source", pa.string())])
-    pq_writer = pq.ParquetWriter(parquet_tmp, schema, compression="zstd") if "parquet" in formats else None
-    rows: list[np.ndarray] = []
-    row_sources: list[str] = []
-
-    def flush() -> None:
-        if pq_writer is not None and rows:
-            flat = np.concatenate(rows).astype(np.int32)
-            offsets = np.arange(0, len(flat) + 1, len(rows[0]), dtype=np.int32)
-            ids = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
-            pq_writer.write_table(pa.table({"input_ids": ids, "source": pa.array(row_sources)}, schema=schema))
-        rows.clear()
-        row_sources.clear()
-
-    try:
-        for d, j in zip(dataset_index.tolist(), sample_index.tolist()):
-            seq = state.window(d, j)
-            if writer is not None:
-                writer.add_document(seq)
-            if pq_writer is not None:
-                rows.append(seq)
-                row_sources.append(names[d])
-                if len(rows) == PARQUET_ROWS_PER_GROUP:
-                    flush()
-        flush()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        if pq_writer is not None:
-            pq_writer.close()
-            parquet_tmp.unlink(missing_ok=True)
-        raise
-    files: dict[str, str] = {}
-    if writer is not None:
-        writer.finalize()
-        files[bin_path(prefix).name] = sha256_file(bin_path(prefix))
-        files[idx_path(prefix).name] = sha256_file(idx_path(prefix))
-    if pq_writer is not None:
-        pq_writer.close()
-        replace_atomically(parquet_tmp, parquet_path)
-        files[parquet_path.name] = sha256_file(parquet_path)
+    sequences = ((names[d], state.window(d, j)) for d, j in zip(dataset_index.tolist(), sample_index.tolist()))
+    files = write_sequences(prefix, sequences, formats, np.dtype(layout.dtype))
     per_source = np.bincount(dataset_index.astype(np.int64), minlength=len(names))
     return {"name": name, "index": k, "sequences": stop - start,
             "source_sequences": [int(x) for x in per_source], "files": files}

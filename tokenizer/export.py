@@ -25,27 +25,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mixtures.plan import SourceTokens, plan_mixture
-from mixtures.provenance import replace_atomically, sha256_file, write_json_atomically
+from mixtures.provenance import sha256_file, write_json_atomically
 from mixtures.spec import MixtureSpec
 from tokenizer.blend import BlendError, BlendPlan, BlendSource, iter_sequences, plan_blend, source_epochs
-from tokenizer.indexed import IndexedDatasetWriter, bin_path, idx_path
 from tokenizer.manifest import (
     MANIFEST,
     list_run_sources,
     read_tokens_manifest,
     token_shard_prefixes,
 )
+from tokenizer.sequence_writer import write_sequences
 
 EXPORT_FORMAT = "pasture-blend-v1"
 FORMATS = ("megatron", "parquet")
 PREFIX = "blend"
 # Shares must match the mixture weights this closely (percentage points).
 SHARE_TOLERANCE_PP = 0.1
-PARQUET_ROWS_PER_GROUP = 1024
 
 
 def _run_inputs(run_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -157,47 +154,4 @@ def export_blend(
 
 def _write_outputs(blend: BlendPlan, out: Path, formats: tuple[str, ...], dtype: np.dtype) -> dict[str, str]:
     names = [s.name for s in blend.sources]
-    writer = IndexedDatasetWriter(out / PREFIX, dtype) if "megatron" in formats else None
-    parquet_path = out / f"{PREFIX}.parquet"
-    parquet_tmp = out / f"{PREFIX}.parquet.tmp"
-    schema = pa.schema([("input_ids", pa.list_(pa.int32())), ("source", pa.string())])
-    pq_writer = pq.ParquetWriter(parquet_tmp, schema, compression="zstd") if "parquet" in formats else None
-    rows: list[np.ndarray] = []
-    row_sources: list[str] = []
-
-    def flush() -> None:
-        if pq_writer is not None and rows:
-            flat = np.concatenate(rows).astype(np.int32)
-            offsets = np.arange(0, len(flat) + 1, len(rows[0]), dtype=np.int32)
-            ids = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
-            pq_writer.write_table(pa.table({"input_ids": ids, "source": pa.array(row_sources)}, schema=schema))
-        rows.clear()
-        row_sources.clear()
-
-    try:
-        for d, seq in iter_sequences(blend):
-            if writer is not None:
-                writer.add_document(seq)
-            if pq_writer is not None:
-                rows.append(seq)
-                row_sources.append(names[d])
-                if len(rows) == PARQUET_ROWS_PER_GROUP:
-                    flush()
-        flush()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        if pq_writer is not None:
-            pq_writer.close()
-            parquet_tmp.unlink(missing_ok=True)
-        raise
-    files: dict[str, str] = {}
-    if writer is not None:
-        writer.finalize()
-        files[bin_path(out / PREFIX).name] = sha256_file(bin_path(out / PREFIX))
-        files[idx_path(out / PREFIX).name] = sha256_file(idx_path(out / PREFIX))
-    if pq_writer is not None:
-        pq_writer.close()
-        replace_atomically(parquet_tmp, parquet_path)
-        files[parquet_path.name] = sha256_file(parquet_path)
-    return files
+    return write_sequences(out / PREFIX, ((names[d], seq) for d, seq in iter_sequences(blend)), formats, dtype)
