@@ -29,7 +29,7 @@ def _records(tmp_path: Path, kind: str, sub: str) -> list[dict]:
     if not folder.is_dir():
         return []
     return [json.loads(line) for shard in sorted(folder.iterdir()) if ".tmp-" not in shard.name
-            for line in gzip.decompress(shard.read_bytes()).decode().splitlines()]
+            for line in gzip.decompress(shard.read_bytes()).decode().split("\n") if line]
 
 
 def _repositories(root: Path) -> None:
