@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         message = user_error_message(exc)
         if args.verbose:
             raise
-        if type(exc).__name__ == "QuarantineLimitError":
+        from pipeline.runner import QuarantineLimitError  # only on this path: it imports Beam
+
+        if isinstance(exc, QuarantineLimitError):
             # The run stopped on purpose: too many records of one step set aside. Its message
             # lists sample errors (file and record each), so it is shown whole.
             print(f"pasture: error: {exc}", file=sys.stderr)

@@ -200,7 +200,6 @@ class DedupBooks(beam.PTransform):
     """Book-level dedup by verified containment; returns ``docs``/``dropped``/``quarantine``."""
 
     drop_stage = STAGE  # the stage its dropped documents are annotated with (stats funnel)
-
     cost_stage = "minhash"
 
     def __init__(self, cfg: BooksConfig, label: str | None = "Book dedup") -> None:

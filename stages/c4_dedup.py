@@ -126,7 +126,6 @@ class DedupC4Spans(beam.PTransform):
     """
 
     drop_stage = STAGE  # the stage its dropped documents are annotated with (stats funnel)
-
     cost_stage = "c4_span_dedup"
 
     def __init__(self, cfg: C4Config, span: int = SPAN_SENTENCES) -> None:
@@ -199,7 +198,6 @@ class DedupC4Urls(beam.PTransform):
     """
 
     drop_stage = URL_STAGE  # the stage its dropped documents are annotated with (stats funnel)
-
     cost_stage = "c4_url_dedup"
 
     def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
@@ -266,7 +264,6 @@ class DedupC4Lines(beam.PTransform):
     """
 
     drop_stage = LINE_STAGE  # the stage its dropped documents are annotated with (stats funnel)
-
     cost_stage = "c4_line_dedup"
 
     def __init__(self, cfg: C4Config) -> None:

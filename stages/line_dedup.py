@@ -166,7 +166,6 @@ class DedupLines(beam.PTransform):
     """
 
     drop_stage = STAGE  # the stage its dropped documents are annotated with (stats funnel)
-
     cost_stage = "line_dedup"
 
     def __init__(self, cfg: LineDedupConfig | None = None, label: str | None = None,

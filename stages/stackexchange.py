@@ -86,7 +86,6 @@ class AssembleQuestions(beam.PTransform):
     """
 
     drop_stage = STAGE  # the stage its dropped documents are annotated with (stats funnel)
-
     def __init__(self, source: str, label: str | None = "Assemble") -> None:
         super().__init__(label)
         self._source = source
