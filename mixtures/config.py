@@ -163,15 +163,22 @@ class LMTrainingConfig:
     character_coverage: float = 0.9995
     order: int = 5  # cc_net: lmplz -o 5
     memory: str = "2G"  # lmplz -S, its sorting memory (cc_net: 8G); 2G fits a laptop
-    max_docs: int | None = None  # None: every page of the language in the dumps
+    max_docs: int | None = None  # None: every page of the language; N: the N of smallest id hash
     # Pages held out, by id hash, to measure the cutoffs on: scored in-sample, a 5-gram model
     # has memorised its text and the cutoffs would be far too low. cc_net measures them on
     # Common Crawl documents, which LM training does not have.
     heldout_percent: int = 10
     threads: int = 1  # SentencePiece training threads
+    # Text (UTF-8 bytes, training + held-out) the models are fit on: pages are sampled by a hash
+    # of their id, smallest first, up to this size. SentencePiece holds every training line in
+    # memory (several times its size), so a whole enwiki (~20 GB of text) would not fit one
+    # machine; 2 GiB is millions of paragraphs, far more than a 65536-piece vocabulary and a
+    # 5-gram model need.
+    max_training_bytes: int = 2 << 30
 
     def __post_init__(self) -> None:
         check(self.vocab_size >= 4, "models.lm.vocab_size must be >= 4")
+        check(self.max_training_bytes > 0, "models.lm.max_training_bytes must be > 0")
         check(0.0 < self.character_coverage <= 1.0, "models.lm.character_coverage must be in (0, 1]")
         check(self.order >= 1, "models.lm.order must be >= 1")
         check(self.max_docs is None or self.max_docs >= 1, "models.lm.max_docs must be >= 1")
@@ -286,14 +293,17 @@ class ShardConfig:
     """Document output: deterministic, sorted, atomically written shards."""
 
     # None: derived from the source's input size, one shard per ``input_bytes_per_shard``
-    # (pipeline.runner.shard_count), so a shard's sort in one worker's memory stays bounded.
+    # (pipeline.runner.shard_count), so files stay a size readers and uploads handle well (a
+    # shard is sorted on disk, stages.spill: its size does not bound any worker's memory).
     num_shards: int | None = None
     input_bytes_per_shard: int = 256 << 20  # stored (compressed) input bytes per output shard
     write_dropped: bool = True
     # With write_dropped: at most this many dropped documents per drop reason are written (those
     # with the smallest sha1 of their id: a fixed, uniform sample); every drop is still counted.
     # null: all of them, with their text (for CC that is most of the crawl, so not the default).
-    max_dropped_per_reason: int | None = 1000
+    # The sample is gathered in memory (at most this many documents per reason and step), so it
+    # stays small: 100 per reason is plenty to read why a step drops what it drops.
+    max_dropped_per_reason: int | None = 100
     # Kept documents as gzip JSON lines (what `tokenizer encode` reads) and, with "parquet", also
     # as Parquet files of one schema for every source (id, text, source, url, meta and
     # annotations as JSON text), so `datasets.load_dataset("parquet", ...)` loads all sources at once.

@@ -25,6 +25,8 @@ class BeamFlagError(ValueError):
 def _beam_parser():  # -> argparse.ArgumentParser
     from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
+    import stages.spill  # noqa: F401  (our own option class: --spill_dir, --spill_buffer_mb)
+
     parser = _BeamArgumentParser(allow_abbrev=False)
     classes: dict[str, type] = {}
     pending = list(PipelineOptions.__subclasses__())

@@ -1,8 +1,8 @@
 """``pasture``: the command line. Each verb lives in ``pipeline/commands/<verb>.py``.
 
 A command module exposes ``register(subparsers)``, which adds its parser and sets
-``func(args, beam_args) -> int``. Unknown flags of ``run``/``rebuild``/``demo``/``export``/``tokenizer`` are Beam
-runner flags and pass straight through to Beam.
+``func(args, beam_args) -> int``. Unknown flags of ``run``/``rebuild``/``demo``/``export``/``tokenizer``/``models``
+are Beam runner flags and pass straight through to Beam.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ COMMANDS = [
 ]
 
 # Verbs whose unknown flags are Beam runner flags.
-BEAM_VERBS = {"run", "rebuild", "demo", "export", "tokenizer"}
+BEAM_VERBS = {"run", "rebuild", "demo", "export", "tokenizer", "models"}
 
 
 def add_config_option(parser: argparse.ArgumentParser, reads: str) -> None:

@@ -17,8 +17,9 @@ and the size of the job graph; ``problems`` turns that into findings:
   large"). Data inlined with ``beam.Create`` (e.g. one path per input file) counts.
 
 GroupByKeys are listed with their labels for review; the ones in this project are keyed by
-shard index (``Write */Group shards``, ``Tokenize/*/Group shards``), random keys (``Reshuffle``), band or line hash
-(dedup stages), so no key collects a whole corpus.
+spill partition (``*/Gather runs``: only run file paths cross, the documents go through sorted
+runs on disk, ``stages.spill``), shard index (``Tokenize/*/Group shards``), random keys
+(``Reshuffle``), band or line hash (dedup stages), so no key collects a whole corpus.
 """
 
 from __future__ import annotations
@@ -63,9 +64,10 @@ def dataflow_args(project: str, region: str, temp_location: str, *extra: str) ->
 
 def build_job(cfg: PipelineConfig, beam_args: list[str], names: list[str] | None = None) -> beam.Pipeline:
     """The pipeline ``pasture run`` would submit, built but not run."""
-    from pipeline.runner import build_sources
+    from pipeline.runner import build_sources, spill_folder
 
     options = make_options(beam_args)
+    spill_folder(cfg, options, 1, beam_args)
     p = beam.Pipeline(options=options)
     build_sources(p, cfg, names or [s.name for s in cfg.sources])
     return p
@@ -209,6 +211,8 @@ def problems(graph: JobGraph) -> list[str]:
 def shuffle_keys(graph: JobGraph) -> dict[str, str]:
     """Each GroupByKey with what it is keyed by, as far as its label tells."""
     kinds = (
+        (r"/Gather (shard )?runs/", "partition: (partition, run path) records only, the data crosses on disk "
+                                    "(stages.spill)"),
         (r"/Group shards(/|$)", "shard index (one group per output shard)"),
         (r"Reshuffle", "random key"),
         (r"/Count/Merge/", "counts key (combiner-lifted)"),

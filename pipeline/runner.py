@@ -36,6 +36,7 @@ from stages.counts import (
 from stages.progress import tap as progress_tap
 from stages.sinks import SampleDropped, WriteDocuments, WriteQuarantine, write_atomically
 from stages.source import apply_steps, build_source, is_joint
+from stages.spill import DEFAULT_FOLDER, SpillOptions, remove_spill_dir
 from stages.streams import SourceStreams
 
 log = logging.getLogger("pasture")
@@ -122,18 +123,19 @@ def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resum
         out_dir = source_dir(cfg, name)
         shards = (num_shards or {}).get(name) or source_shard_count(cfg, name)
         # A second document with an id already written is quarantined with both locations (stages.sinks).
-        docs = s.docs | f"{name}/Write docs" >> WriteDocuments(join_path(out_dir, "docs"), shards,
-                                                                 skip_existing=resume, quarantine_collisions=True)
-        dropped = s.dropped | f"{name}/Flatten dropped" >> beam.Flatten()
-        quarantine = [*s.quarantine, docs.collisions] | f"{name}/Flatten quarantine" >> beam.Flatten()
+        # One sorted pass writes every format (JSON lines, and Parquet when asked for); a second
+        # document with an id already written is quarantined with both locations (stages.sinks).
+        docs = s.docs | f"{name}/Write docs" >> WriteDocuments(
+            join_path(out_dir, "docs"), shards, skip_existing=resume, quarantine_collisions=True,
+            formats=tuple(cfg.shards.formats))
+        # Drops and quarantine records come from every step: each stream is sampled, written
+        # and counted where it is produced, never flattened whole (a Flatten across stages is
+        # a buffer in the local runner's memory).
+        dropped = tuple(s.dropped)
+        quarantine = (*s.quarantine, docs.collisions)
         written = [docs.written]
-        if "parquet" in cfg.shards.formats:
-            # The same documents, collisions set aside the same way (already quarantined above).
-            written.append((s.docs | f"{name}/Write docs parquet" >> WriteDocuments(
-                join_path(out_dir, "docs"), shards, skip_existing=resume, quarantine_collisions=True,
-                fmt="parquet")).written)
         if cfg.shards.write_dropped:
-            kept_dropped = dropped
+            kept_dropped: Any = dropped
             if cfg.shards.max_dropped_per_reason is not None:  # a sample is written; every drop is counted below
                 kept_dropped = dropped | f"{name}/Sample dropped" >> SampleDropped(cfg.shards.max_dropped_per_reason)
             written.append((kept_dropped | f"{name}/Write dropped" >> WriteDocuments(
@@ -141,12 +143,14 @@ def build_sources(p: beam.Pipeline, cfg: PipelineConfig, names: list[str], resum
         written.append(quarantine | f"{name}/Write quarantine" >> WriteQuarantine(join_path(out_dir, "quarantine")))
         # Side branches that only count, for the launcher's progress lines (pipeline/progress.py).
         s.docs | f"{name}/Progress kept" >> beam.Map(progress_tap(name, "kept"))
-        dropped | f"{name}/Progress dropped" >> beam.Map(progress_tap(name, "dropped"))
-        quarantine | f"{name}/Progress quarantined" >> beam.Map(progress_tap(name, "quarantined"))
+        for i, stream in enumerate(dropped):
+            stream | f"{name}/Progress dropped {i}" >> beam.Map(progress_tap(name, "dropped"))
+        for i, stream in enumerate(quarantine):
+            stream | f"{name}/Progress quarantined {i}" >> beam.Map(progress_tap(name, "quarantined"))
         p | f"{name}/Count" >> CountStreams(
             join_path(out_dir, "_counts.json"),
-            {"inputs": s.inputs, "out": [s.docs], "withdrawn": [docs.collisions], "dropped": [dropped],
-             "quarantine": [quarantine], "checksums": written},
+            {"inputs": s.inputs, "out": [s.docs], "withdrawn": [docs.collisions], "dropped": list(dropped),
+             "quarantine": list(quarantine), "checksums": written},
             seen=s.seen,
         )
 
@@ -211,14 +215,19 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
             log.info("%s", run_manifest.announce(decision, kept, removed))
         log.info("[%d/%d] %s: running", index, len(groups), ", ".join(group))
         options = make_options(beam_args)
+        spill = spill_folder(cfg, options, index, beam_args or [])
         started = time.time()
-        with ProgressReporter(group, cfg.progress.interval_seconds, enabled=cfg.progress.enabled) as progress:
-            p = beam.Pipeline(options=options)
-            build_sources(p, cfg, group, resume=resume,
-                          num_shards={n: manifests[n]["layout"]["num_shards"] for n in group})
-            result = p.run()
-            progress.watch(result)  # a remote job reports through its metrics while it runs
-            result.wait_until_finish()
+        remove_spill_dir(spill)  # what a killed run left: runs are scratch, never resumed from
+        try:
+            with ProgressReporter(group, cfg.progress.interval_seconds, enabled=cfg.progress.enabled) as progress:
+                p = beam.Pipeline(options=options)
+                build_sources(p, cfg, group, resume=resume,
+                              num_shards={n: manifests[n]["layout"]["num_shards"] for n in group})
+                result = p.run()
+                progress.watch(result)  # a remote job reports through its metrics while it runs
+                result.wait_until_finish()
+        finally:
+            remove_spill_dir(spill)
         elapsed = time.time() - started
         for name in group:
             results[name] = _finish_source(cfg, name, runner_name(options), elapsed)
@@ -226,6 +235,19 @@ def run_sources(cfg: PipelineConfig, names: list[str], beam_args: list[str] | No
             log.info("[%d/%d] %s: %d in, %d out, %d dropped, %d quarantined in %.1fs", index, len(groups), name,
                      s["documents_in"], s["documents_out"], sum(s["dropped"].values()), s["quarantined"], elapsed)
     return [results[n] for n in names]
+
+
+def spill_folder(cfg: PipelineConfig, options: Any, index: int, beam_args: list[str]) -> str:
+    """Where this pipeline's shuffles on disk write (``stages.spill``): ``--spill_dir`` if given,
+    else ``OUTPUT/.spill``; one subfolder per pipeline, set on ``options``. On Dataflow both must
+    be remote (workers cannot see the launcher's disk): refused before anything is submitted."""
+    from pipeline.dataflow import require_remote_paths
+
+    settings = options.view_as(SpillOptions)
+    require_remote_paths("run", beam_args, {"output": cfg.output, "--spill_dir": settings.spill_dir or ""})
+    folder = join_path(settings.spill_dir or join_path(cfg.output, DEFAULT_FOLDER), f"pipeline-{index:02d}")
+    settings.spill_dir = folder
+    return folder
 
 
 def group_manifests(cfg: PipelineConfig, group: list[str]) -> dict[str, dict[str, Any]]:

@@ -14,10 +14,10 @@ LSH, an estimate of Jaccard, sees only J = 0.1). The graph::
     docs ─ shingles ─ samples ─ GroupByKey(sample) ─ pairs sharing it ─ CombinePerKey(pair): shared count
       │        │                                                              │
       │        │                                    shared ≥ candidate_fraction × samples of the smaller
-      │        └──────── CoGroupByKey(book id) ◄── candidate pairs by member ──┘
+      │        └──────── CoGroupOnDisk(book id) ◄── candidate pairs by member ──┘
       │                         │
-      │                  GroupByKey(pair) → exact containment > threshold → (less complete id, kept id)
-      └──── CoGroupByKey(book id) ◄── drop list ──┘ → kept / dropped ``near_duplicate_book``
+      │                  GroupByKeyOnDisk(pair) → exact containment > threshold → (less complete id, kept id)
+      └──── CoGroupOnDisk(book id) ◄── drop list ──┘ → kept / dropped ``near_duplicate_book``
 
 Every step is keyed (no side input over documents), so it scales with the runner. A sample
 shared by more than ``books.max_bucket_books`` books (a stock phrase) pairs each of them only
@@ -45,6 +45,7 @@ from filters.document import Document
 from filters.minhash import hash_sample
 from filters.sources.books.config import BooksConfig
 from filters.sources.books.gutenberg import NEAR_DUPLICATE_BOOK, book_shingles, is_near_duplicate
+from stages.spill import CoGroupOnDisk, GroupByKeyOnDisk
 from stages.steps import DROPPED, QUARANTINE, guarded
 from stages.streams import step_outputs
 
@@ -220,14 +221,14 @@ class DedupBooks(beam.PTransform):
         )
         drops = (
             {"pairs": pairs | "Pairs by member" >> beam.FlatMap(_pair_by_member), "shingles": shingled[_SHINGLES]}
-            | "Join shingles" >> beam.CoGroupByKey()
+            | "Join shingles" >> CoGroupOnDisk()
             | "Attach shingles" >> beam.FlatMap(_attach_shingles)
-            | "Group by pair" >> beam.GroupByKey()
+            | "Group by pair" >> GroupByKeyOnDisk()
             | "Verify containment" >> beam.ParDo(_VerifyPairDoFn(cfg))
         )
         out = (
             {"docs": shingled.keyed, "drops": drops}
-            | "Join drops" >> beam.CoGroupByKey()
+            | "Join drops" >> CoGroupOnDisk()
             | "Apply drops" >> beam.ParDo(_ApplyDropsDoFn()).with_outputs(DROPPED, main="docs")
         )
         return step_outputs(out.docs, out[DROPPED], shingled[QUARANTINE])

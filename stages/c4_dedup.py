@@ -20,7 +20,7 @@ with sentence spans in place of lines:
    and without favouring a domain (TFDS: "hash before comparison to avoid biasing by
    domain", keyed on URLs; we key on stable document ids, which are unique where URLs
    are not);
-3. ``CoGroupByKey`` joins each page with the spans it keeps; every other span occurrence
+3. ``CoGroupOnDisk`` (``stages.spill``) joins each page with the spans it keeps; every other span occurrence
    (owned by another page, or repeated inside the page) loses its sentences
    (:func:`filters.sources.c4.spans.remove_duplicate_spans`);
 4. a page left with fewer than ``c4.min_sentences`` sentences is dropped with reason
@@ -62,6 +62,7 @@ from filters.sources.c4.tfds_dedup import (
 )
 from filters.sources.c4.tfds_dedup import drop_reason as line_drop_reason
 from filters.sources.c4.tfds_dedup import remove_lines as remove_tfds_lines
+from stages.spill import CoGroupOnDisk, GroupByKeyOnDisk
 from stages.steps import DROPPED, QUARANTINE, failure, guarded
 from stages.streams import step_outputs
 
@@ -143,7 +144,7 @@ class DedupC4Spans(beam.PTransform):
         )
         out = (
             {"doc": keyed, "keep": keepers}
-            | "Join pages and kept spans" >> beam.CoGroupByKey()
+            | "Join pages and kept spans" >> CoGroupOnDisk()
             | "Remove duplicate spans" >> beam.ParDo(_RemoveSpansDoFn(self._cfg, self._span)).with_outputs(
                 DROPPED, QUARANTINE, main="docs")
         )
@@ -204,7 +205,7 @@ class DedupC4Urls(beam.PTransform):
         out = (
             docs
             | "Normalise URL" >> beam.Map(_url_key)
-            | "Group by URL" >> beam.GroupByKey()
+            | "Group by URL" >> GroupByKeyOnDisk()
             | "Keep one page" >> beam.ParDo(_PickUrlDoFn()).with_outputs(DROPPED, QUARANTINE, main="docs")
         )
         return step_outputs(out.docs, out[DROPPED], out[QUARANTINE])
@@ -280,7 +281,7 @@ class DedupC4Lines(beam.PTransform):
         )
         out = (
             {"doc": keyed, "keep": keepers}
-            | "Join pages and kept lines" >> beam.CoGroupByKey()
+            | "Join pages and kept lines" >> CoGroupOnDisk()
             | "Remove duplicate lines" >> beam.ParDo(_RemoveLinesDoFn(self._cfg)).with_outputs(
                 DROPPED, QUARANTINE, main="docs")
         )

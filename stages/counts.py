@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from stages.sinks import write_atomically
 
@@ -60,6 +64,32 @@ def length_percentiles(bins: dict[str, int], percentiles: tuple[int, ...] = (10,
                 out[f"p{pct}"] = 0 if b < 0 else int(round(10 ** (b / LENGTH_BINS_PER_DECADE)))
                 break
     return out
+
+
+class _BundleCounts(beam.DoFn):
+    """Adds up ``keys_of(element)`` over a bundle and emits the sums when the bundle ends.
+
+    The counting is done where each stream is produced: only one small dict per bundle
+    reaches the merge, never a tuple per document (the local runner would hold those).
+    """
+
+    def __init__(self, keys_of: Callable[[Any], Iterable[tuple[str, int]]]) -> None:
+        self._keys_of = keys_of
+        self._sums: dict[str, int] = {}
+
+    def start_bundle(self) -> None:
+        self._sums = {}
+
+    def process(self, element: Any) -> Iterator[tuple[str, int]]:
+        sums = self._sums
+        for key, n in self._keys_of(element):
+            sums[key] = sums.get(key, 0) + n
+        return iter(())
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        sums, self._sums = self._sums, {}
+        for key in sorted(sums):
+            yield WindowedValue((key, sums[key]), MIN_TIMESTAMP, [GlobalWindow()])
 
 
 class _MergeCounts(beam.CombineFn):
@@ -142,27 +172,28 @@ class CountStreams(beam.PTransform):
         p = pbegin.pipeline
         streams = self._streams
         keyed = []
+
+        def count(label: str, pc: beam.PCollection, keys_of: Callable[[Any], Iterable[tuple[str, int]]]) -> None:
+            keyed.append(pc | label >> beam.ParDo(_BundleCounts(keys_of)))
+
         for i, pc in enumerate(streams.get("inputs", [])):
-            keyed.append(pc | f"In {i}" >> beam.Map(lambda _: (DOCUMENTS_IN, 1)))
+            count(f"In {i}", pc, lambda _: ((DOCUMENTS_IN, 1),))
         for i, pc in enumerate(streams.get("out", [])):
-            keyed.append(pc | f"Out {i}" >> beam.Map(lambda _: (DOCUMENTS_OUT, 1)))
+            count(f"Out {i}", pc, lambda _: ((DOCUMENTS_OUT, 1),))
         for i, pc in enumerate(streams.get("withdrawn", [])):
-            keyed.append(pc | f"Withdrawn {i}" >> beam.Map(lambda _: (DOCUMENTS_OUT, -1)))
+            count(f"Withdrawn {i}", pc, lambda _: ((DOCUMENTS_OUT, -1),))
         for i, pc in enumerate(streams.get("dropped", [])):
-            keyed.append(pc | f"Dropped {i}" >> beam.Map(lambda d: ("dropped/" + _reason_of(d), 1)))
-            keyed.append(pc | f"Dropped by step {i}" >> beam.Map(
-                lambda d: (DROPPED_BY_STEP + _stage_of(d) + "/" + _reason_of(d), 1)))
+            count(f"Dropped {i}", pc, lambda d: (("dropped/" + _reason_of(d), 1),
+                                                 (DROPPED_BY_STEP + _stage_of(d) + "/" + _reason_of(d), 1)))
         for i, pc in enumerate(streams.get("quarantine", [])):
-            keyed.append(pc | f"Quarantine {i}" >> beam.Map(lambda _: (QUARANTINED, 1)))
-            keyed.append(pc | f"Quarantine by step {i}" >> beam.Map(lambda r: ("quarantined/" + str(r["stage"]), 1)))
+            count(f"Quarantine {i}", pc, lambda r: ((QUARANTINED, 1), ("quarantined/" + str(r["stage"]), 1)))
         for i, pc in enumerate(streams.get("checksums", [])):
             keyed.append(pc | f"Checksums {i}" >> beam.Map(lambda kv: (CHECKSUM + kv[0], kv[1])))
         for i, (step, pc) in enumerate([*self._seen, *(("out", pc) for pc in streams.get("out", []))]):
-            if step != "out":
-                keyed.append(pc | f"Seen {i} {step}" >> beam.Map(lambda _, key="seen/" + step: (key, 1)))
-            keyed.append(pc | f"Chars {i} {step}" >> beam.Map(lambda d, key=CHARS + step: (key, len(d.text))))
-            keyed.append(pc | f"Length {i} {step}" >> beam.Map(
-                lambda d, key=LENGTH + step + "/": (key + str(length_bin(len(d.text))), 1)))
+            seen = () if step == "out" else (("seen/" + step, 1),)
+            chars, length = CHARS + step, LENGTH + step + "/"
+            count(f"Text {i} {step}", pc, lambda d, seen=seen, chars=chars, length=length: (
+                *seen, (chars, len(d.text)), (length + str(length_bin(len(d.text))), 1)))
         keyed.append(p | "Seed" >> beam.Create([(DOCUMENTS_IN, 0)]))
         path = self._path
         return (

@@ -7,7 +7,7 @@
       │                                   ConnectedComponents ◄─────┘
       │                                         │ (node, component min)
       │                                   GroupByKey(min) → cluster size
-      └──────── CoGroupByKey(id) ◄──────────────┘ → keep min id, drop the rest
+      └──────── CoGroupOnDisk(id) ◄─────────────┘ → keep min id, drop the rest
 
 - Each bucket emits a *star* around its smallest id (k-1 edges for k members, not k²/2).
 - Components come from large-star / small-star rounds over the edges only
@@ -20,9 +20,9 @@
   a near-duplicate of anything). Only ``BadRecord`` quarantines a document
   (``SIGNATURE_DATA_ERRORS``); any other exception is a bug and fails the run.
 
-``DedupExact(key_fn, reason, stage)`` groups by any key from filters/exact_dedup.py (content
-sha1, normalised URL, source-file hash): per key a combiner finds the smallest id and the
-count, then a CoGroupByKey streams the documents past it. Keys that are ``None`` pass; a key
+``DedupExact(key_fn, reason, stage)`` groups the documents by any key from
+filters/exact_dedup.py (content sha1, normalised URL, source-file hash) on disk
+(``stages.spill``): per key the smallest id stays and the group's size is recorded. Keys that are ``None`` pass; a key
 function's declared ``data_errors`` quarantine the document, any other exception fails the run.
 
 Both return :func:`stages.streams.step_outputs` for ``SourceStreams.then_transform``.
@@ -50,6 +50,7 @@ from filters.exact_dedup import (
 from filters.minhash import MinHasher, band_keys, estimated_jaccard, signature_bytes
 from mixtures.config import MinHashConfig
 from stages.connected_components import ConnectedComponents
+from stages.spill import CoGroupOnDisk, GroupByKeyOnDisk
 from stages.steps import DROPPED, QUARANTINE, guarded
 from stages.streams import step_outputs
 
@@ -58,7 +59,7 @@ REASON_NEAR_DUPLICATE = "near_duplicate"
 # character, lone surrogates included), so only an explicit BadRecord is bad data here.
 SIGNATURE_DATA_ERRORS: tuple[type[BaseException], ...] = (BadRecord,)
 _SIGNED = "signed"
-_UNKEYED = "unkeyed"
+_UNKEYED_PREFIX = "\x00unkeyed:"
 
 
 # ---------------------------------------------------------------------------------------
@@ -251,7 +252,7 @@ class ClusterNearDuplicates(beam.PTransform):
             | "Group components" >> beam.GroupByKey()
             | "Cluster sizes" >> beam.FlatMap(_cluster_sizes)
         )
-        joined = {"doc": keyed_docs, "cluster": assignment} | "Join clusters" >> beam.CoGroupByKey()
+        joined = {"doc": keyed_docs, "cluster": assignment} | "Join clusters" >> CoGroupOnDisk()
         out = joined | "Keep smallest id" >> beam.ParDo(_KeepSmallestDoFn(self._stage, self._reason)).with_outputs(
             DROPPED, main="docs")
         return {"docs": out.docs, DROPPED: out[DROPPED]}
@@ -337,7 +338,7 @@ class NearDedup(DedupNearDuplicates):
 
 
 class _KeyDoFn(beam.DoFn):
-    """Main: ``(key, doc)``; ``unkeyed``: docs without a key; ``quarantine``: bad data for key_fn."""
+    """Main: ``(key, doc)`` (a doc without a key gets one of its own); ``quarantine``: bad data for key_fn."""
 
     def __init__(self, key_fn: Callable[[Document], str | None], stage: str,
                  data_errors: tuple[type[BaseException], ...]) -> None:
@@ -354,32 +355,12 @@ class _KeyDoFn(beam.DoFn):
             yield pvalue.TaggedOutput(QUARANTINE, key.to_dict())
             return
         if key is None:
+            # A group of its own (no key function yields text starting with NUL): the kept
+            # documents stay one stream, and a Flatten across stages would be a buffer.
             self._unkeyed.inc()
-            yield pvalue.TaggedOutput(_UNKEYED, doc)
+            yield _UNKEYED_PREFIX + doc.id, doc
         else:
             yield key, doc
-
-
-class _SmallestIdAndCount(beam.CombineFn):
-    """``ids`` → ``(smallest id, count)``; constant memory, lifted before the shuffle."""
-
-    def create_accumulator(self) -> tuple[str | None, int]:
-        return None, 0
-
-    def add_input(self, acc: tuple[str | None, int], doc_id: str) -> tuple[str | None, int]:
-        low, count = acc
-        return (doc_id if low is None or doc_id < low else low), count + 1
-
-    def merge_accumulators(self, accs: Iterable[tuple[str | None, int]]) -> tuple[str | None, int]:
-        low, total = None, 0
-        for acc_low, count in accs:
-            total += count
-            if acc_low is not None and (low is None or acc_low < low):
-                low = acc_low
-        return low, total
-
-    def extract_output(self, acc: tuple[str | None, int]) -> tuple[str | None, int]:
-        return acc
 
 
 class _KeepFirstOfKeyDoFn(beam.DoFn):
@@ -390,12 +371,13 @@ class _KeepFirstOfKeyDoFn(beam.DoFn):
         self._dropped = Metrics.counter(stage, "dropped")
         self._dropped_reason = Metrics.counter(stage, f"dropped.{reason}")
 
-    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Any]:
-        _, grouped = element
-        kept_id, size = list(grouped["keeper"])[0]
+    def process(self, element: tuple[str, list[Document]]) -> Iterator[Any]:
+        _, docs = element
+        docs = sorted(docs, key=lambda doc: doc.id)
+        kept_id, size = docs[0].id, len(docs)
         info = {"kept_id": kept_id, "cluster_size": size}
         keeper_seen = False
-        for doc in grouped["docs"]:
+        for doc in docs:
             # A repeated id under one key (the same record read twice) keeps only one copy.
             if doc.id == kept_id and not keeper_seen:
                 keeper_seen = True
@@ -434,20 +416,14 @@ class DedupExact(beam.PTransform):
 
     def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
         keyed = docs | "Key" >> beam.ParDo(_KeyDoFn(self._key_fn, self._stage, self._data_errors)).with_outputs(
-            QUARANTINE, _UNKEYED, main="keyed")
-        keepers = (
-            keyed.keyed
-            | "Ids" >> beam.Map(lambda kv: (kv[0], kv[1].id))
-            | "Smallest id per key" >> beam.CombinePerKey(_SmallestIdAndCount())
-        )
+            QUARANTINE, main="keyed")
         out = (
-            {"docs": keyed.keyed, "keeper": keepers}
-            | "Join keeper" >> beam.CoGroupByKey()
+            keyed.keyed
+            | "Group by key" >> GroupByKeyOnDisk()
             | "Keep smallest id" >> beam.ParDo(_KeepFirstOfKeyDoFn(self._stage, self._reason)).with_outputs(
                 DROPPED, main="docs")
         )
-        kept = (out.docs, keyed[_UNKEYED]) | "With unkeyed" >> beam.Flatten()
-        return step_outputs(kept, out[DROPPED], keyed[QUARANTINE])
+        return step_outputs(out.docs, out[DROPPED], keyed[QUARANTINE])
 
 
 def exact_content_dedup() -> DedupExact:

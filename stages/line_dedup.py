@@ -1,13 +1,14 @@
 """``DedupLines``: CCNet line-level dedup as a Beam graph (pure logic in filters/line_dedup.py).
 
-Graph (two shuffles, no whole-corpus state on any worker)::
+Graph (two shuffles, both on disk: no whole-corpus state on any worker or in the local
+runner's memory, ``stages.spill``)::
 
     docs ──(too short? dropped)──Map(keys)──> (doc, keys)
         ──FlatMap──> ((group, line_key), doc_id)  once per distinct key of a document
-                       │ GroupByKey((group, line_key))
+                       │ GroupByKeyOnDisk((group, line_key))
                        └─ held by > 1 document ──> (doc_id, line_key)
     (doc_id, (doc, keys)) ──────────────┐
-                                         CoGroupByKey(doc_id) ──> rewrite text / drop
+                                         CoGroupOnDisk(doc_id) ──> rewrite text / drop
 
 Semantics are cc_net's ``mine`` (see ``filters/line_dedup.py``): pages shorter than
 ``min_doc_chars`` are dropped before hashing (``min_chars_at: before``), a key held by two
@@ -47,6 +48,7 @@ from filters.line_dedup import (
     too_short,
 )
 from mixtures.config import LineDedupConfig
+from stages.spill import CoGroupOnDisk, GroupByKeyOnDisk
 from stages.steps import DROPPED, QUARANTINE, failure, guarded
 from stages.streams import step_outputs
 
@@ -181,13 +183,12 @@ class DedupLines(beam.PTransform):
         duplicated = (
             keyed
             | "Line occurrences" >> beam.FlatMap(_key_occurrences, self._cfg.repeats_in_doc)
-            | "Group by line" >> beam.GroupByKey()
+            | "Group by line" >> GroupByKeyOnDisk()
             | "Repeated lines" >> beam.FlatMap(_duplicated_in)
         )
         out = (
             {"doc": keyed, "dup": duplicated}
-            | "Join by document" >> beam.CoGroupByKey()
+            | "Join by document" >> CoGroupOnDisk()
             | "Rewrite" >> beam.ParDo(_RewriteDoFn(self._cfg)).with_outputs(DROPPED, main="docs")
         )
-        dropped = (out[DROPPED], hashed[DROPPED]) | "Dropped" >> beam.Flatten()
-        return step_outputs(out.docs, dropped, hashed[QUARANTINE])
+        return step_outputs(out.docs, (out[DROPPED], hashed[DROPPED]), hashed[QUARANTINE])

@@ -38,7 +38,9 @@ def dedup_together(cfg: MinHashConfig, streams: dict[str, SourceStreams]) -> Non
         signed[name] = s.docs | f"{name}/Near dedup signatures" >> NearDuplicateSignatures(cfg, STAGE, tag=name)
         s.quarantine.append(signed[name][QUARANTINE])
     union = {
-        "docs": [signed[n]["docs"] for n in names] | "Global near dedup/Union docs" >> beam.Flatten(),
+        # Documents stay one stream per source (the join spills each, stages.spill): a Flatten
+        # of documents made in different stages is a buffer in the local runner.
+        "docs": tuple(signed[n]["docs"] for n in names),
         "sigs": [signed[n]["sigs"] for n in names] | "Global near dedup/Union signatures" >> beam.Flatten(),
     }
     out = union | "Global near dedup" >> ClusterNearDuplicates(cfg, REASON_NEAR_DUPLICATE, STAGE)

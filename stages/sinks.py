@@ -5,6 +5,10 @@ runs (or 1 vs 2 workers) give different bytes. Here every element is assigned to
 stable hash of its sort key, each shard is sorted, and written to a temporary name that is
 renamed when complete: same input and config → byte-identical files, and a killed run
 never leaves a half-written shard under its final name.
+
+The sort is external (``stages.spill``): records reach a shard's writer as sorted runs on
+disk and are merged into the file as they stream, so neither a worker nor the local runner
+holds a shard, or the corpus, in memory.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import gzip
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -21,7 +26,9 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from filters.document import shard_name, shard_of
+from filters.sorted_runs import Record
 from mixtures.provenance import sha256_stream
+from stages.spill import GatherRuns, SpillRuns, merged, spill_directory
 
 
 def gzip_bytes(payload: bytes) -> bytes:
@@ -54,182 +61,318 @@ def _location(doc: Any) -> tuple[str, str]:
     return str(doc.meta.get("file", "")), str(doc.meta.get("record", ""))
 
 
-def split_id_collisions(docs: list[Any]) -> tuple[list[Any], list[dict[str, str]]]:
-    """Documents sorted by id → (one per id, a quarantine record per extra copy).
+def document_record(doc: Any) -> Record:
+    """A document as a sorted-run record: key ``(id, file, record)``, payload its JSON line.
 
-    Of the documents sharing an id, the one read from the smallest ``(meta.file, meta.record)``
-    (compared as text, then by its JSON) is kept, whatever the worker count or input order;
-    each other copy is quarantined under stage ``id_collision`` at its own location, its
-    error naming the kept copy's location. Pure: the write DoFn calls it on a sorted shard.
+    Copies of one id then sort by where they were read from (compared as text), then by
+    their JSON: the order :func:`unique_ids` keeps the first of, whatever the input order.
     """
+    return (doc.id, *_location(doc)), doc.to_json().encode("utf-8")
+
+
+def unique_ids(records: Iterable[Record], quarantine: bool) -> Iterator[Record | dict[str, str]]:
+    """Sorted document records → the same records, or with ``quarantine`` one per id and a
+    quarantine record (a dict) for each other copy.
+
+    The copy kept is the first in record order (smallest location, then JSON); each other
+    copy is quarantined under stage ``id_collision`` at its own location, its error naming
+    the kept copy's location. Streams: holds one record at a time.
+    """
+    kept_key: tuple | None = None
+    for record in records:
+        key = record[0]
+        if not quarantine or kept_key is None or key[0] != kept_key[0]:
+            kept_key = key
+            yield record
+            continue
+        doc_id, file, location = key
+        yield {
+            "source": json.loads(record[1])["source"], "file": file, "record": location, "stage": ID_COLLISION_STAGE,
+            "error": f"duplicate document id {doc_id}: also read from {kept_key[1]} record {kept_key[2]}, "
+                     "which is kept",
+        }
+
+
+def split_id_collisions(docs: list[Any]) -> tuple[list[Any], list[dict[str, str]]]:
+    """Documents → (one per id, a quarantine record per extra copy): :func:`unique_ids` on a list."""
     kept: list[Any] = []
     quarantined: list[dict[str, str]] = []
-    for group in _same_id_runs(docs):
-        kept.append(group[0])
-        first_file, first_record = _location(group[0])
-        for dup in group[1:]:
-            file, record = _location(dup)
-            quarantined.append({
-                "source": dup.source, "file": file, "record": record, "stage": ID_COLLISION_STAGE,
-                "error": f"duplicate document id {dup.id}: also read from {first_file} record {first_record}, "
-                         "which is kept",
-            })
+    by_payload = {}
+    records = []
+    for doc in docs:
+        record = document_record(doc)
+        by_payload[record[1]] = doc
+        records.append(record)
+    for out in unique_ids(sorted(records), quarantine=True):
+        if isinstance(out, dict):
+            quarantined.append(out)
+        else:
+            kept.append(by_payload[out[1]])
     return kept, quarantined
 
 
-def order_equal_ids(docs: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Documents sorted by id → the same, copies of one id in :func:`split_id_collisions`'s order, none set aside.
+class _HashingWriter(io.RawIOBase):
+    """Passes bytes to ``fh`` and hashes them: a shard's checksum costs no second read."""
 
-    For outputs that may hold an id twice (dropped documents): the bytes stay independent of input order.
-    """
-    return [doc for group in _same_id_runs(docs) for doc in group], []
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self.sha256 = hashlib.sha256()
+        self._written = 0
 
+    def writable(self) -> bool:
+        return True
 
-def _same_id_runs(docs: list[Any]) -> Iterable[list[Any]]:
-    """Runs of equal ids in ``docs`` (sorted by id), each ordered by location, then JSON."""
-    start = 0
-    while start < len(docs):
-        end = start + 1
-        while end < len(docs) and docs[end].id == docs[start].id:
-            end += 1
-        group = docs[start:end]
-        yield group if len(group) == 1 else sorted(group, key=lambda d: (_location(d), d.to_json()))
-        start = end
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        self.sha256.update(data)
+        self._fh.write(data)
+        self._written += len(data)
+        return len(data)
 
-
-class _WriteShardDoFn(beam.DoFn):
-    def __init__(self, directory: str, num_shards: int, suffix: str,
-                 sort_key: Callable[[Any], str], encode: Callable[[list[Any]], bytes],
-                 skip_existing: bool, output_name: str, split: Callable[[list[Any]], tuple[list, list]] | None) -> None:
-        self._directory = directory
-        self._num_shards = num_shards
-        self._suffix = suffix
-        self._sort_key = sort_key
-        self._encode = encode
-        self._skip_existing = skip_existing
-        self._output_name = output_name
-        self._split = split
-
-    def process(self, keyed: tuple[int, tuple[Iterable[Any], Iterable[int]]]) -> Iterable[Any]:
-        index, (elements, _) = keyed
-        name = shard_name(index, self._num_shards, self._suffix)
-        path = FileSystems.join(self._directory, name)
-        records = sorted(elements, key=self._sort_key)
-        if self._split is not None:
-            records, set_aside = self._split(records)
-            for record in set_aside:
-                yield beam.pvalue.TaggedOutput(COLLISIONS, record)
-        if self._skip_existing and FileSystems.exists(path):
-            # A shard a killed run renamed into place under the same fingerprint (pipeline.run_manifest).
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-                digest = sha256_stream(fh)
-        else:
-            payload = self._encode(records)
-            write_atomically(path, payload)
-            digest = hashlib.sha256(payload).hexdigest()
-        # The checksum comes from the worker that wrote the bytes: the launcher reads no shard.
-        yield f"{self._output_name}/{name}", digest
+    def tell(self) -> int:
+        return self._written
 
 
-class WriteShards(beam.PTransform):
-    """Write a PCollection as ``num_shards`` sorted, gzip'd or raw files under ``directory``.
+class ShardFile:
+    """One output file written as records stream in, under a temporary name until :meth:`commit`."""
 
-    Every shard file exists afterwards, empty ones included, so a reader can tell a finished
-    output from a partial one by counting. Returns a PCollection of ``(name, sha256)`` with
-    ``name`` = ``<last folder of directory>/<shard file>``; with ``split`` (a function of a
-    sorted shard's records → (written, set aside)), a ``DoOutputsTuple`` whose main output is
-    that and whose ``collisions`` output holds what ``split`` set aside.
-    """
+    suffix = ""
 
-    def __init__(self, directory: str, num_shards: int, *, sort_key: Callable[[Any], str],
-                 encode: Callable[[list[Any]], bytes], suffix: str, skip_existing: bool = False,
-                 split: Callable[[list[Any]], tuple[list, list]] | None = None,
-                 label: str | None = None) -> None:
-        super().__init__(label=label)
-        self._num_shards = num_shards
-        self._sort_key = sort_key
-        self._split = split
-        output_name = directory.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-        self._write = _WriteShardDoFn(directory, num_shards, suffix, sort_key, encode, skip_existing,
-                                      output_name, split)
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+        self._raw = FileSystems.create(self._tmp, compression_type=CompressionTypes.UNCOMPRESSED)
+        self._out = _HashingWriter(self._raw)
 
-    def expand(self, pcoll: beam.PCollection) -> Any:
-        n = self._num_shards
-        sort_key = self._sort_key
-        keyed = pcoll | "Key by shard" >> beam.Map(lambda e: (shard_of(sort_key(e), n), e))
-        every_shard = pcoll.pipeline | "Shard indices" >> beam.Create([(i, i) for i in range(n)])
-        grouped = (
-            {"elements": keyed, "index": every_shard}
-            | "Group shards" >> beam.CoGroupByKey()
-            | "Unpack" >> beam.Map(lambda kv: (kv[0], (kv[1]["elements"], kv[1]["index"])))
-        )
-        if self._split is None:
-            return grouped | "Write" >> beam.ParDo(self._write)
-        return grouped | "Write" >> beam.ParDo(self._write).with_outputs(COLLISIONS, main="written")
+    def add(self, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Write what is buffered and any trailer to ``self._out``."""
+
+    def commit(self) -> str:
+        """Complete the file, move it to its final name and return its sha256."""
+        self._finish()
+        self._raw.close()
+        if FileSystems.exists(self.path):
+            FileSystems.delete([self.path])
+        FileSystems.rename([self._tmp], [self.path])
+        return self._out.sha256.hexdigest()
 
 
-def _doc_json(doc: Any) -> str:
-    return doc.to_json()
+class JsonlGzShard(ShardFile):
+    """JSON lines, gzip'd with a zero mtime and no file name, written in 1 MiB pieces."""
 
+    suffix = ".jsonl.gz"
+    _PIECE = 1 << 20
 
-def _doc_id(doc: Any) -> str:
-    return doc.id
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._gz = gzip.GzipFile(fileobj=self._out, mode="wb", mtime=0, filename="", compresslevel=6)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
+    def add(self, payload: bytes) -> None:
+        self._pending.append(payload)
+        self._pending.append(b"\n")
+        self._pending_bytes += len(payload) + 1
+        if self._pending_bytes >= self._PIECE:
+            self._flush()
 
-def _encode_docs(docs: list[Any]) -> bytes:
-    return gzip_bytes(encode_jsonl(docs, _doc_json))
+    def _flush(self) -> None:
+        self._gz.write(b"".join(self._pending))
+        self._pending, self._pending_bytes = [], 0
+
+    def _finish(self) -> None:
+        self._flush()
+        self._gz.close()
 
 
 # One Parquet schema for every source: what differs between sources (meta, annotations) is JSON text.
 PARQUET_COLUMNS = ("id", "text", "source", "url", "meta", "annotations")
+PARQUET_ROW_GROUP_ROWS = 4096
+PARQUET_ROW_GROUP_BYTES = 64 << 20
 
 
-def encode_parquet_docs(docs: list[Any]) -> bytes:
-    """Documents as one Parquet file (zstd, no statistics that vary): same docs → same bytes."""
+def _parquet_schema() -> Any:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
+    return pa.schema([(name, pa.string()) for name in PARQUET_COLUMNS])
+
+
+def _parquet_columns(docs: list[dict[str, Any]]) -> dict[str, list[Any]]:
     def as_json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
-    schema = pa.schema([(name, pa.string()) for name in PARQUET_COLUMNS])
-    table = pa.table({
-        "id": [d.id for d in docs],
-        "text": [d.text for d in docs],
-        "source": [d.source for d in docs],
-        "url": [str(d.meta["url"]) if d.meta.get("url") else None for d in docs],
-        "meta": [as_json(d.meta) for d in docs],
-        "annotations": [as_json(d.annotations) for d in docs],
-    }, schema=schema)
+    return {
+        "id": [d["id"] for d in docs],
+        "text": [d["text"] for d in docs],
+        "source": [d.get("source", "") for d in docs],
+        "url": [str(d["meta"]["url"]) if (d.get("meta") or {}).get("url") else None for d in docs],
+        "meta": [as_json(d.get("meta") or {}) for d in docs],
+        "annotations": [as_json(d.get("annotations") or {}) for d in docs],
+    }
+
+
+class ParquetShard(ShardFile):
+    """Documents as Parquet (zstd, no statistics that vary), a row group per 4,096 documents or
+    64 MiB of JSON, so equal documents give equal bytes and a writer holds one row group."""
+
+    suffix = ".parquet"
+
+    def __init__(self, path: str) -> None:
+        import pyarrow.parquet as pq
+
+        super().__init__(path)
+        self._schema = _parquet_schema()
+        self._writer = pq.ParquetWriter(self._out, self._schema, compression="zstd", write_statistics=False)
+        self._rows: list[dict[str, Any]] = []
+        self._row_bytes = 0
+
+    def add(self, payload: bytes) -> None:
+        self._rows.append(json.loads(payload))
+        self._row_bytes += len(payload)
+        if len(self._rows) >= PARQUET_ROW_GROUP_ROWS or self._row_bytes >= PARQUET_ROW_GROUP_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._rows:
+            self._writer.write_table(pa.table(_parquet_columns(self._rows), schema=self._schema))
+        self._rows, self._row_bytes = [], 0
+
+    def _finish(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+def encode_parquet_docs(docs: list[Any]) -> bytes:
+    """Documents as the bytes of one Parquet shard (what :class:`ParquetShard` writes for them)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd", write_statistics=False)
+    writer = pq.ParquetWriter(buffer, _parquet_schema(), compression="zstd", write_statistics=False)
+    for start in range(0, max(len(docs), 1), PARQUET_ROW_GROUP_ROWS):
+        rows = [d.to_dict() for d in docs[start:start + PARQUET_ROW_GROUP_ROWS]]
+        if rows:
+            writer.write_table(pa.table(_parquet_columns(rows), schema=_parquet_schema()))
+    writer.close()
     return buffer.getvalue()
 
 
-def _encode_quarantine(records: list[dict[str, Any]]) -> bytes:
-    return gzip_bytes(encode_jsonl(records, lambda r: json.dumps(r, ensure_ascii=False, sort_keys=True)))
+FORMATS: dict[str, type[ShardFile]] = {"jsonl": JsonlGzShard, "parquet": ParquetShard}
 
 
-def _quarantine_key(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True, ensure_ascii=False)
+class _WriteShardDoFn(beam.DoFn):
+    """One shard: merges its runs (stages.spill) and streams them into each format's file."""
+
+    def __init__(self, directory: str, num_shards: int, formats: tuple[str, ...], skip_existing: bool,
+                 output_name: str, collisions: bool | None) -> None:
+        self._directory = directory
+        self._num_shards = num_shards
+        self._formats = formats
+        self._skip_existing = skip_existing
+        self._output_name = output_name
+        self._collisions = collisions
+
+    def process(self, element: tuple[int, list[str]]) -> Iterator[Any]:
+        index, runs = element
+        files: list[ShardFile] = []
+        reused: list[tuple[str, str]] = []
+        for fmt in self._formats:
+            name = shard_name(index, self._num_shards, FORMATS[fmt].suffix)
+            path = FileSystems.join(self._directory, name)
+            if self._skip_existing and FileSystems.exists(path):
+                # A shard a killed run renamed into place under the same fingerprint (pipeline.run_manifest).
+                with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+                    reused.append((name, sha256_stream(fh)))
+            else:
+                files.append(FORMATS[fmt](path))
+        with merged(runs) as stream:
+            records: Iterable[Any] = stream
+            if self._collisions is not None:
+                records = unique_ids(stream, quarantine=self._collisions)
+            for record in records:
+                if isinstance(record, dict):
+                    yield beam.pvalue.TaggedOutput(COLLISIONS, record)
+                    continue
+                for out in files:
+                    out.add(record[1])
+        # Checksums come from the workers that wrote the bytes: the launcher reads no shard.
+        for out in files:
+            yield f"{self._output_name}/{out.path.replace(chr(92), '/').rsplit('/', 1)[-1]}", out.commit()
+        for name, digest in reused:
+            yield f"{self._output_name}/{name}", digest
+
+
+def _spill_record(record_of: Callable[[Any], Record], num_shards: int) -> Callable[[Any], tuple[int, Any, bytes]]:
+    def spill_record(element: Any) -> tuple[int, Any, bytes]:
+        key, payload = record_of(element)
+        return shard_of(key[0], num_shards), key, payload
+    return spill_record
+
+
+class WriteShards(beam.PTransform):
+    """Write a PCollection as ``num_shards`` files per format under ``directory``, sorted by key.
+
+    ``record_of(element)`` gives its sorted-run record ``(key, payload)``; the shard is a hash
+    of ``key[0]`` (``filters.document.shard_of``), the order within a shard the whole record,
+    and the payload one line of the file. Records cross to the shard writers on disk
+    (``stages.spill``): no worker, and not the local runner, holds a shard in memory. Every
+    shard file exists afterwards, empty ones included, so a reader can tell a finished
+    output from a partial one by counting.
+
+    Returns a ``DoOutputsTuple``: ``written``, ``(name, sha256)`` per file with ``name`` =
+    ``<last folder of directory>/<shard file>``, and ``collisions``: with ``collisions=True``
+    (document records), a quarantine record per extra copy of an id (:func:`unique_ids`).
+    """
+
+    def __init__(self, directory: str, num_shards: int, *, record_of: Callable[[Any], Record],
+                 formats: tuple[str, ...] = ("jsonl",), skip_existing: bool = False,
+                 collisions: bool | None = None, label: str | None = None) -> None:
+        super().__init__(label=label)
+        self._directory = directory
+        self._num_shards = num_shards
+        self._record_of = record_of
+        self._formats = tuple(formats)
+        self._skip_existing = skip_existing
+        self._collisions = collisions
+
+    def expand(self, pcolls: beam.PCollection | tuple[beam.PCollection, ...]) -> Any:
+        # Several streams (the drops of each step) are spilled each where it is produced: a
+        # Flatten of documents made in different stages is one more buffer in the local runner.
+        streams = (pcolls,) if isinstance(pcolls, beam.PCollection) else tuple(pcolls)
+        output_name = self._directory.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        spill = spill_directory(streams[0].pipeline, f"{self.label}-{output_name}")
+        write = _WriteShardDoFn(self._directory, self._num_shards, self._formats, self._skip_existing,
+                                output_name, self._collisions)
+        record_of = _spill_record(self._record_of, self._num_shards)
+        runs = [stream | f"Spill by shard {i}" >> SpillRuns(spill, record_of) for i, stream in enumerate(streams)]
+        return (
+            runs
+            | "Runs" >> beam.Flatten()
+            | "Gather shard runs" >> GatherRuns(self._num_shards)
+            | "Write" >> beam.ParDo(write).with_outputs(COLLISIONS, main="written")
+        )
 
 
 class WriteDocuments(WriteShards):
-    """Documents → ``DIR/part-*-of-*.jsonl.gz`` (``.parquet`` with ``fmt="parquet"``), sorted by id in each shard.
+    """Documents → ``DIR/part-*-of-*.jsonl.gz`` (and ``.parquet`` with ``"parquet"`` in ``formats``),
+    sorted by id in each shard.
 
-    Returns a ``DoOutputsTuple``: ``written`` (``(name, sha256)`` per shard) and ``collisions``.
     With ``quarantine_collisions``, a document whose id another document already has is set
-    aside (:func:`split_id_collisions`) into ``collisions`` as a quarantine record; without,
-    copies of an id are all written, in a fixed order. Every copy of an id lands in the same
-    shard (the shard is a hash of the id), so this costs no extra shuffle.
+    aside (:func:`unique_ids`) into ``collisions`` as a quarantine record; without, copies of
+    an id are all written, in a fixed order. Every copy of an id lands in the same shard (the
+    shard is a hash of the id), so this costs no extra shuffle.
     """
 
     def __init__(self, directory: str, num_shards: int, skip_existing: bool = False,
-                 quarantine_collisions: bool = False, label: str | None = None, fmt: str = "jsonl") -> None:
-        encode, suffix = (encode_parquet_docs, ".parquet") if fmt == "parquet" else (_encode_docs, ".jsonl.gz")
-        super().__init__(directory, num_shards, sort_key=_doc_id, encode=encode, suffix=suffix,
-                         skip_existing=skip_existing,
-                         split=split_id_collisions if quarantine_collisions else order_equal_ids, label=label)
+                 quarantine_collisions: bool = False, label: str | None = None,
+                 formats: tuple[str, ...] = ("jsonl",)) -> None:
+        super().__init__(directory, num_shards, record_of=document_record, formats=formats,
+                         skip_existing=skip_existing, collisions=quarantine_collisions, label=label)
 
 
 def _id_hash(doc: Any) -> tuple[str, str]:
@@ -253,18 +396,38 @@ class SampleDropped(beam.PTransform):
         super().__init__(label=label)
         self._per_reason = per_reason
 
-    def expand(self, docs: beam.PCollection) -> beam.PCollection:
+    def expand(self, streams: beam.PCollection | tuple[beam.PCollection, ...]) -> beam.PCollection:
+        streams = (streams,) if isinstance(streams, beam.PCollection) else tuple(streams)
+        n = self._per_reason
+        # Each stream is sampled where it is produced (the combine is lifted into that stage);
+        # only the samples meet, so documents never cross stages in bulk. The sample of the
+        # union is the sample of the samples: the smallest hashes overall are among them.
+        samples = [
+            stream
+            | f"Key by reason {i}" >> beam.Map(lambda d: (_drop_reason(d), d))
+            | f"Smallest id hashes {i}" >> beam.combiners.Top.PerKey(n, key=_id_hash, reverse=True)
+            | f"Unpack {i}" >> beam.FlatMapTuple(lambda reason, docs: ((reason, d) for d in docs))
+            for i, stream in enumerate(streams)
+        ]
         return (
-            docs
-            | "Key by reason" >> beam.Map(lambda d: (_drop_reason(d), d))
-            | "Smallest id hashes" >> beam.combiners.Top.PerKey(self._per_reason, key=_id_hash, reverse=True)
+            samples
+            | "Samples" >> beam.Flatten()
+            | "Smallest id hashes" >> beam.combiners.Top.PerKey(n, key=_id_hash, reverse=True)
             | "Unpack" >> beam.FlatMap(lambda kv: kv[1])
         )
 
 
+def _quarantine_record(record: dict[str, Any]) -> Record:
+    line = json.dumps(record, sort_keys=True, ensure_ascii=False)
+    return (line,), line.encode("utf-8")
+
+
 class WriteQuarantine(WriteShards):
-    """Quarantine records → ``DIR/part-*-of-*.jsonl.gz`` (source, file, record, stage, error)."""
+    """Quarantine records → ``DIR/part-*-of-*.jsonl.gz`` (source, file, record, stage, error);
+    returns the ``(name, sha256)`` PCollection."""
 
     def __init__(self, directory: str, num_shards: int = 1, label: str | None = None) -> None:
-        super().__init__(directory, num_shards, sort_key=_quarantine_key, encode=_encode_quarantine,
-                         suffix=".jsonl.gz", label=label)
+        super().__init__(directory, num_shards, record_of=_quarantine_record, label=label)
+
+    def expand(self, pcolls: beam.PCollection | tuple[beam.PCollection, ...]) -> beam.PCollection:
+        return super().expand(pcolls).written

@@ -1,4 +1,4 @@
-"""StackExchange question assembly: posts keyed by question → GroupByKey → Q/A documents.
+"""StackExchange question assembly: posts keyed by question → GroupByKeyOnDisk → Q/A documents.
 
 The reader streams posts (filters/sources/stackexchange/reader.py); answers are joined to their
 question in Beam, keyed by ``(site, question id)``, so a large site is spread over workers
@@ -27,6 +27,7 @@ from filters.base import QuarantineRecord, mark_dropped
 from filters.document import Document
 from filters.sources.stackexchange.assemble import QUESTION, assemble
 from filters.sources.stackexchange.reader import ORPHAN_ANSWER
+from stages.spill import GroupByKeyOnDisk
 from stages.steps import DROPPED, QUARANTINE, guarded
 from stages.streams import step_outputs
 
@@ -95,15 +96,15 @@ class AssembleQuestions(beam.PTransform):
         assembled = (
             posts
             | "Key by question" >> beam.Map(question_key)
-            | "Group by question" >> beam.GroupByKey()
+            | "Group by question" >> GroupByKeyOnDisk()
             | "Assemble" >> beam.ParDo(_AssembleDoFn(self._source)).with_outputs(
                 DROPPED, ORPHANS, QUARANTINE, main="docs")
         )
         orphans = assembled[ORPHANS]
         return step_outputs(
             assembled.docs,
-            (assembled[DROPPED], orphans) | "Dropped posts" >> beam.Flatten(),
+            (assembled[DROPPED], orphans),
             assembled[QUARANTINE],
-            counted_inputs=(questions, orphans) | "Counted posts" >> beam.Flatten(),
+            counted_inputs=(questions, orphans),
         )
 

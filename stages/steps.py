@@ -226,6 +226,14 @@ class _ReadFileDoFn(beam.DoFn):
         return pvalue.TaggedOutput(QUARANTINE, record.to_dict())
 
 
+def read_one_input(source: str, reader: Callable[[str, Any], Iterable[Any]],
+                   http: HttpSettings | None = None) -> Callable[[str | InputFile], Iterator[Any]]:
+    """One input's records exactly as ``ReadSource`` emits them (documents on the main output,
+    ``TaggedOutput`` drops and quarantine records), for a DoFn that reads inside its own
+    ``process`` (a unit whose documents must not cross a shuffle: ``stages.model_inputs``)."""
+    return _ReadFileDoFn(source, reader, http).process
+
+
 def printable_path(path: str) -> str:
     """``path`` as valid UTF-8 text: bytes of a non-UTF-8 file name (surrogate escapes) as ``\\xNN``."""
     try:
@@ -233,6 +241,22 @@ def printable_path(path: str) -> str:
         return path
     except UnicodeEncodeError:
         return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# The local runner: a Reshuffle there is a copy of the data in the launcher's memory, and its
+# workers already split the work by input file.
+LOCAL_RUNNERS = frozenset({None, "", "FnApiRunner", "DirectRunner", "BundleBasedDirectRunner",
+                           "SwitchingDirectRunner", "direct"})
+
+
+def spreads_documents(pipeline: beam.Pipeline) -> bool:
+    """Whether documents are reshuffled after reading: on a distributed runner (Dataflow), where
+    it spreads one large file's documents over workers; not on the local runner."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    runner = pipeline.options.view_as(StandardOptions).runner
+    name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
+    return name not in LOCAL_RUNNERS
 
 
 class ReadOutputs(dict):
@@ -247,9 +271,10 @@ class ReadSource(beam.PTransform):
     """Reads every input (paths on any Beam filesystem, ``http(s)://`` URLs, or InputFiles) with ``reader``.
 
     Returns :class:`ReadOutputs`: ``docs``, ``dropped``, ``quarantine``. Inputs are spread over
-    workers (a Reshuffle of the inputs), one input per element; a second Reshuffle after
-    reading spreads the documents of one large file over workers for the steps that follow
-    (the output does not depend on it: shards are sorted by id). ``http`` configures URL inputs.
+    workers (a Reshuffle of the inputs), one input per element; on a distributed runner a
+    second Reshuffle after reading spreads the documents of one large file over workers for
+    the steps that follow (:func:`spreads_documents`; the output does not depend on it:
+    shards are sorted by id). ``http`` configures URL inputs.
     """
 
     def __init__(self, source: str, paths: list[Any], reader: Callable[[str, Any], Iterable[Any]],
@@ -269,5 +294,7 @@ class ReadSource(beam.PTransform):
                 DROPPED, QUARANTINE, main="docs"
             )
         )
-        docs = read.docs | "Reshuffle documents" >> beam.Reshuffle()
+        docs = read.docs
+        if spreads_documents(pbegin.pipeline):
+            docs = docs | "Reshuffle documents" >> beam.Reshuffle()
         return ReadOutputs({"docs": docs, DROPPED: read[DROPPED], QUARANTINE: read[QUARANTINE]})

@@ -16,9 +16,17 @@ DOCS = "docs"
 COUNTED_INPUTS = "counted_inputs"
 
 
-def step_outputs(docs: beam.PCollection, dropped: beam.PCollection, quarantine: beam.PCollection,
-                 counted_inputs: beam.PCollection | None = None) -> dict[str, beam.PCollection]:
-    """The one output shape of every composite step: ``{docs, dropped, quarantine}``."""
+Streams = Any  # a PCollection, or a tuple of them
+
+
+def step_outputs(docs: beam.PCollection, dropped: Streams, quarantine: Streams,
+                 counted_inputs: Streams | None = None) -> dict[str, Streams]:
+    """The one output shape of every composite step: ``{docs, dropped, quarantine}``.
+
+    ``dropped``, ``quarantine`` and ``counted_inputs`` may each be a tuple of PCollections
+    made in different stages: the runner writes and counts each where it is made, where a
+    Flatten would hold them all in the local runner's memory.
+    """
     outputs = {DOCS: docs, DROPPED: dropped, QUARANTINE: quarantine}
     if counted_inputs is not None:
         outputs[COUNTED_INPUTS] = counted_inputs
@@ -74,8 +82,12 @@ class SourceStreams:
         if missing:
             raise TypeError(f"{label}: a composite step must return step_outputs(...); missing {sorted(missing)}")
         self.docs = out[DOCS]
-        self.dropped.append(out[DROPPED])
-        self.quarantine.append(out[QUARANTINE])
+        self.dropped.extend(_as_list(out[DROPPED]))
+        self.quarantine.extend(_as_list(out[QUARANTINE]))
         if COUNTED_INPUTS in out:
-            self.inputs = [pc for pc in self.inputs if pc is not given] + [out[COUNTED_INPUTS]]
+            self.inputs = [pc for pc in self.inputs if pc is not given] + _as_list(out[COUNTED_INPUTS])
         return self
+
+
+def _as_list(streams: Streams) -> list[beam.PCollection]:
+    return [streams] if isinstance(streams, beam.PCollection) else list(streams)

@@ -11,6 +11,10 @@ config, sha256s), then prints a summary. Point ``quality.model`` at MODEL, or gi
 ``--config FILE``: then MODEL defaults to its ``quality.model``, the training settings to its
 ``models.quality`` and the reported threshold to its ``quality.threshold``; flags override.
 The recipe and its choices are documented in :mod:`pipeline.training.quality`.
+
+The inputs (any Beam filesystem, e.g. ``gs://``) are read by Beam workers
+(``stages.model_inputs``; runner flags as for ``pasture run``): cited URLs, each unit's
+sampled pages and article chunks; the classifier is fit here on the bounded, merged sample.
 """
 
 from __future__ import annotations
@@ -64,6 +68,9 @@ def register(models: argparse._SubParsersAction) -> None:
     parser.add_argument("--heldout", type=float, dest="heldout_fraction",
                         help="share of examples held out for the metrics, by text hash "
                         f"(default {_DEFAULTS.heldout_fraction})")
+    parser.add_argument("--text-dir", default=None,
+                        help="keep the inputs prepared by the Beam workers here (cited URLs, sampled pages and "
+                        "article chunks per unit, manifest.json; any filesystem; default: a scratch folder)")
     parser.add_argument("--threshold", type=float,
                         help="wiki_prob threshold at which precision/recall are reported "
                         f"(default: quality.threshold, {QualityConfig().threshold})")
@@ -86,7 +93,15 @@ def quality_options(args: argparse.Namespace) -> tuple[TrainingOptions, str]:
 
 
 def main(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipeline.training.quality import build_training_set, is_dump, summary_lines, train_quality_model
+    import os
+    import shutil
+    import tempfile
+
+    from mixtures.provenance import write_json_atomically
+    from pipeline.dataflow import require_remote_paths
+    from pipeline.training.quality import assemble_training_set, is_dump, summary_lines, train_quality_model
+    from stages import fsio
+    from stages.model_inputs import file_digest, prepare_quality_inputs
 
     options, output = quality_options(args)  # a bad value is a ConfigError naming the field
     positives = _expand(args.positives)
@@ -95,8 +110,30 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
     reference_dumps = _expand(args.wikipedia) if args.wikipedia else dumps
     # Reference pages are looked up in every web input; the rest are negative candidates.
     web = sorted(dict.fromkeys([*[p for p in positives if not is_dump(p)], *negatives]))
-    training = build_training_set(web, dumps, reference_dumps, options)
-    inputs = {"positives": positives, "negatives": negatives, "wikipedia": reference_dumps}
-    metrics = train_quality_model(training, output, options, inputs)
+    remote_out = fsio.is_remote(output)
+    # Without --text-dir the prepared inputs are scratch: local, or (remote model) beside the model.
+    text_dir = args.text_dir or (f"{output}.training-inputs" if remote_out else None)
+    require_remote_paths("models quality", beam_args, {"--positives": positives[0], "--negatives": negatives[0],
+                                                       "--output": output, "--text-dir": text_dir or ""})
+    scratch = tempfile.mkdtemp(prefix="pasture-quality-")
+    try:
+        collected, _ = prepare_quality_inputs(
+            web, dumps, reference_dumps, options, text_dir or os.path.join(scratch, "inputs"),
+            wikipedia=VerbSettings(args, "models quality").cfg.settings("wikipedia"), beam_args=beam_args)
+        training = assemble_training_set(collected, options)
+        inputs = {"positives": positives, "negatives": negatives, "wikipedia": reference_dumps}
+        local_model = os.path.join(scratch, "model", output.rsplit("/", 1)[-1]) if remote_out else output
+        metrics = train_quality_model(training, local_model, options, inputs, lambda p: file_digest(p)[0])
+        if remote_out:
+            metrics["model"] = output
+            write_json_atomically(f"{local_model}.metrics.json", metrics)  # names the model where it is
+            names = [os.path.basename(local_model), os.path.basename(local_model) + ".metrics.json"]
+            fsio.publish(os.path.dirname(local_model), names, output.rsplit("/", 1)[0])
+    finally:
+        if args.text_dir is None and remote_out:
+            from stages.model_inputs import delete_quality_inputs
+
+            delete_quality_inputs(text_dir)
+        shutil.rmtree(scratch, ignore_errors=True)
     print("\n".join(summary_lines(metrics)))
     return 0

@@ -25,8 +25,9 @@ cutoffs file says which in ``set``). Scored in-sample, a 5-gram model memorises 
 training text and the cutoffs would be far too low.
 
 Everything here is plain Python plus the SentencePiece/KenLM libraries and the KenLM
-command-line tools; the ``pasture models lm`` command only parses flags and calls
-:func:`train_language`.
+command-line tools. :func:`train_language` does the whole job in one process;
+``pasture models lm`` has Beam workers prepare the text (``stages.model_inputs``: the text of
+:func:`write_lm_text`, sampled to ``max_training_bytes``) and calls :func:`fit_language`.
 """
 
 from __future__ import annotations
@@ -224,6 +225,7 @@ class LMTrainingSettings:
     percentile_head: int = PerplexityConfig.percentile_head
     percentile_tail: int = PerplexityConfig.percentile_tail
     threads: int = DEFAULTS.threads
+    max_training_bytes: int = DEFAULTS.max_training_bytes
 
     @classmethod
     def from_config(cls, lang: str, training: LMTrainingConfig, scoring: PerplexityConfig) -> LMTrainingSettings:
@@ -257,10 +259,78 @@ def _phase(name: str, started: float, **counts: Any) -> float:
     return elapsed
 
 
+@dataclass(frozen=True)
+class LMTextCounts:
+    """What the prepared training text holds (the ``counts`` of the manifest, less the tokens)."""
+
+    documents: int = 0
+    train_documents: int = 0
+    train_paragraphs: int = 0
+    heldout_paragraphs: int = 0
+    chars: int = 0
+
+
+def write_lm_text(documents: Iterable[Any], train_txt: Path, heldout_txt: Path,
+                  heldout_percent: int) -> LMTextCounts:
+    """Cleans, normalises and splits pages into ``train_txt`` / ``heldout_txt``, one paragraph a line.
+
+    The single-process preparation (``stages.model_inputs`` does the same on Beam workers and
+    gives the same bytes): pages in the order given, each page on the side its id hash picks
+    (:func:`is_heldout`). When the hash held out no page, the training page with the largest
+    split key is held out (in-sample perplexity of a 5-gram model is far too low to be a
+    cutoff); when every page fell in the held-out share, they are the training text instead.
+    """
+    n_docs = n_train_docs = n_train_lines = n_heldout_lines = chars = 0
+    # The training page with the largest split key, as (key, start, end byte, lines): the
+    # page to hold out when the hash split held out none (a corpus of a few pages).
+    spare: tuple[int, int, int, int] | None = None
+    written = 0
+    with train_txt.open("wb") as train_fh, heldout_txt.open("wb") as held_fh:
+        for doc in documents:
+            lines = lm_lines(doc.text)
+            if not lines:
+                continue
+            n_docs += 1
+            chars += sum(len(line) for line in lines)
+            payload = ("\n".join(lines) + "\n").encode("utf-8")
+            if is_heldout(doc.id, heldout_percent):
+                held_fh.write(payload)
+                n_heldout_lines += len(lines)
+            else:
+                key = split_key(doc.id)
+                if spare is None or key > spare[0]:
+                    spare = (key, written, written + len(payload), len(lines))
+                train_fh.write(payload)
+                written += len(payload)
+                n_train_lines += len(lines)
+                n_train_docs += 1
+            if n_docs % 10_000 == 0:
+                log.info("read: %s documents, %s paragraphs so far", f"{n_docs:,}",
+                         f"{n_train_lines + n_heldout_lines:,}")
+    if n_heldout_lines == 0 and heldout_percent > 0 and n_train_docs >= 2 and spare is not None:
+        data = train_txt.read_bytes()
+        heldout_txt.write_bytes(data[spare[1]:spare[2]])
+        train_txt.write_bytes(data[:spare[1]] + data[spare[2]:])
+        n_heldout_lines, n_train_lines, n_train_docs = spare[3], n_train_lines - spare[3], n_train_docs - 1
+    if n_train_lines == 0 and n_docs:  # every page fell in the held-out share: train on them instead
+        train_txt.write_bytes(heldout_txt.read_bytes())
+        heldout_txt.write_text("", encoding="utf-8")
+        n_train_lines, n_heldout_lines, n_train_docs = n_heldout_lines, 0, n_docs
+    return LMTextCounts(n_docs, n_train_docs, n_train_lines, n_heldout_lines, chars)
+
+
+def local_input_records(paths: list[str]) -> list[dict[str, Any]]:
+    """``{path, sha256, bytes}`` of local input files, for the manifest."""
+    return [{"path": os.path.abspath(p), "sha256": sha256_file(p), "bytes": os.path.getsize(p)} for p in paths]
+
+
 def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str | Path,
                    settings: LMTrainingSettings, lmplz: Path, build_binary: Path,
                    temp_dir: str | Path | None = None) -> LMTrainingResult:
-    """Trains ``<lang>.sp.model`` + ``<lang>.arpa.bin`` and writes ``<lang>.cutoffs.json``.
+    """Trains ``<lang>.sp.model`` + ``<lang>.arpa.bin`` and writes ``<lang>.cutoffs.json``, in one process.
+
+    ``pasture models lm`` prepares the text on Beam workers instead (``stages.model_inputs``)
+    and calls :func:`fit_language`; this is the same job over an iterable of documents.
 
     Args:
         documents: cleaned Wikipedia documents of ``settings.lang`` (``Document``-like:
@@ -271,105 +341,81 @@ def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str 
         lmplz, build_binary: the KenLM tools (see :func:`find_kenlm_binary`).
         temp_dir: scratch space for lmplz and intermediate files (default: system temp).
     """
-    lang = settings.lang
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix=f"pasture-lm-{lang}-", dir=temp_dir) as work_str:
+    with tempfile.TemporaryDirectory(prefix=f"pasture-lm-{settings.lang}-", dir=temp_dir) as work_str:
         work = Path(work_str)
         train_txt, heldout_txt = work / "train.txt", work / "heldout.txt"
-
-        # 1. Read + clean + normalise, split by page into training and held-out text.
         started = time.time()
-        n_docs = n_train_docs = n_train_lines = n_heldout_lines = chars = 0
-        # The training page with the largest split key, as (key, start, end byte, lines): the
-        # page to hold out when the hash split held out none (a corpus of a few pages).
-        spare: tuple[int, int, int, int] | None = None
-        written = 0
-        with train_txt.open("wb") as train_fh, heldout_txt.open("wb") as held_fh:
-            for doc in documents:
-                lines = lm_lines(doc.text)
-                if not lines:
-                    continue
-                n_docs += 1
-                chars += sum(len(line) for line in lines)
-                payload = ("\n".join(lines) + "\n").encode("utf-8")
-                if is_heldout(doc.id, settings.heldout_percent):
-                    held_fh.write(payload)
-                    n_heldout_lines += len(lines)
-                else:
-                    key = split_key(doc.id)
-                    if spare is None or key > spare[0]:
-                        spare = (key, written, written + len(payload), len(lines))
-                    train_fh.write(payload)
-                    written += len(payload)
-                    n_train_lines += len(lines)
-                    n_train_docs += 1
-                if n_docs % 10_000 == 0:
-                    log.info("read: %s documents, %s paragraphs so far", f"{n_docs:,}",
-                             f"{n_train_lines + n_heldout_lines:,}")
-        if n_docs == 0:
-            raise LMTrainingError(f"no {lang} articles with text in {inputs}")
-        if n_heldout_lines == 0 and settings.heldout_percent > 0 and n_train_docs >= 2 and spare is not None:
-            # Too few pages for the hash split to hold one out: hold out one page anyway, since
-            # in-sample perplexity of a 5-gram model is far too low to be a cutoff.
-            data = train_txt.read_bytes()
-            heldout_txt.write_bytes(data[spare[1]:spare[2]])
-            train_txt.write_bytes(data[:spare[1]] + data[spare[2]:])
-            n_heldout_lines, n_train_lines, n_train_docs = spare[3], n_train_lines - spare[3], n_train_docs - 1
-        if n_train_lines == 0:  # every page fell in the held-out share: train on them instead
-            train_txt.write_bytes(heldout_txt.read_bytes())
-            heldout_txt.write_text("", encoding="utf-8")
-            n_train_lines, n_heldout_lines, n_train_docs = n_heldout_lines, 0, n_docs
-        timings["read"] = _phase("read+clean+normalize", started, documents=n_docs, train_paragraphs=n_train_lines,
-                                 heldout_paragraphs=n_heldout_lines, chars=chars)
+        counts = write_lm_text(documents, train_txt, heldout_txt, settings.heldout_percent)
+        read = _phase("read+clean+normalize", started, **asdict(counts))
+        return fit_language(train_txt, heldout_txt, counts, local_input_records(inputs), output_dir, settings,
+                            lmplz, build_binary, work, timings={"read": read})
 
-        # 2. SentencePiece unigram model.
-        started = time.time()
-        sp_model = out / f"{lang}.sp.model"
-        vocab = train_sentencepiece(train_txt, sp_model, settings.vocab_size, settings.character_coverage,
-                                    settings.threads)
-        timings["sentencepiece"] = _phase("sentencepiece", started, vocab_size=vocab)
 
-        # 3. Tokenize the training text.
-        started = time.time()
-        sp = load_sentencepiece(sp_model)
-        tokenized = work / "train.tok"
-        n_tokens = 0
-        with train_txt.open(encoding="utf-8") as src, tokenized.open("w", encoding="utf-8") as dst:
-            for line in src:
-                pieces = tokenize_line(sp, line.rstrip("\n"))
-                n_tokens += pieces.count(" ") + 1
-                dst.write(pieces + "\n")
-        timings["tokenize"] = _phase("tokenize", started, tokens=n_tokens)
+def fit_language(train_txt: Path, heldout_txt: Path, text: LMTextCounts, inputs: list[dict[str, Any]],
+                 output_dir: str | Path, settings: LMTrainingSettings, lmplz: Path, build_binary: Path,
+                 work: Path, timings: dict[str, float] | None = None) -> LMTrainingResult:
+    """The fit, on one machine: SentencePiece, tokenize, lmplz + build_binary, cutoffs.
 
-        # 4. lmplz + build_binary.
-        started = time.time()
-        arpa = work / f"{lang}.arpa"
-        run_lmplz(lmplz, tokenized, arpa, settings.order, settings.memory, work, vocab)
-        timings["lmplz"] = _phase("lmplz", started, arpa_bytes=arpa.stat().st_size)
-        started = time.time()
-        lm_bin = out / f"{lang}.arpa.bin"
-        tmp_bin = out / f".{lang}.arpa.bin.tmp"
-        run_build_binary(build_binary, arpa, tmp_bin)
-        os.replace(tmp_bin, lm_bin)
-        timings["build_binary"] = _phase("build_binary", started, bytes=lm_bin.stat().st_size)
+    Args:
+        train_txt, heldout_txt: the prepared text (local files, one normalised paragraph a line).
+        text: what they hold (:func:`write_lm_text` or the Beam preparation).
+        inputs: ``{path, sha256, bytes}`` of the dumps, for the manifest.
+        output_dir: where the three model files go (a local folder; created if needed).
+        work: local scratch folder for the tokenized text and the ARPA file.
+    """
+    lang = settings.lang
+    if text.documents == 0:
+        raise LMTrainingError(f"no {lang} articles with text in {[i['path'] for i in inputs]}")
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = dict(timings or {})
+    n_heldout_lines = text.heldout_paragraphs
+    # 2. SentencePiece unigram model.
+    started = time.time()
+    sp_model = out / f"{lang}.sp.model"
+    vocab = train_sentencepiece(train_txt, sp_model, settings.vocab_size, settings.character_coverage,
+                                settings.threads)
+    timings["sentencepiece"] = _phase("sentencepiece", started, vocab_size=vocab)
 
-        # 5. Perplexity of every held-out paragraph → percentile cutoffs.
-        started = time.time()
-        import kenlm
+    # 3. Tokenize the training text.
+    started = time.time()
+    sp = load_sentencepiece(sp_model)
+    tokenized = work / "train.tok"
+    n_tokens = 0
+    with train_txt.open(encoding="utf-8") as src, tokenized.open("w", encoding="utf-8") as dst:
+        for line in src:
+            pieces = tokenize_line(sp, line.rstrip("\n"))
+            n_tokens += pieces.count(" ") + 1
+            dst.write(pieces + "\n")
+    timings["tokenize"] = _phase("tokenize", started, tokens=n_tokens)
 
-        model = kenlm.Model(str(lm_bin))
-        cutoff_set = "heldout" if n_heldout_lines else "training"
-        if cutoff_set == "training":
-            log.warning("%s: a single page, none to hold out; cutoffs use the training paragraphs", lang)
-        values = []
-        with (heldout_txt if n_heldout_lines else train_txt).open(encoding="utf-8") as src:
-            for line in src:
-                score, length = line_log10_and_length(model, tokenize_line(sp, line.rstrip("\n")))
-                values.append(round(perplexity(score, length), 1))
-        table = percentile_table(values)
-        timings["cutoffs"] = _phase("perplexity cutoffs", started, paragraphs=len(values))
+    # 4. lmplz + build_binary.
+    started = time.time()
+    arpa = work / f"{lang}.arpa"
+    run_lmplz(lmplz, tokenized, arpa, settings.order, settings.memory, work, vocab)
+    timings["lmplz"] = _phase("lmplz", started, arpa_bytes=arpa.stat().st_size)
+    started = time.time()
+    lm_bin = out / f"{lang}.arpa.bin"
+    tmp_bin = out / f".{lang}.arpa.bin.tmp"
+    run_build_binary(build_binary, arpa, tmp_bin)
+    os.replace(tmp_bin, lm_bin)
+    timings["build_binary"] = _phase("build_binary", started, bytes=lm_bin.stat().st_size)
+
+    # 5. Perplexity of every held-out paragraph → percentile cutoffs.
+    started = time.time()
+    import kenlm
+
+    model = kenlm.Model(str(lm_bin))
+    cutoff_set = "heldout" if n_heldout_lines else "training"
+    if cutoff_set == "training":
+        log.warning("%s: a single page, none to hold out; cutoffs use the training paragraphs", lang)
+    values = []
+    with (heldout_txt if n_heldout_lines else train_txt).open(encoding="utf-8") as src:
+        for line in src:
+            score, length = line_log10_and_length(model, tokenize_line(sp, line.rstrip("\n")))
+            values.append(round(perplexity(score, length), 1))
+    table = percentile_table(values)
+    timings["cutoffs"] = _phase("perplexity cutoffs", started, paragraphs=len(values))
 
     model_id = hashlib.sha256((sha256_file(sp_model) + sha256_file(lm_bin)).encode()).hexdigest()[:16]
     cutoffs = {
@@ -391,14 +437,15 @@ def train_language(documents: Iterable[Any], inputs: list[str], output_dir: str 
     return LMTrainingResult(
         lang=lang,
         files={p.name: sha256_file(p) for p in (sp_model, lm_bin, cutoffs_path)},
-        counts={"documents": n_docs, "train_documents": n_train_docs, "train_paragraphs": n_train_lines,
-                "heldout_paragraphs": n_heldout_lines, "train_tokens": n_tokens, "chars": chars},
+        counts={"documents": text.documents, "train_documents": text.train_documents,
+                "train_paragraphs": text.train_paragraphs, "heldout_paragraphs": n_heldout_lines,
+                "train_tokens": n_tokens, "chars": text.chars},
         sentencepiece={"model_type": "unigram", "vocab_size_requested": settings.vocab_size, "vocab_size": vocab,
                        "character_coverage": settings.character_coverage, "normalize": "cc_net normalize"},
         kenlm={"order": settings.order, "discount_fallback": True, "memory": settings.memory,
                "vocab_estimate": vocab, "binary": "probing"},
         cutoffs={k: v for k, v in cutoffs.items()},
-        inputs=[{"path": os.path.abspath(p), "sha256": sha256_file(p), "bytes": os.path.getsize(p)} for p in inputs],
+        inputs=list(inputs),
         timings=timings,
     )
 

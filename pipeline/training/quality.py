@@ -38,7 +38,7 @@ import heapq
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -274,19 +274,41 @@ class TrainingSet:
     negatives_available: int = 0
 
 
-def build_training_set(web_paths: list[str], dump_paths: list[str], reference_dump_paths: list[str],
-                       options: TrainingOptions) -> TrainingSet:
-    """Reads the inputs once each and returns balanced, deduplicated examples.
+@dataclass(frozen=True)
+class ArticleChunks:
+    """A Wikipedia article as the top-up uses it: its chunks, ready for the classifier."""
 
-    Args:
-        web_paths: WARC/WET files: reference pages are looked up here; every other page is
-            a negative candidate.
-        dump_paths: Wikipedia dumps whose article text may top up the positives.
-        reference_dump_paths: Wikipedia dumps whose citations define the reference URLs.
-        options: Sampling and size knobs.
+    base: str  # the article's URL (else its id): chunk ``i`` is keyed ``base#i``
+    chunks: tuple[str, ...]  # classifier_text of wikipedia_chunks(cleaned text, min_chars)
+
+
+def article_chunks(article: Document, cleaner: Any, min_chars: int) -> ArticleChunks:
+    """The chunks of one raw-wikitext article (``cleaner``: a ``WikitextCleaner``)."""
+    text = cleaner(article).text
+    return ArticleChunks(str(article.meta.get("url", article.id)),
+                         tuple(classifier_text(chunk) for chunk in wikipedia_chunks(text, min_chars)))
+
+
+@dataclass
+class CollectedInputs:
+    """What one read of the inputs gathers; :func:`assemble_training_set` makes the examples of it.
+
+    ``pasture models quality`` gathers it on Beam workers (``stages.model_inputs``); the
+    single-process :func:`collect_inputs` gathers the same for local files.
     """
-    from filters.sources.wikipedia.rules import WikitextCleaner
 
+    reference_urls: int  # distinct normalised URLs the reference dumps cite
+    references: list[Example]  # cited web pages (raw text), in input order
+    negatives: list[Example]  # the sampled other pages (raw text), lowest seeded rank first
+    articles: list[Document | ArticleChunks]  # sampled articles, lowest seeded rank first
+    web_pages: int = 0
+    wiki_articles: int = 0
+    negatives_available: int = 0
+
+
+def collect_inputs(web_paths: list[str], dump_paths: list[str], reference_dump_paths: list[str],
+                   options: TrainingOptions) -> CollectedInputs:
+    """Reads the local inputs once each, in one process (see :func:`build_training_set`)."""
     cited: set[str] = set()
     articles = LowestRanks(options.max_wiki_articles, options.seed)
     wiki_articles = 0
@@ -305,18 +327,50 @@ def build_training_set(web_paths: list[str], dump_paths: list[str], reference_du
     negatives_available = 0
     for page in iter_web_pages(web_paths):
         web_pages += 1
-        if len(page.text) < options.min_chars:
+        example = web_example(page, cited, options.min_chars)
+        if example is None:
             continue
-        url = str(page.meta.get("url", ""))
-        key = normalize_url(url) if url else page.id
-        # Raw text for now: the CCNet line steps below need every page of the set.
-        if url and key in cited:
-            references.append(Example(WIKI_LABEL, REFERENCE_PAGES, page.text, url))
+        if example.label == WIKI_LABEL:
+            references.append(example)
         else:
             negatives_available += 1
-            negatives.offer(page.id, Example(CC_LABEL, CC_PAGES, page.text, url or page.id))
+            negatives.offer(page.id, example)
+    return CollectedInputs(len(cited), references, negatives.items(), articles.items(), web_pages, wiki_articles,
+                           negatives_available)
 
-    web_examples = [*references, *negatives.items()]
+
+def web_example(page: Document, cited: set[str] | frozenset[str], min_chars: int) -> Example | None:
+    """A web page as a raw example: a reference page when its normalised URL is cited, else a
+    negative candidate; None when shorter than ``min_chars``."""
+    if len(page.text) < min_chars:
+        return None
+    url = str(page.meta.get("url", ""))
+    key = normalize_url(url) if url else page.id
+    # Raw text for now: the CCNet line steps need every page of the set (assemble_training_set).
+    if url and key in cited:
+        return Example(WIKI_LABEL, REFERENCE_PAGES, page.text, url)
+    return Example(CC_LABEL, CC_PAGES, page.text, url or page.id)
+
+
+def build_training_set(web_paths: list[str], dump_paths: list[str], reference_dump_paths: list[str],
+                       options: TrainingOptions) -> TrainingSet:
+    """Reads the inputs once each and returns balanced, deduplicated examples.
+
+    Args:
+        web_paths: WARC/WET files: reference pages are looked up here; every other page is
+            a negative candidate.
+        dump_paths: Wikipedia dumps whose article text may top up the positives.
+        reference_dump_paths: Wikipedia dumps whose citations define the reference URLs.
+        options: Sampling and size knobs.
+    """
+    return assemble_training_set(collect_inputs(web_paths, dump_paths, reference_dump_paths, options), options)
+
+
+def assemble_training_set(collected: CollectedInputs, options: TrainingOptions) -> TrainingSet:
+    """The balanced, deduplicated examples of what the inputs gave (one machine, bounded sets)."""
+    from filters.sources.wikipedia.rules import WikitextCleaner
+
+    web_examples = [*collected.references, *collected.negatives]
     processed = ccnet_line_steps([e.text for e in web_examples])
     kept = [Example(e.label, e.origin, classifier_text(text), e.key) for e, text in zip(web_examples, processed)
             if text is not None and len(text) >= options.min_chars]
@@ -328,12 +382,13 @@ def build_training_set(web_paths: list[str], dump_paths: list[str], reference_du
     if needed > 0:
         cleaner = WikitextCleaner()
         chunks = LowestRanks(needed, options.seed)
-        for article in articles.items():
-            text = cleaner(article).text
-            for i, chunk in enumerate(wikipedia_chunks(text, options.min_chars)):
+        for article in collected.articles:
+            if isinstance(article, Document):
+                article = article_chunks(article, cleaner, options.min_chars)
+            for i, chunk in enumerate(article.chunks):
                 chunks_available += 1
-                key = f"{article.meta.get('url', article.id)}#{i}"
-                chunks.offer(key, Example(WIKI_LABEL, WIKIPEDIA_TEXT, classifier_text(chunk), key))
+                key = f"{article.base}#{i}"
+                chunks.offer(key, Example(WIKI_LABEL, WIKIPEDIA_TEXT, chunk, key))
         positives.extend(chunks.items())
     # Dedup across both classes: a text never appears twice nor under both labels.
     combined, dup_all = dedup_examples([*positives, *sampled_negatives])
@@ -347,12 +402,12 @@ def build_training_set(web_paths: list[str], dump_paths: list[str], reference_du
     return TrainingSet(
         positives=positives,
         negatives=negatives_kept,
-        reference_urls=len(cited),
-        web_pages=web_pages,
-        wiki_articles=wiki_articles,
+        reference_urls=collected.reference_urls,
+        web_pages=collected.web_pages,
+        wiki_articles=collected.wiki_articles,
         wiki_chunks_available=chunks_available,
         duplicates_removed=dup_refs + dup_neg + dup_all,
-        negatives_available=negatives_available,
+        negatives_available=collected.negatives_available,
     )
 
 
@@ -450,7 +505,7 @@ def _train_fasttext(path: str, options: TrainingOptions) -> Any:
 
 
 def train_quality_model(training: TrainingSet, output: str, options: TrainingOptions,
-                        inputs: dict[str, list[str]]) -> dict[str, Any]:
+                        inputs: dict[str, list[str]], sha256_of: Callable[[str], str] = sha256_file) -> dict[str, Any]:
     """Splits, trains, evaluates; writes ``output`` and ``output + ".metrics.json"``.
 
     Args:
@@ -458,6 +513,7 @@ def train_quality_model(training: TrainingSet, output: str, options: TrainingOpt
         output: Path of the fastText model to write.
         options: Training knobs.
         inputs: Input files by role (for the sha256s in the metrics).
+        sha256_of: How an input's sha256 is computed (the command passes one that reads any filesystem).
 
     Returns:
         The metrics dict, as written.
@@ -521,7 +577,7 @@ def train_quality_model(training: TrainingSet, output: str, options: TrainingOpt
         },
         "config": {**asdict(options), "labels": [WIKI_LABEL, CC_LABEL], "thread": 1,
                    "normalisation": "filters.quality.classifier_text"},
-        "inputs": {role: {path: sha256_file(path) for path in paths} for role, paths in inputs.items()},
+        "inputs": {role: {path: sha256_of(path) for path in paths} for role, paths in inputs.items()},
     }
     write_json_atomically(output + ".metrics.json", metrics)
     return metrics

@@ -33,7 +33,9 @@ def _run(tmp_path: Path, inputs: list[str], **overrides) -> tuple[dict, Path]:
 
 @pytest.fixture(scope="module")
 def cc_pages_run(corpus, tmp_path_factory):
-    return _run(tmp_path_factory.mktemp("ccpages"), [str(corpus / "cc-pages" / "*.warc.gz")])
+    # Every dropped page is written (not the default sample), so each can be checked below.
+    return _run(tmp_path_factory.mktemp("ccpages"), [str(corpus / "cc-pages" / "*.warc.gz")],
+                shards={"num_shards": 2, "max_dropped_per_reason": None})
 
 
 def test_cc_pages_keeps_english_with_annotations(cc_pages_run):

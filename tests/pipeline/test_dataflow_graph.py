@@ -20,7 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 
 from filters.document import Document
-from mixtures.config import QualityConfig, config_from_dict
+from mixtures.config import ConfigError, QualityConfig, config_from_dict
 from pipeline.dataflow import (
     JobGraph,
     build_job,
@@ -72,7 +72,7 @@ def test_job_graph_names_and_nothing_needs_the_whole_corpus_on_one_worker(staged
     assert graph.global_combines == ["toy/Count/Merge"]
     assert problems(graph) == []
     keys = shuffle_keys(graph)
-    assert keys["toy/Write docs/Group shards/CoGroupByKeyImpl/GroupByKey"].startswith("shard index")
+    assert keys["toy/Write docs/Gather shard runs/Group runs"].startswith("partition: (partition, run path)")
     assert keys["toy/Read/Reshuffle files/ReshufflePerKey/GroupByKey"] == "random key"
     assert all(why != "see the stage's docstring" for why in keys.values())
     assert 0 < graph.proto_bytes < 1_000_000
@@ -265,3 +265,15 @@ def test_local_paths_with_dataflow_fail_before_submission(argv, what, capsys):
     assert main([*argv, *ARGS]) == 2
     err = capsys.readouterr().err
     assert "on DataflowRunner" in err and what in err and "give a gs:// path" in err
+
+
+def test_shuffles_on_disk_spill_to_the_bucket_and_a_local_spill_dir_is_refused(tmp_path, toy_source):
+    from stages.spill import SpillOptions
+
+    (tmp_path / "a.txt").write_text("hello world\n")
+    cfg = config_from_dict({"output": "gs://pasture-test-bucket/run", "minhash": {"enabled": False},
+                            "sources": {"toy": {"kind": "lines", "inputs": [str(tmp_path / "a.txt")]}}})
+    p = build_job(cfg, ARGS)
+    assert p._options.view_as(SpillOptions).spill_dir == "gs://pasture-test-bucket/run/.spill/pipeline-01"
+    with pytest.raises(ConfigError, match=r"--spill_dir '/.*' is a local path; Dataflow workers cannot"):
+        build_job(cfg, ARGS + ["--spill_dir", str(tmp_path / "scratch")])

@@ -61,7 +61,8 @@ def test_matches_cc_net_on_all_pages_of_two_files(pages, cc_net, tmp_path):
     p = _pipeline()
     out = p | beam.Create(pages) | DedupLines(cfg)
     assert_that(out["docs"] | "Kept" >> beam.Map(lambda d: (d.id, d.text)), equal_to(sorted(expected_kept.items())))
-    assert_that(out["dropped"] | "Dropped" >> beam.Map(lambda d: (d.id, d.annotations["dropped"]["reason"])),
+    assert_that((out["dropped"] | "Flatten dropped" >> beam.Flatten()
+                 | "Dropped" >> beam.Map(lambda d: (d.id, d.annotations["dropped"]["reason"]))),
                 equal_to(sorted(expected_dropped.items())), label="Check dropped")
     assert_that(out["quarantine"], equal_to([]), label="Check quarantine")
     result = p.run()
@@ -136,7 +137,8 @@ def test_min_chars_applies_to_the_raw_page_before_dedup():
     with _pipeline() as p:
         out = p | beam.Create(docs) | DedupLines(LineDedupConfig(min_doc_chars=300))
         assert_that(_texts_and_ids(out), equal_to([("keep", f"{long_unique}\n{BOILER}", [0, 1])]))
-        dropped = out["dropped"] | "Reasons" >> beam.Map(lambda d: (d.id, d.annotations["dropped"]["reason"], d.text))
+        dropped = out["dropped"] | "Flatten dropped" >> beam.Flatten() | "Reasons" >> beam.Map(
+            lambda d: (d.id, d.annotations["dropped"]["reason"], d.text))
         assert_that(dropped, equal_to([
             ("short", "too_short", f"{UNIQUE_B}\n{BOILER}"), ("also-short", "too_short", BOILER),
         ]), label="Check dropped")
@@ -153,7 +155,7 @@ def test_min_chars_after_dedup_is_a_named_option():
         out = p | beam.Create(docs) | DedupLines(LineDedupConfig(min_doc_chars=300, min_chars_at="after"))
         assert_that(out["docs"] | beam.Map(lambda d: (d.id, d.text, d.annotations["line_dedup"]["length"])),
                     equal_to([("keep", long_unique, len(long_unique))]))
-        dropped = out["dropped"] | "Reasons" >> beam.Map(
+        dropped = out["dropped"] | "Flatten dropped" >> beam.Flatten() | "Reasons" >> beam.Map(
             lambda d: (d.id, d.annotations["dropped"], d.text, d.annotations["line_dedup"]["nlines"]))
         assert_that(dropped, equal_to([
             ("short", {"stage": "line_dedup", "reason": "too_short"}, f"{UNIQUE_B}\n{BOILER}", 1),
@@ -179,7 +181,8 @@ def test_document_without_any_line_survives_the_join_as_a_drop():
     with _pipeline() as p:
         out = p | beam.Create([_doc("blank", "")]) | DedupLines(LineDedupConfig(min_doc_chars=0))
         assert_that(out["docs"], equal_to([]))
-        assert_that(out["dropped"] | beam.Map(lambda d: d.annotations["dropped"]["reason"]),
+        assert_that(out["dropped"] | "Flatten dropped" >> beam.Flatten()
+                    | beam.Map(lambda d: d.annotations["dropped"]["reason"]),
                     equal_to(["empty_after_dedup"]), label="Check dropped")
 
 
