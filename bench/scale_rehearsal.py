@@ -107,11 +107,12 @@ def write_config(root: Path, inputs: Path, export_tokens: int, vocab: int) -> Pa
     return config
 
 
-def run_step(config: Path, step: str, workers: int) -> dict[str, float]:
+def run_step(config: Path, step: str, workers: int, spill_mb: float) -> dict[str, float]:
     """One ``pasture run --until STEP --resume``; wall time and peak RSS (launcher, largest worker)."""
     import psutil
 
-    cmd = [str(REPO / ".venv" / "bin" / "pasture"), "run", "--config", str(config), "--until", step, "--resume"]
+    cmd = [str(REPO / ".venv" / "bin" / "pasture"), "run", "--config", str(config), "--until", step, "--resume",
+           "--spill_buffer_mb", str(spill_mb)]
     if workers > 1:
         cmd += ["--direct_num_workers", str(workers)]
     started = time.perf_counter()
@@ -165,14 +166,14 @@ def anon_bytes(pid: int) -> int:
 
 
 def rehearse(root: Path, files: list[list[str]], text_bytes: int, workers: int, export_share: float,
-             vocab: int) -> dict[str, object]:
+             vocab: int, spill_mb: float) -> dict[str, object]:
     if root.exists():
         shutil.rmtree(root)
     docs = generate(files, root / "in", text_bytes)
     # ~3.5 bytes per token for code at a small vocabulary; the export takes a share of them.
     export_tokens = max(20_000, int(text_bytes / 3.5 * export_share))
     config = write_config(root, root / "in", export_tokens, vocab)
-    steps = {step: run_step(config, step, workers) for step in STEPS}
+    steps = {step: run_step(config, step, workers, spill_mb) for step in STEPS}
     manifest = json.loads((root / "export" / "manifest.json").read_text())
     return {"text_bytes": text_bytes, "documents": docs, "workers": workers, "steps": steps,
             "export_shards": len(manifest["shards"]), "export_sequences": manifest["sequences"]}
@@ -189,6 +190,9 @@ def main() -> int:
                         help="also run the largest size with 1 worker and report the speedup of --workers")
     parser.add_argument("--export-share", type=float, default=0.25, help="share of the tokens the export takes")
     parser.add_argument("--vocab-size", type=int, default=2000)
+    parser.add_argument("--spill-buffer-mb", type=float, default=4.0,
+                        help="--spill_buffer_mb of curation's shuffles on disk: below the 1x corpus, so every "
+                             "size runs at its bounds (default 64 MB would not fill at 1x)")
     parser.add_argument("--work", default=str(REPO / ".cache" / "scale-rehearsal"))
     args = parser.parse_args()
     files = line_pool(Path(args.corpus))
@@ -199,7 +203,8 @@ def main() -> int:
     print(f"load average before: {loadavg()}")
     results = []
     for scale, size in zip(args.scale, sizes):
-        r = rehearse(Path(args.work) / f"x{scale}", files, size, args.workers, args.export_share, args.vocab_size)
+        r = rehearse(Path(args.work) / f"x{scale}", files, size, args.workers, args.export_share, args.vocab_size,
+                     args.spill_buffer_mb)
         r["scale"] = scale
         results.append(r)
         print(f"\n{scale}×: {size / 1e6:,.0f} MB text, {r['documents']:,} documents, {args.workers} worker(s), "
@@ -218,11 +223,15 @@ def main() -> int:
                           f"({', '.join(f'{v:.0f}' for v in values)} MB)")
     if args.compare_workers:
         size, scale = sizes[-1], args.scale[-1]
-        one = rehearse(Path(args.work) / f"x{scale}-1w", files, size, 1, args.export_share, args.vocab_size)
+        one = rehearse(Path(args.work) / f"x{scale}-1w", files, size, 1, args.export_share, args.vocab_size,
+                       args.spill_buffer_mb)
         many = sum(f["wall_s"] for f in results[-1]["steps"].values())
         single = sum(f["wall_s"] for f in one["steps"].values())
         print(f"\n{scale}×: 1 worker {single:.0f} s, {args.workers} workers {many:.0f} s: "
               f"speedup {single / many:.2f}×")
+        for step in STEPS:
+            a, b = one["steps"][step]["wall_s"], results[-1]["steps"][step]["wall_s"]
+            print(f"  {step:<10}1 worker {a:7.1f} s   {args.workers} workers {b:7.1f} s   speedup {a / b:.2f}×")
     print(f"load average after: {loadavg()}")
     print("RESULTS " + json.dumps(results))
     return 0

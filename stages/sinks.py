@@ -13,6 +13,7 @@ holds a shard, or the corpus, in memory.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -28,7 +29,7 @@ from apache_beam.io.filesystems import FileSystems
 from filters.document import shard_name, shard_of
 from filters.sorted_runs import Record
 from mixtures.provenance import sha256_stream
-from stages.spill import GatherRuns, SpillRuns, merged, spill_directory
+from stages.spill import GatherRuns, SpillRuns, merged, shuffles_on_disk, spill_directory
 
 
 def gzip_bytes(payload: bytes) -> bytes:
@@ -277,8 +278,8 @@ class _WriteShardDoFn(beam.DoFn):
         self._output_name = output_name
         self._collisions = collisions
 
-    def process(self, element: tuple[int, list[str]]) -> Iterator[Any]:
-        index, runs = element
+    def process(self, element: tuple[int, Any]) -> Iterator[Any]:
+        index, grouped = element
         files: list[ShardFile] = []
         reused: list[tuple[str, str]] = []
         for fmt in self._formats:
@@ -290,7 +291,7 @@ class _WriteShardDoFn(beam.DoFn):
                     reused.append((name, sha256_stream(fh)))
             else:
                 files.append(FORMATS[fmt](path))
-        with merged(runs) as stream:
+        with self._sorted(grouped) as stream:
             records: Iterable[Any] = stream
             if self._collisions is not None:
                 records = unique_ids(stream, quarantine=self._collisions)
@@ -305,6 +306,16 @@ class _WriteShardDoFn(beam.DoFn):
             yield f"{self._output_name}/{out.path.replace(chr(92), '/').rsplit('/', 1)[-1]}", out.commit()
         for name, digest in reused:
             yield f"{self._output_name}/{name}", digest
+
+    @contextlib.contextmanager
+    def _sorted(self, grouped: Any) -> Iterator[Iterable[Record]]:
+        """The shard's records in order: merged from run files (a list of paths), or, from the
+        runner's own GroupByKey (``{"records": [...]}``), sorted in this worker's memory."""
+        if isinstance(grouped, dict):
+            yield sorted(grouped["records"])
+        else:
+            with merged(grouped) as stream:
+                yield stream
 
 
 def _spill_record(record_of: Callable[[Any], Record], num_shards: int) -> Callable[[Any], tuple[int, Any, bytes]]:
@@ -345,17 +356,25 @@ class WriteShards(beam.PTransform):
         # Flatten of documents made in different stages is one more buffer in the local runner.
         streams = (pcolls,) if isinstance(pcolls, beam.PCollection) else tuple(pcolls)
         output_name = self._directory.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-        spill = spill_directory(streams[0].pipeline, f"{self.label}-{output_name}")
         write = _WriteShardDoFn(self._directory, self._num_shards, self._formats, self._skip_existing,
                                 output_name, self._collisions)
         record_of = _spill_record(self._record_of, self._num_shards)
-        runs = [stream | f"Spill by shard {i}" >> SpillRuns(spill, record_of) for i, stream in enumerate(streams)]
-        return (
-            runs
-            | "Runs" >> beam.Flatten()
-            | "Gather shard runs" >> GatherRuns(self._num_shards)
-            | "Write" >> beam.ParDo(write).with_outputs(COLLISIONS, main="written")
-        )
+        p = streams[0].pipeline
+        if shuffles_on_disk(p):
+            spill = spill_directory(p, f"{self.label}-{output_name}")
+            runs = [stream | f"Spill by shard {i}" >> SpillRuns(spill, record_of) for i, stream in enumerate(streams)]
+            grouped = runs | "Runs" >> beam.Flatten() | "Gather shard runs" >> GatherRuns(self._num_shards)
+        else:
+            # The runner's shuffle service groups the records by shard; each shard is sorted in
+            # its writer's memory (shards.input_bytes_per_shard keeps that to a few hundred MB).
+            keyed = [stream | f"Key by shard {i}" >> beam.Map(lambda e: (lambda s, k, v: (s, (k, v)))(*record_of(e)))
+                     for i, stream in enumerate(streams)]
+            every = p | "Shard indices" >> beam.Create([(i, i) for i in range(self._num_shards)])
+            grouped = (
+                {"records": keyed | "Records" >> beam.Flatten(), "index": every}
+                | "Group shards" >> beam.CoGroupByKey()
+            )
+        return grouped | "Write" >> beam.ParDo(write).with_outputs(COLLISIONS, main="written")
 
 
 class WriteDocuments(WriteShards):

@@ -58,6 +58,9 @@ class SpillOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser: Any) -> None:
+        parser.add_argument("--shuffle_on_disk", default="auto", choices=("auto", "always", "never"),
+                            help="Group documents through sorted runs on disk (auto: on the local runner "
+                                 "only; a distributed runner has a shuffle service that does it better).")
         parser.add_argument("--spill_dir", default=None,
                             help="Scratch folder (any Beam filesystem) for shuffles on disk; "
                                  "default: a temporary folder on the launcher's disk.")
@@ -67,6 +70,34 @@ class SpillOptions(PipelineOptions):
 
 def _settings(pipeline: beam.Pipeline) -> SpillOptions:
     return pipeline.options.view_as(SpillOptions)
+
+
+# The local runner: it holds any shuffled data in the launcher's memory.
+LOCAL_RUNNERS = frozenset({None, "", "FnApiRunner", "DirectRunner", "BundleBasedDirectRunner",
+                           "SwitchingDirectRunner", "direct"})
+
+
+def is_local_runner(pipeline: beam.Pipeline) -> bool:
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    runner = pipeline.options.view_as(StandardOptions).runner
+    name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
+    return name in LOCAL_RUNNERS
+
+
+def shuffles_on_disk(pipeline: beam.Pipeline) -> bool:
+    """Whether groupings of documents go through sorted runs on disk (``--shuffle_on_disk``).
+
+    On the local runner, yes: its shuffles are lists in the launcher's memory. On Dataflow,
+    no: its shuffle service keeps grouped data out of worker memory already, and runs on an
+    object store would be many small files per bundle.
+    """
+    mode = _settings(pipeline).shuffle_on_disk
+    return mode == "always" or (mode == "auto" and is_local_runner(pipeline))
+
+
+def _as_streams(value: Any) -> tuple[beam.PCollection, ...]:
+    return (value,) if isinstance(value, beam.PCollection) else tuple(value)
 
 
 def spill_directory(pipeline: beam.Pipeline, label: str) -> str:
@@ -249,8 +280,13 @@ class CoGroupOnDisk(beam.PTransform):
 
     def expand(self, inputs: dict[str, beam.PCollection | tuple[beam.PCollection, ...]]) -> beam.PCollection:
         tags = sorted(inputs)
-        streams = {tag: (inputs[tag],) if isinstance(inputs[tag], beam.PCollection) else tuple(inputs[tag])
-                   for tag in tags}
+        streams = {tag: _as_streams(inputs[tag]) for tag in tags}
+        if not shuffles_on_disk(streams[tags[0]][0].pipeline):
+            return (
+                {tag: (s[0] if len(s) == 1 else s | f"Flatten {tag}" >> beam.Flatten()) for tag, s in streams.items()}
+                | "Group" >> beam.CoGroupByKey()
+                | "As lists" >> beam.MapTuple(lambda key, grouped: (key, {tag: list(v) for tag, v in grouped.items()}))
+            )
         directory = spill_directory(streams[tags[0]][0].pipeline, self.label)
         runs = [
             stream | f"Spill {tag}{f' {i}' if i else ''}" >> SpillRuns(

@@ -32,6 +32,7 @@ from filters.document import Document
 from mixtures.config import HttpSettings
 from stages import progress
 from stages.http_input import is_url, open_url
+from stages.spill import is_local_runner
 
 DROPPED = "dropped"
 QUARANTINE = "quarantine"
@@ -243,20 +244,12 @@ def printable_path(path: str) -> str:
         return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-# The local runner: a Reshuffle there is a copy of the data in the launcher's memory, and its
-# workers already split the work by input file.
-LOCAL_RUNNERS = frozenset({None, "", "FnApiRunner", "DirectRunner", "BundleBasedDirectRunner",
-                           "SwitchingDirectRunner", "direct"})
-
-
 def spreads_documents(pipeline: beam.Pipeline) -> bool:
     """Whether documents are reshuffled after reading: on a distributed runner (Dataflow), where
-    it spreads one large file's documents over workers; not on the local runner."""
-    from apache_beam.options.pipeline_options import StandardOptions
-
-    runner = pipeline.options.view_as(StandardOptions).runner
-    name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
-    return name not in LOCAL_RUNNERS
+    it spreads one large file's documents over workers; not on the local runner, where a
+    Reshuffle is a copy of the data in the launcher's memory and the workers already split
+    the work by input file."""
+    return not is_local_runner(pipeline)
 
 
 class ReadOutputs(dict):

@@ -72,7 +72,9 @@ def test_job_graph_names_and_nothing_needs_the_whole_corpus_on_one_worker(staged
     assert graph.global_combines == ["toy/Count/Merge"]
     assert problems(graph) == []
     keys = shuffle_keys(graph)
-    assert keys["toy/Write docs/Gather shard runs/Group runs"].startswith("partition: (partition, run path)")
+    # On Dataflow its shuffle service groups the documents (stages.spill.shuffles_on_disk: auto).
+    assert keys["toy/Write docs/Group shards/CoGroupByKeyImpl/GroupByKey"].startswith("shard index")
+    assert not any("Gather" in name for name in keys)
     assert keys["toy/Read/Reshuffle files/ReshufflePerKey/GroupByKey"] == "random key"
     assert all(why != "see the stage's docstring" for why in keys.values())
     assert 0 < graph.proto_bytes < 1_000_000

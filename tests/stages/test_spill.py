@@ -32,8 +32,9 @@ def files() -> list[dict]:
         return [json.loads(line) for line in fh]
 
 
-def _options(tmp_path: Path, workers: int, buffer_mb: float = 0.02) -> PipelineOptions:
-    args = ["--runner=FnApiRunner", f"--spill_dir={tmp_path / 'spill'}", f"--spill_buffer_mb={buffer_mb}"]
+def _options(tmp_path: Path, workers: int, buffer_mb: float = 0.02, on_disk: str = "auto") -> PipelineOptions:
+    args = ["--runner=FnApiRunner", f"--spill_dir={tmp_path / 'spill'}", f"--spill_buffer_mb={buffer_mb}",
+            f"--shuffle_on_disk={on_disk}"]
     if workers > 1:
         args += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
     return PipelineOptions(args)
@@ -58,8 +59,8 @@ def test_a_truncated_run_is_an_error_naming_it(tmp_path):
         list(read_run(fh, "r.run"))
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_group_and_cogroup_on_disk_equal_beams_own(tmp_path, files, workers):
+@pytest.mark.parametrize(("workers", "on_disk"), [(2, "auto"), (1, "never")])
+def test_group_and_cogroup_on_disk_equal_beams_own(tmp_path, files, workers, on_disk):
     # key: the file's extension; values: its path and its number of lines (real, uneven groups).
     pairs = [(Path(f["path"]).suffix or "(none)", f["path"]) for f in files]
     sizes = [(Path(f["path"]).suffix or "(none)", len(f["content"].splitlines())) for f in files]
@@ -69,7 +70,7 @@ def test_group_and_cogroup_on_disk_equal_beams_own(tmp_path, files, workers):
     expected_sizes = {}
     for key, value in sizes:
         expected_sizes.setdefault(key, []).append(value)
-    with beam.Pipeline(options=_options(tmp_path, workers)) as p:
+    with beam.Pipeline(options=_options(tmp_path, workers, on_disk=on_disk)) as p:
         paths = p | "Paths" >> beam.Create(pairs)
         counts = p | "Sizes" >> beam.Create(sizes)
         grouped = (paths | "On disk" >> GroupByKeyOnDisk(partitions=5)
@@ -80,7 +81,10 @@ def test_group_and_cogroup_on_disk_equal_beams_own(tmp_path, files, workers):
         assert_that(joined, equal_to([(k, sorted(expected_groups[k]), sorted(expected_sizes[k]))
                                       for k in expected_groups]), label="join")
     runs = list((tmp_path / "spill").rglob("*.run"))
-    assert len(runs) > 10  # small buffers: many runs per worker, not one sorted list in memory
+    if on_disk == "never":
+        assert runs == []
+    else:
+        assert len(runs) > 10  # small buffers: many runs per worker, not one sorted list in memory
 
 
 def _documents(files: list[dict]) -> list[Document]:
@@ -92,8 +96,10 @@ def _documents(files: list[dict]) -> list[Document]:
     return docs
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_document_shards_from_disk_runs_are_the_bytes_of_an_in_memory_sort(tmp_path, files, workers):
+@pytest.mark.parametrize(("workers", "on_disk"), [(1, "auto"), (2, "auto"), (1, "never")])
+def test_document_shards_from_disk_runs_are_the_bytes_of_an_in_memory_sort(tmp_path, files, workers, on_disk):
+    """On disk (the local runner) or through the runner's own GroupByKey (a distributed runner's
+    path, forced here with --shuffle_on_disk never): the same bytes."""
     docs = _documents(files)
     random.Random(workers).shuffle(docs)
     out = tmp_path / "docs"
@@ -101,7 +107,7 @@ def test_document_shards_from_disk_runs_are_the_bytes_of_an_in_memory_sort(tmp_p
     # The copy read from the smaller location stays: a/first.jsonl beats the sample's own path.
     assert sorted((q["file"], q["record"]) for q in quarantined) == [
         ("b/other.jsonl", "9"), (files[100]["path"], "100")]
-    with beam.Pipeline(options=_options(tmp_path, workers)) as p:
+    with beam.Pipeline(options=_options(tmp_path, workers, on_disk=on_disk)) as p:
         written = p | beam.Create(docs) | WriteDocuments(str(out), 3, quarantine_collisions=True)
         assert_that(written.collisions, equal_to(quarantined), label="collisions")
     for index in range(3):
