@@ -13,6 +13,7 @@ holds a shard, or the corpus, in memory.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gzip
 import hashlib
@@ -25,6 +26,9 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from filters.document import shard_name, shard_of
 from filters.sorted_runs import Record
@@ -403,12 +407,45 @@ def _drop_reason(doc: Any) -> str:
     return str(dropped.get("reason", "unknown"))
 
 
+class _BundleSampleDoFn(beam.DoFn):
+    """Per bundle, the ``n`` documents with the smallest :func:`_id_hash` of each drop reason,
+    emitted as ``(reason, doc)`` when the bundle ends: a stream is sampled where it is made,
+    in ``n`` documents per reason, with no shuffle of its own."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._kept: dict[str, list[tuple[tuple[str, str], int, Any]]] = {}
+        self._seen = 0
+
+    def start_bundle(self) -> None:
+        self._kept, self._seen = {}, 0
+
+    def process(self, doc: Any) -> Iterator[Any]:
+        kept = self._kept.setdefault(_drop_reason(doc), [])
+        entry = (_id_hash(doc), self._seen, doc)  # the counter breaks ties before docs are compared
+        self._seen += 1
+        if len(kept) < self._n:
+            bisect.insort(kept, entry)
+        elif entry[0] < kept[-1][0]:
+            kept.pop()
+            bisect.insort(kept, entry)
+        return iter(())
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        kept, self._kept = self._kept, {}
+        for reason in sorted(kept):
+            for _, _, doc in kept[reason]:
+                yield WindowedValue((reason, doc), MIN_TIMESTAMP, [GlobalWindow()])
+
+
 class SampleDropped(beam.PTransform):
     """At most ``per_reason`` dropped documents per drop reason: those with the smallest sha1 of
     their id, so the sample is uniform and the same whatever the worker count.
 
-    ``Top.PerKey`` combines on every worker first: memory is ``per_reason`` documents per
-    reason and worker, whatever the input size.
+    Each stream is sampled per bundle where it is made; only those samples meet, in one
+    ``Top.PerKey``. The sample of the union is the sample of the samples (the smallest hashes
+    overall are among them), and memory is ``per_reason`` documents per reason and bundle,
+    whatever the input size.
     """
 
     def __init__(self, per_reason: int, label: str | None = None) -> None:
@@ -418,16 +455,7 @@ class SampleDropped(beam.PTransform):
     def expand(self, streams: beam.PCollection | tuple[beam.PCollection, ...]) -> beam.PCollection:
         streams = (streams,) if isinstance(streams, beam.PCollection) else tuple(streams)
         n = self._per_reason
-        # Each stream is sampled where it is produced (the combine is lifted into that stage);
-        # only the samples meet, so documents never cross stages in bulk. The sample of the
-        # union is the sample of the samples: the smallest hashes overall are among them.
-        samples = [
-            stream
-            | f"Key by reason {i}" >> beam.Map(lambda d: (_drop_reason(d), d))
-            | f"Smallest id hashes {i}" >> beam.combiners.Top.PerKey(n, key=_id_hash, reverse=True)
-            | f"Unpack {i}" >> beam.FlatMapTuple(lambda reason, docs: ((reason, d) for d in docs))
-            for i, stream in enumerate(streams)
-        ]
+        samples = [stream | f"Sample {i}" >> beam.ParDo(_BundleSampleDoFn(n)) for i, stream in enumerate(streams)]
         return (
             samples
             | "Samples" >> beam.Flatten()
