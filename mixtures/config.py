@@ -293,8 +293,8 @@ class ShardConfig:
     """Document output: deterministic, sorted, atomically written shards."""
 
     # None: derived from the source's input size, one shard per ``input_bytes_per_shard``
-    # (pipeline.runner.shard_count), so files stay a size readers and uploads handle well (a
-    # shard is sorted on disk, stages.spill: its size does not bound any worker's memory).
+    # (pipeline.runner.shard_count). On Dataflow a shard is sorted in its writer's memory, so
+    # this keeps that to a few hundred MB; locally shards are sorted on disk (stages.spill).
     num_shards: int | None = None
     input_bytes_per_shard: int = 256 << 20  # stored (compressed) input bytes per output shard
     write_dropped: bool = True
