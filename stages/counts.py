@@ -12,11 +12,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from stages.sinks import write_atomically
+from stages.spill import bundle_output
 
 DOCUMENTS_IN = "documents_in"
 DOCUMENTS_OUT = "documents_out"
@@ -89,7 +88,7 @@ class _BundleCounts(beam.DoFn):
     def finish_bundle(self) -> Iterator[WindowedValue]:
         sums, self._sums = self._sums, {}
         for key in sorted(sums):
-            yield WindowedValue((key, sums[key]), MIN_TIMESTAMP, [GlobalWindow()])
+            yield bundle_output((key, sums[key]))
 
 
 class _MergeCounts(beam.CombineFn):

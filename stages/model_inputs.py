@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -58,6 +59,7 @@ from pipeline.training.lm_sample import (
     page_text,
 )
 from stages import fsio
+from stages.fsio import atomic_output
 from stages.model_files import is_remote
 from stages.steps import DROPPED, QUARANTINE, data_errors_of, guarded, read_one_input
 
@@ -71,25 +73,6 @@ _CHUNK = 8 << 20
 
 def _name(stem: str, index: int, ext: str) -> str:
     return f"{stem}-{index:05d}.{ext}"
-
-
-@contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[BinaryIO]:
-    """A binary file that appears whole or not at all: local files through a temp name and a
-    rename; object stores publish an object when it is closed."""
-    if is_remote(path):
-        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            yield fh
-        return
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as fh:
-            yield fh
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _open(path: str) -> BinaryIO:
@@ -137,6 +120,9 @@ class _LMUnitDoFn(beam.DoFn):
         self._limit = limit
         self._out_dir = out_dir
 
+    def setup(self) -> None:
+        self._cleaner.load()
+
     def process(self, element: tuple[int, Any]) -> Iterator[int]:
         index, unit = element
         label = unit.label if hasattr(unit, "label") else str(unit)
@@ -177,8 +163,6 @@ class _LMUnitDoFn(beam.DoFn):
 
 
 def _json_bytes(value: Any) -> bytes:
-    import json
-
     return (json.dumps(value, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
 
 
@@ -339,6 +323,9 @@ class _QualityDumpDoFn(beam.DoFn):
         self._options = options
         self._out_dir = out_dir
 
+    def setup(self) -> None:
+        self._cleaner.load()
+
     def process(self, element: tuple[int, Any, bool, bool]) -> Iterator[int]:
         from filters.exact_dedup import normalize_url
         from pipeline.training.quality import LowestRanks, article_chunks, reference_urls
@@ -389,6 +376,7 @@ class _QualityWebDoFn(beam.DoFn):
         self._cited: frozenset[str] = frozenset()
 
     def setup(self) -> None:
+        self._extract.load()
         self._cited = load_cited(self._out_dir)
 
     def process(self, element: tuple[int, Any]) -> Iterator[int]:
@@ -444,8 +432,6 @@ def delete_quality_inputs(out_dir: str) -> None:
 
 
 def _jsonl(path: str) -> Iterator[dict[str, Any]]:
-    import json
-
     with _open(path) as fh:
         for line in fh:
             if line.strip():

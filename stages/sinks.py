@@ -19,21 +19,19 @@ import gzip
 import hashlib
 import io
 import json
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from filters.document import shard_name, shard_of
 from filters.sorted_runs import Record
 from mixtures.provenance import sha256_stream
-from stages.spill import GatherRuns, SpillRuns, merged, shuffles_on_disk, spill_directory
+from stages import fsio
+from stages.spill import GatherRuns, SpillRuns, bundle_output, merged, shuffles_on_disk, spill_directory
 
 
 def gzip_bytes(payload: bytes) -> bytes:
@@ -145,9 +143,8 @@ class ShardFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
-        self._raw = FileSystems.create(self._tmp, compression_type=CompressionTypes.UNCOMPRESSED)
-        self._out = _HashingWriter(self._raw)
+        self._file = contextlib.ExitStack()
+        self._out = _HashingWriter(self._file.enter_context(fsio.atomic_output(path)))
 
     def add(self, payload: bytes) -> None:
         raise NotImplementedError
@@ -156,12 +153,9 @@ class ShardFile:
         """Write what is buffered and any trailer to ``self._out``."""
 
     def commit(self) -> str:
-        """Complete the file, move it to its final name and return its sha256."""
+        """Complete the file, give it its final name and return its sha256."""
         self._finish()
-        self._raw.close()
-        if FileSystems.exists(self.path):
-            FileSystems.delete([self.path])
-        FileSystems.rename([self._tmp], [self.path])
+        self._file.close()
         return self._out.sha256.hexdigest()
 
 
@@ -252,21 +246,6 @@ class ParquetShard(ShardFile):
         self._writer.close()
 
 
-def encode_parquet_docs(docs: list[Any]) -> bytes:
-    """Documents as the bytes of one Parquet shard (what :class:`ParquetShard` writes for them)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    buffer = io.BytesIO()
-    writer = pq.ParquetWriter(buffer, _parquet_schema(), compression="zstd", write_statistics=False)
-    for start in range(0, max(len(docs), 1), PARQUET_ROW_GROUP_ROWS):
-        rows = [d.to_dict() for d in docs[start:start + PARQUET_ROW_GROUP_ROWS]]
-        if rows:
-            writer.write_table(pa.table(_parquet_columns(rows), schema=_parquet_schema()))
-    writer.close()
-    return buffer.getvalue()
-
-
 FORMATS: dict[str, type[ShardFile]] = {"jsonl": JsonlGzShard, "parquet": ParquetShard}
 
 
@@ -284,7 +263,7 @@ class _WriteShardDoFn(beam.DoFn):
 
     def process(self, element: tuple[int, Any]) -> Iterator[Any]:
         index, grouped = element
-        files: list[ShardFile] = []
+        files: dict[str, ShardFile] = {}
         reused: list[tuple[str, str]] = []
         for fmt in self._formats:
             name = shard_name(index, self._num_shards, FORMATS[fmt].suffix)
@@ -294,7 +273,7 @@ class _WriteShardDoFn(beam.DoFn):
                 with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
                     reused.append((name, sha256_stream(fh)))
             else:
-                files.append(FORMATS[fmt](path))
+                files[name] = FORMATS[fmt](path)
         with self._sorted(grouped) as stream:
             records: Iterable[Any] = stream
             if self._collisions is not None:
@@ -303,11 +282,11 @@ class _WriteShardDoFn(beam.DoFn):
                 if isinstance(record, dict):
                     yield beam.pvalue.TaggedOutput(COLLISIONS, record)
                     continue
-                for out in files:
+                for out in files.values():
                     out.add(record[1])
         # Checksums come from the workers that wrote the bytes: the launcher reads no shard.
-        for out in files:
-            yield f"{self._output_name}/{out.path.replace(chr(92), '/').rsplit('/', 1)[-1]}", out.commit()
+        for name, out in files.items():
+            yield f"{self._output_name}/{name}", out.commit()
         for name, digest in reused:
             yield f"{self._output_name}/{name}", digest
 
@@ -320,6 +299,13 @@ class _WriteShardDoFn(beam.DoFn):
         else:
             with merged(grouped) as stream:
                 yield stream
+
+
+def _by_shard(spill_record: Callable[[Any], tuple[int, Any, bytes]]) -> Callable[[Any], tuple[int, Record]]:
+    def by_shard(element: Any) -> tuple[int, Record]:
+        shard, key, payload = spill_record(element)
+        return shard, (key, payload)
+    return by_shard
 
 
 def _spill_record(record_of: Callable[[Any], Record], num_shards: int) -> Callable[[Any], tuple[int, Any, bytes]]:
@@ -371,8 +357,7 @@ class WriteShards(beam.PTransform):
         else:
             # The runner's shuffle service groups the records by shard; each shard is sorted in
             # its writer's memory (shards.input_bytes_per_shard keeps that to a few hundred MB).
-            keyed = [stream | f"Key by shard {i}" >> beam.Map(lambda e: (lambda s, k, v: (s, (k, v)))(*record_of(e)))
-                     for i, stream in enumerate(streams)]
+            keyed = [stream | f"Key by shard {i}" >> beam.Map(_by_shard(record_of)) for i, stream in enumerate(streams)]
             every = p | "Shard indices" >> beam.Create([(i, i) for i in range(self._num_shards)])
             grouped = (
                 {"records": keyed | "Records" >> beam.Flatten(), "index": every}
@@ -435,7 +420,7 @@ class _BundleSampleDoFn(beam.DoFn):
         kept, self._kept = self._kept, {}
         for reason in sorted(kept):
             for _, _, doc in kept[reason]:
-                yield WindowedValue((reason, doc), MIN_TIMESTAMP, [GlobalWindow()])
+                yield bundle_output((reason, doc))
 
 
 class SampleDropped(beam.PTransform):

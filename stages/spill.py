@@ -44,6 +44,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from filters.sorted_runs import Record, group_runs, merge_runs, read_run, record_size, write_run
+from stages import fsio
 
 RUN_SUFFIX = ".run"
 DEFAULT_FOLDER = ".spill"  # under the run's output folder, unless --spill_dir says otherwise
@@ -96,6 +97,12 @@ def shuffles_on_disk(pipeline: beam.Pipeline) -> bool:
     return mode == "always" or (mode == "auto" and is_local_runner(pipeline))
 
 
+def bundle_output(value: Any) -> WindowedValue:
+    """``value`` as ``finish_bundle`` must emit it (global window): what a DoFn gathered over a
+    bundle (runs written, sums, a sample) leaves at its end."""
+    return WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()])
+
+
 def _as_streams(value: Any) -> tuple[beam.PCollection, ...]:
     return (value,) if isinstance(value, beam.PCollection) else tuple(value)
 
@@ -107,12 +114,7 @@ def spill_directory(pipeline: beam.Pipeline, label: str) -> str:
         root = tempfile.mkdtemp(prefix="pasture-spill-")
         _settings(pipeline).spill_dir = root
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-")[:60] or "spill"
-    return _join(root, f"{slug}-{uuid.uuid4().hex[:8]}")
-
-
-def _join(base: str, name: str) -> str:
-    # Not FileSystems.join: the launcher may build a gs:// job without the gcp extra installed.
-    return f"{base.rstrip('/')}/{name}" if "://" in base else os.path.join(base, name)
+    return fsio.join(root, f"{slug}-{uuid.uuid4().hex[:8]}")
 
 
 def partition_of(key: Any, partitions: int) -> int:
@@ -135,7 +137,7 @@ def _open_read(path: str) -> Any:
 
 def write_run_file(directory: str, partition: int, records: list[Record]) -> str:
     """``records`` sorted into a new run file of ``partition``; returns its path."""
-    path = _join(directory, f"p{partition:05d}-{uuid.uuid4().hex}{RUN_SUFFIX}")
+    path = fsio.join(directory, f"p{partition:05d}-{uuid.uuid4().hex}{RUN_SUFFIX}")
     records.sort()
     with _open_write(path) as fh:
         write_run(fh, records)
@@ -167,7 +169,7 @@ class _SpillDoFn(beam.DoFn):
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         for out in self._flush():
-            yield WindowedValue(out, MIN_TIMESTAMP, [GlobalWindow()])
+            yield bundle_output(out)
 
     def _flush(self) -> Iterator[tuple[int, str]]:
         buffers, self._buffers, self._buffered = self._buffers, {}, 0
@@ -224,11 +226,10 @@ def merged(paths: list[str], scratch: str | None = None) -> Iterator[Iterator[Re
     paths = list(paths)
     while len(paths) > MAX_FAN_IN:
         folder = scratch or paths[0].rsplit("/", 1)[0]
-        partition = 0
         merged_paths = []
         for start in range(0, len(paths), MAX_FAN_IN):
             with merged(paths[start:start + MAX_FAN_IN]) as stream:
-                path = _join(folder, f"m{partition:05d}-{uuid.uuid4().hex}{RUN_SUFFIX}")
+                path = fsio.join(folder, f"m-{uuid.uuid4().hex}{RUN_SUFFIX}")
                 with _open_write(path) as fh:
                     write_run(fh, stream)
             merged_paths.append(path)
@@ -329,7 +330,4 @@ def remove_spill_dir(path: str | None) -> None:
             with contextlib.suppress(OSError):
                 os.rmdir(parent)
         return
-    matches = FileSystems.match([_join(path, "**")])
-    files = [m.path for r in matches for m in r.metadata_list]
-    if files:
-        FileSystems.delete(files)
+    fsio.delete(fsio.match(fsio.join(path, "**")))
