@@ -97,8 +97,11 @@ def write_config(root: Path, inputs: Path, export_tokens: int, vocab: int) -> Pa
     config.write_text(yaml.safe_dump({
         "output": str(root / "run"), "mixture": str(root / "github-only.yaml"),
         "sources": {"github": {"kind": "github", "inputs": [str(inputs)]}},
-        # Bounds below the 1× size, so every size works at them (as a real corpus would):
-        # a token shard, an encode spill and an export shard are each smaller than the 1× corpus.
+        # Bounds below the 1× size, so every size works at them (as a real corpus would): a
+        # document shard, a token shard, an encode spill and an export shard are each smaller
+        # than the 1× corpus. Document shards of 8 MB of gzip'd input (the default, 256 MB, is
+        # sized for CC) also give encode, which reads one document shard per worker, files to share.
+        "shards": {"input_bytes_per_shard": 8 << 20},
         "tokenizer": {"model": str(root / "tok" / "t.model"), "vocab_size": vocab, "sample_chars": 1_000_000,
                       "shard_tokens": 250_000, "spill_tokens": 100_000},
         "export": {"output": str(root / "export"), "format": "megatron", "tokens": export_tokens, "seq_len": 512,

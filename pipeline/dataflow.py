@@ -41,16 +41,14 @@ DATAFLOW_REQUEST_LIMIT = 20 * 1024 * 1024
 # dict; combiner lifting pre-aggregates them on every worker before the single-key shuffle.
 # TokenizeToShards (stages/tokenize.py) sums (documents, tokens, empty) the same way, and lists
 # one small description per token shard (not per document) before writing its manifest.
-# The encode stage also lists one record per spill file (path and counts, never documents),
-# and the export one description per output shard.
+# The export lists one description per output shard.
 SMALL_GLOBAL_COMBINES = (re.compile(r"(^|/)Count/Merge$"), re.compile(r"(^|/)Token totals$"),
                          re.compile(r"(^|/)Shard descriptions/Shard descriptions$"),
-                         re.compile(r"(^|/)Spill list/Spill list$"),
                          # connected components: one sum of changed edges per round (combiner-lifted)
                          re.compile(r"(^|/)Round \d+/Changes$"),
                          re.compile(r"(^|/)Blend shard descriptions/Blend shard descriptions$"))
 SMALL_SIDE_INPUT_PRODUCERS = (re.compile(r"(^|/)Count/Merge(/|$)"), re.compile(r"(^|/)Token totals(/|$)"),
-                              re.compile(r"(^|/)Spill list(/|$)"), re.compile(r"(^|/)Round \d+/Changes(/|$)"))
+                              re.compile(r"(^|/)Round \d+/Changes(/|$)"))
 
 GBK_URN = common_urns.primitives.GROUP_BY_KEY.urn
 PARDO_URN = common_urns.primitives.PAR_DO.urn
@@ -218,7 +216,7 @@ def shuffle_keys(graph: JobGraph) -> dict[str, str]:
         (r"/Count/Merge/", "counts key (combiner-lifted)"),
         (r"/Token totals/", "None key: one (documents, tokens, empty) sum (combiner-lifted)"),
         (r"/Shard descriptions/", "None key: one description per token shard"),
-        (r"/Spill list/", "None key: one record per encode spill file"),
+        (r"/Group slices/", "token shard: one (spill, offsets) record per spill and shard it feeds, never tokens"),
         (r"/Blend shard descriptions/", "None key: one description per export shard"),
         (r"(?i)band", "MinHash band key"),
         (r"(?i)line", "line hash"),

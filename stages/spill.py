@@ -275,9 +275,13 @@ class CoGroupOnDisk(beam.PTransform):
     it is made, since a Flatten across stages is one more buffer in the local runner.
     """
 
-    def __init__(self, partitions: int = DEFAULT_PARTITIONS, label: str | None = None) -> None:
+    def __init__(self, partitions: int = DEFAULT_PARTITIONS, label: str | None = None,
+                 directory: str | None = None) -> None:
+        """``directory``: where the runs go (default: a fresh folder under the pipeline's spill folder);
+        a transform that cleans up after itself (``stages.tokenize``) passes its own."""
         super().__init__(label=label)
         self._partitions = partitions
+        self._directory = directory
 
     def expand(self, inputs: dict[str, beam.PCollection | tuple[beam.PCollection, ...]]) -> beam.PCollection:
         tags = sorted(inputs)
@@ -288,7 +292,7 @@ class CoGroupOnDisk(beam.PTransform):
                 | "Group" >> beam.CoGroupByKey()
                 | "As lists" >> beam.MapTuple(lambda key, grouped: (key, {tag: list(v) for tag, v in grouped.items()}))
             )
-        directory = spill_directory(streams[tags[0]][0].pipeline, self.label)
+        directory = self._directory or spill_directory(streams[tags[0]][0].pipeline, self.label)
         runs = [
             stream | f"Spill {tag}{f' {i}' if i else ''}" >> SpillRuns(
                 directory, _tagged_record(self._partitions, index))
@@ -305,14 +309,16 @@ class CoGroupOnDisk(beam.PTransform):
 class GroupByKeyOnDisk(beam.PTransform):
     """``PCollection[(key, value)]`` → ``(key, [values])``, like ``beam.GroupByKey``."""
 
-    def __init__(self, partitions: int = DEFAULT_PARTITIONS, label: str | None = None) -> None:
+    def __init__(self, partitions: int = DEFAULT_PARTITIONS, label: str | None = None,
+                 directory: str | None = None) -> None:
         super().__init__(label=label)
         self._partitions = partitions
+        self._directory = directory
 
     def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
         return (
             {"values": pcoll}
-            | "Group" >> CoGroupOnDisk(self._partitions)
+            | "Group" >> CoGroupOnDisk(self._partitions, directory=self._directory)
             | "Values" >> beam.MapTuple(lambda key, grouped: (key, grouped["values"]))
         )
 

@@ -3,20 +3,25 @@
 Graph (labels in quotes; N = number of shards)::
 
     docs ─"Encode and spill"─> one small record per spill file (path, documents, tokens, empty)
-         ├─"Token totals" (sum of the records) ──────────────┐ one scalar triple, side input
-         ├─"Spill list" (the records, one per spill) ────────┤ side input
-         └ totals ─"Shard indices" (0..N-1) ─"Reshuffle"─"Write" <┘─> one description per shard
-                   ─"Shard descriptions" (<= N small dicts) ─"Manifest" (totals as side input)
+         ├─"Token totals" (sum of the records) ─────────────────┐ one scalar triple, side input
+         └─"Route" (reads each spill's hashes once) <────────────┘─> (shard, slice) per spill and
+           shard it feeds ─"Group slices" (by shard) ─"Write"─> one description per shard
+           ─"Shard descriptions" (<= N small dicts) ─"Manifest" (totals as side input)
 
 Encoded documents never go through a shuffle (a local runner keeps a shuffle in memory; at
 Common Crawl scale it would be terabytes): each encoding worker writes what it encoded, at
 most ``spill_tokens`` tokens at a time, to a spill file under ``out_dir/.spill/`` sorted by
 the id hash (``tokenizer.spill``). ``N = max(1, ceil(tokens / shard_tokens))`` follows from
 the summed records; shard ``k`` is the id-hash range ``[k, k+1)·2^64/N``
-(``tokenizer.shards.token_shard_of``), so its writer reads one contiguous slice of every
-spill, sorts those documents by id and writes them. Only per-spill and per-shard records are
-ever collected in one place. Output is byte-identical whatever the input order, bundling or
-worker count. Memory per worker: one spill buffer while encoding, one shard while writing.
+(``tokenizer.shards.token_shard_of``), so its documents are one contiguous slice of every
+spill. "Route" reads each spill's hashes once and sends each non-empty slice (path and
+offsets, a few numbers) to its shard: what is grouped is at most one record per document,
+never tokens, and on the local runner it is grouped on disk (``stages.spill``). A shard's
+writer reads just its slices (their part of the index and of the tokens, by seeking), sorts
+those documents by id and writes them. Work is linear in the corpus: each spill is routed
+once and each document read once. Output is byte-identical whatever the input order,
+bundling or worker count. Memory per worker: one spill buffer while encoding, one shard
+while writing.
 
 Model, documents and outputs may live on any Beam filesystem (``gs://``...): the model is
 copied to each worker once (``stages.model_files.localize``), shards are written to local
@@ -48,16 +53,29 @@ from filters.document import shard_name
 from mixtures.provenance import json_text
 from stages import fsio
 from stages.model_files import localize
+from stages.spill import GroupByKeyOnDisk
 from tokenizer.manifest import MANIFEST
-from tokenizer.shards import id_hash, num_shards, shard_hash_range, tokens_manifest, write_shard
-from tokenizer.spill import INDEX_SUFFIX, TOKENS_SUFFIX, decode_index, encode_spill, split_documents
+from tokenizer.shards import id_hash, num_shards, tokens_manifest, write_shard
+from tokenizer.spill import (
+    INDEX_SUFFIX,
+    TOKENS_SUFFIX,
+    SpillSlice,
+    encode_spill,
+    read_index_hashes,
+    read_index_slice,
+    shard_lower_bounds,
+    shard_slices,
+    split_slice,
+)
 from tokenizer.spm import BOS_ID, Tokenizer
 
 # Labels pipeline/dataflow.py recognises as small global combines / side inputs.
 TOKEN_TOTALS = "Token totals"
 SHARD_DESCRIPTIONS = "Shard descriptions"
-SPILL_LIST = "Spill list"
 SPILL_DIR = ".spill"
+ROUTES_DIR = "routes"  # under SPILL_DIR: the slice records, when grouped on disk
+# Partitions of the grouping of slice records (each merged by one worker, shard after shard).
+ROUTE_PARTITIONS = 16
 # Tokens an encoding worker buffers before writing a spill (2 bytes each for uint16 + ids).
 DEFAULT_SPILL_TOKENS = 8_000_000
 
@@ -136,14 +154,33 @@ class _SumTriplesFn(beam.CombineFn):
         return acc
 
 
-def _shard_indices(totals: tuple[int, int, int], shard_tokens: int) -> Iterable[tuple[int, int]]:
-    n = num_shards(totals[1], shard_tokens)
-    for k in range(n):
-        yield k, n
+def _open(path: str) -> Any:
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+class _RouteSpillDoFn(beam.DoFn):
+    """A spill record → ``((shard, N), slice)`` for every shard with documents in that spill."""
+
+    def __init__(self, shard_tokens: int) -> None:
+        self._shard_tokens = shard_tokens
+        self._bounds: tuple[int, np.ndarray] | None = None
+
+    def process(self, rec: dict[str, Any],
+                totals: tuple[int, int, int]) -> Iterable[tuple[tuple[int, int], SpillSlice]]:
+        if not rec["path"]:
+            return
+        n = num_shards(totals[1], self._shard_tokens)
+        if self._bounds is None or self._bounds[0] != n:
+            self._bounds = (n, shard_lower_bounds(n))
+        where = rec["path"] + INDEX_SUFFIX
+        with _open(where) as fh:
+            hashes, offsets = read_index_hashes(fh, where)
+        for k, piece in shard_slices(rec["path"], hashes, offsets, self._bounds[1]):
+            yield (k, n), piece
 
 
 class _WriteShardDoFn(beam.DoFn):
-    """Shard ``k`` of ``n``: its slice of every spill → sorted by id → ``.bin/.idx`` → its description."""
+    """Shard ``k`` of ``n`` with its slices → their documents sorted by id → ``.bin/.idx`` → its description."""
 
     def __init__(self, model_path: str, out_dir: str) -> None:
         self._model_path = model_path
@@ -154,23 +191,25 @@ class _WriteShardDoFn(beam.DoFn):
         # The dtype follows the vocabulary (as the manifest records it), not whatever arrays arrive.
         self._dtype = np.dtype(Tokenizer.load(localize(self._model_path)).info.dtype)
 
-    def process(self, kn: tuple[int, int], spills: list[dict[str, Any]]) -> Iterable[dict]:
-        k, n = kn
-        lo, hi = shard_hash_range(k, n)
+    def _read(self, piece: SpillSlice) -> list[tuple[str, np.ndarray]]:
+        where = piece.path + INDEX_SUFFIX
+        with _open(where) as fh:
+            offsets, ids = read_index_slice(fh, piece.a, piece.b, where)
+        size = self._dtype.itemsize
+        with _open(piece.path + TOKENS_SUFFIX) as fh:
+            fh.seek(piece.token_start * size)
+            raw = fh.read((piece.token_stop - piece.token_start) * size)
+        if len(raw) != (piece.token_stop - piece.token_start) * size:
+            raise RuntimeError(f"{piece.path}{TOKENS_SUFFIX}: truncated spill (tokens "
+                               f"{piece.token_start}..{piece.token_stop} not all there)")
+        tokens = np.frombuffer(raw, dtype=self._dtype.newbyteorder("<")).astype(self._dtype, copy=False)
+        return split_slice(offsets, ids, tokens)
+
+    def process(self, element: tuple[tuple[int, int], list[SpillSlice]]) -> Iterable[dict]:
+        (k, n), pieces = element
         docs: list[tuple[str, np.ndarray]] = []
-        for rec in spills:
-            if not rec["path"]:
-                continue
-            index = decode_index(fsio.read_bytes(rec["path"] + INDEX_SUFFIX))
-            a, b = index.slice_for(lo, hi)
-            if a == b:
-                continue
-            start, stop = int(index.offsets[a]), int(index.offsets[b])
-            with FileSystems.open(rec["path"] + TOKENS_SUFFIX, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-                fh.seek(start * self._dtype.itemsize)
-                raw = fh.read((stop - start) * self._dtype.itemsize)
-            tokens = np.frombuffer(raw, dtype=self._dtype.newbyteorder("<")).astype(self._dtype, copy=False)
-            docs.extend(split_documents(index, a, b, tokens))
+        for piece in sorted(pieces, key=lambda x: (x.path, x.a)):
+            docs.extend(self._read(piece))
         if not docs:
             return  # Megatron cannot map an empty .bin: a shard without documents is not written
         name = shard_name(k, n)
@@ -231,7 +270,7 @@ class _WriteManifestDoFn(beam.DoFn):
                  if p.rstrip("/").rsplit("/", 1)[-1] not in keep and p.endswith((".bin", ".idx"))]
         fsio.delete(stale)
         spill_dir = fsio.join(self._out_dir, SPILL_DIR)
-        fsio.delete(fsio.match(fsio.join(spill_dir, "*")))
+        fsio.delete(fsio.match(fsio.join(spill_dir, "**")))
         if not fsio.is_remote(spill_dir) and os.path.isdir(spill_dir):
             shutil.rmtree(spill_dir, ignore_errors=True)
         fsio.write_bytes(fsio.join(self._out_dir, DATA_PATH_FILE),
@@ -287,12 +326,11 @@ class TokenizeToShards(beam.PTransform):
                                 self._add_bos, self._add_eos))
         totals = spills | TOKEN_TOTALS >> beam.CombineGlobally(_SumTriplesFn())
         totals_side = beam.pvalue.AsSingleton(totals)
-        spill_list = beam.pvalue.AsSingleton(spills | SPILL_LIST >> beam.combiners.ToList())
         return (
-            totals
-            | "Shard indices" >> beam.FlatMap(_shard_indices, self._shard_tokens)
-            | "Reshuffle" >> beam.Reshuffle()
-            | "Write" >> beam.ParDo(_WriteShardDoFn(self._model_path, self._out_dir), spill_list)
+            spills
+            | "Route" >> beam.ParDo(_RouteSpillDoFn(self._shard_tokens), totals_side)
+            | "Group slices" >> GroupByKeyOnDisk(ROUTE_PARTITIONS, directory=fsio.join(spill_dir, ROUTES_DIR))
+            | "Write" >> beam.ParDo(_WriteShardDoFn(self._model_path, self._out_dir))
             | SHARD_DESCRIPTIONS >> beam.combiners.ToList()
             | "Manifest" >> beam.ParDo(
                 _WriteManifestDoFn(self._model_path, self._out_dir, self._source, self._kind, self._shard_tokens,

@@ -245,13 +245,12 @@ def test_encode_and_export_graphs_have_no_global_step_over_documents(tmp_path, m
     assert problems(graph) == []
     assert graph.global_combines == [
         "Export/Blend shard descriptions/Blend shard descriptions",
-        "Tokenize/books/Shard descriptions/Shard descriptions", "Tokenize/books/Spill list/Spill list",
-        "Tokenize/books/Token totals",
-        "Tokenize/cc/Shard descriptions/Shard descriptions", "Tokenize/cc/Spill list/Spill list",
-        "Tokenize/cc/Token totals"]
-    assert sorted({c for c, _ in graph.side_inputs}) == ["Tokenize/books/Manifest", "Tokenize/books/Write",
-                                                        "Tokenize/cc/Manifest", "Tokenize/cc/Write"]
-    # Documents are never shuffled: the only keyed shuffles carry shard indices (Reshuffle) or small lists.
+        "Tokenize/books/Shard descriptions/Shard descriptions", "Tokenize/books/Token totals",
+        "Tokenize/cc/Shard descriptions/Shard descriptions", "Tokenize/cc/Token totals"]
+    assert sorted({c for c, _ in graph.side_inputs}) == ["Tokenize/books/Manifest", "Tokenize/books/Route",
+                                                        "Tokenize/cc/Manifest", "Tokenize/cc/Route"]
+    # Documents are never shuffled: the keyed shuffles carry file paths, shard indices, slice
+    # records (spill path and offsets, grouped by token shard) or small lists.
     assert all(why != "see the stage's docstring" for why in shuffle_keys(graph).values())
 
 

@@ -128,13 +128,13 @@ def test_dataflow_check_finds_no_whole_corpus_step(small_tokenizer, tmp_path):  
     _ = (p | beam.Create([Document("a", "some text", "cc")])
          | TokenizeToShards(str(small_tokenizer), str(tmp_path), "cc", 1000))
     graph = inspect(p.to_runner_api())
-    assert graph.global_combines == ["Tokenize/cc/Shard descriptions/Shard descriptions",
-                                     "Tokenize/cc/Spill list/Spill list", "Tokenize/cc/Token totals"]
-    assert {consumer for consumer, _ in graph.side_inputs} == {"Tokenize/cc/Write", "Tokenize/cc/Manifest"}
+    assert graph.global_combines == ["Tokenize/cc/Shard descriptions/Shard descriptions", "Tokenize/cc/Token totals"]
+    assert {consumer for consumer, _ in graph.side_inputs} == {"Tokenize/cc/Route", "Tokenize/cc/Manifest"}
     assert problems(graph) == []
-    # Encoded documents go through no shuffle at all: only shard indices are reshuffled.
-    assert [g for g in graph.group_by_keys if "Reshuffle" not in g and "/Spill list/" not in g
+    # Encoded documents go through no shuffle: only slice records (path and offsets) are grouped by shard.
+    assert [g for g in graph.group_by_keys if "/Group slices/" not in g
             and "/Token totals/" not in g and "/Shard descriptions/" not in g] == []
+    assert any("/Group slices/" in g for g in graph.group_by_keys)
     assert all(why != "see the stage's docstring" for why in shuffle_keys(graph).values())
 
 

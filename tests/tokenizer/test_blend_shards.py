@@ -64,3 +64,41 @@ def test_spill_round_trip_gives_each_shard_a_contiguous_slice():
             assert token_shard_of(doc_id, 4) == k
             got[doc_id] = toks.tolist()
     assert got == {i: t.tolist() for _, i, t in docs}
+
+
+def test_routing_sends_every_document_of_a_spill_to_its_shard_once_and_slices_read_by_seeking():
+    import io
+
+    import pytest
+
+    from tokenizer.spill import (
+        SpillFormatError,
+        read_index_hashes,
+        read_index_slice,
+        shard_lower_bounds,
+        shard_slices,
+        split_slice,
+    )
+
+    docs = [(id_hash(f"doc-{i}"), f"doc-{i}", np.arange(i % 7 + 1, dtype=np.uint16) + i) for i in range(300)]
+    tokens, index_bytes = encode_spill(docs, np.dtype(np.uint16))
+    flat = np.frombuffer(tokens, dtype="<u2")
+    hashes, offsets = read_index_hashes(io.BytesIO(index_bytes), "s.idx")
+    seen = {}
+    for n in (1, 3, 64, 1000):  # more shards than documents: most shards get nothing from this spill
+        routed = shard_slices("s", hashes, offsets, shard_lower_bounds(n))
+        assert len({k for k, _ in routed}) == len(routed)
+        seen[n] = {}
+        for k, piece in routed:
+            lo, hi = shard_hash_range(k, n)
+            assert piece.a < piece.b and (piece.a == 0 or hashes[piece.a - 1] < lo)
+            offs, ids = read_index_slice(io.BytesIO(index_bytes), piece.a, piece.b, "s.idx")
+            assert (int(offs[0]), int(offs[-1])) == (piece.token_start, piece.token_stop)
+            for doc_id, toks in split_slice(offs, ids, flat[piece.token_start:piece.token_stop]):
+                assert token_shard_of(doc_id, n) == k and doc_id not in seen[n]
+                seen[n][doc_id] = toks.tolist()
+        assert seen[n] == {i: t.tolist() for _, i, t in docs}
+    with pytest.raises(SpillFormatError, match="part-7.idx: truncated"):
+        read_index_slice(io.BytesIO(index_bytes[:-5]), 290, 300, "part-7.idx")
+    with pytest.raises(SpillFormatError, match="x.idx: not a spill index"):
+        read_index_hashes(io.BytesIO(b"PK\x03\x04" + index_bytes[4:]), "x.idx")
