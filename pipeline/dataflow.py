@@ -48,7 +48,9 @@ SMALL_GLOBAL_COMBINES = (re.compile(r"(^|/)Count/Merge$"), re.compile(r"(^|/)Tok
                          re.compile(r"(^|/)Round \d+/Changes$"),
                          re.compile(r"(^|/)Blend shard descriptions/Blend shard descriptions$"))
 SMALL_SIDE_INPUT_PRODUCERS = (re.compile(r"(^|/)Count/Merge(/|$)"), re.compile(r"(^|/)Token totals(/|$)"),
-                              re.compile(r"(^|/)Round \d+/Changes(/|$)"))
+                              re.compile(r"(^|/)Round \d+/Changes(/|$)"),
+                              # export: one record per source (its cached index folder), never data
+                              re.compile(r"(^|/)Build blend index(/|$)"))
 
 GBK_URN = common_urns.primitives.GROUP_BY_KEY.urn
 PARDO_URN = common_urns.primitives.PAR_DO.urn

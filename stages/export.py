@@ -2,16 +2,23 @@
 
 Graph::
 
-    shard indices ─"Reshuffle"─"Write blend shard"─> one small description per shard
+    source indices ─"Reshuffle sources"─"Build blend index"─> one small record per source ─┐
+                                                                       side input (AsList) │
+    shard indices ─"Reshuffle"─"Write blend shard" <───────────────────────────────────────┘
+                  ─> one small description per shard
                   ─"Blend shard descriptions" (<= shards small dicts)
-                  ─"Blend manifest"─> manifest.json + data_path.txt
+                  ─"Blend manifest"─> .blend-index removed, data_path.txt, manifest.json (last)
 
 The launcher only reads the tokens manifests and builds the ``BlendLayout``
 (``tokenizer.blend_shards.plan_layout``: weights, per-shard start counts); every sample's
 tokens are read and written by the worker of its shard, which also hashes the files it
-wrote. Input shards and the output folder may be on any Beam filesystem: remote token
-shards are copied once per worker machine (they are memory-mapped), remote outputs are
-written to local scratch and uploaded.
+wrote. What a source's stream needs per document and per sample (document table, epoch
+orders, window order) is built by one worker per source into ``OUTPUT/.blend-index/`` as
+``.npy`` files; the shard writers wait for them (the side input) and memory-map them, so a
+writer's memory does not grow with the number of documents. Input shards and the output
+folder may be on any Beam filesystem: remote token shards and index files are copied once
+per worker machine (they are memory-mapped), remote outputs are written to local scratch
+and uploaded.
 """
 
 from __future__ import annotations
@@ -29,10 +36,14 @@ from mixtures.spec import MixtureSpec
 from stages import fsio
 from tokenizer.blend_shards import (
     DATA_PATH_FILE,
+    INDEX_DIR,
     PREFIX,
     BlendLayout,
     ShardWriterState,
+    build_source_index,
     data_path_argument,
+    index_folder_name,
+    indexed_sources,
     manifest_context,
     plan_layout,
     sharded_manifest,
@@ -40,8 +51,9 @@ from tokenizer.blend_shards import (
 )
 from tokenizer.manifest import MANIFEST, TOKENS_DIR
 
-# Labels pipeline/dataflow.py recognises (one small element per output shard).
+# Labels pipeline/dataflow.py recognises (one small element per output shard; per source).
 BLEND_DESCRIPTIONS = "Blend shard descriptions"
+BUILD_INDEX = "Build blend index"
 
 
 def read_run_tokens(run_dir: str) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, str]]:
@@ -58,23 +70,62 @@ def read_run_tokens(run_dir: str) -> tuple[list[dict[str, Any]], dict[str, list[
     return manifests, prefixes, digests
 
 
+def _localize_prefixes(prefixes: Sequence[str], extensions: Sequence[str]) -> list[str]:
+    """Local prefixes of token shards: remote files are copied to this machine once (they are memory-mapped)."""
+    copies = fsio.localize_files([f"{x}.{ext}" for x in prefixes for ext in extensions])
+    return [c[: -len(extensions[0]) - 1] for c in copies[0 :: len(extensions)]]
+
+
+class _BuildBlendIndexDoFn(beam.DoFn):
+    """Source number ``d`` → its stream arrays as ``.npy`` files under the index folder → one small record."""
+
+    def __init__(self, layout: dict[str, Any], index_root: str, salts: dict[str, str]) -> None:
+        self._layout = layout
+        self._root = index_root
+        self._salts = dict(salts)
+
+    def process(self, d: int) -> Iterable[dict[str, Any]]:
+        layout = BlendLayout.from_dict(self._layout)
+        src = layout.sources[int(d)]
+        dest = fsio.join(self._root, index_folder_name(layout, int(d), self._salts.get(src.name, "")))
+        local = _localize_prefixes(src.prefixes, ("bin", "idx"))
+        scratch, remote = fsio.scratch_dir(dest)
+        try:
+            names = build_source_index(layout, int(d), scratch, local)
+            if remote:
+                fsio.publish(scratch, names, dest)  # index.json last: its presence means complete
+        finally:
+            if remote:
+                shutil.rmtree(scratch, ignore_errors=True)
+        yield {"source": src.name, "folder": dest, "files": names}
+
+
 class _WriteBlendShardDoFn(beam.DoFn):
+    """Shard index (+ the index records as a side input) → the shard's files → one description."""
+
     def __init__(self, layout: dict[str, Any], output: str, formats: Sequence[str]) -> None:
         self._layout = layout
         self._output = output
         self._formats = tuple(formats)
+        self._local: dict[str, list[str]] = {}
         self._state: ShardWriterState | None = None
 
     def setup(self) -> None:
         layout = BlendLayout.from_dict(self._layout)
-        local: dict[str, list[str]] = {}
-        for s in layout.sources:
-            # Token shards are memory-mapped: remote ones are copied to this machine once.
-            copies = fsio.localize_files([f"{x}.{ext}" for x in s.prefixes for ext in ("bin", "idx")])
-            local[s.name] = [c[: -len(".bin")] for c in copies[0::2]]
-        self._state = ShardWriterState(layout, local)
+        # Only the .bin files are read: the document table comes from the cached index.
+        self._local = {layout.sources[d].name: _localize_prefixes(layout.sources[d].prefixes, ("bin",))
+                       for d in indexed_sources(layout)}
 
-    def process(self, k: int) -> Iterable[dict[str, Any]]:
+    def _open(self, records: Sequence[dict[str, Any]]) -> ShardWriterState:
+        index_dirs = {}
+        for rec in records:
+            copies = fsio.localize_files([fsio.join(rec["folder"], name) for name in rec["files"]])
+            index_dirs[rec["source"]] = os.path.dirname(copies[0])
+        return ShardWriterState(BlendLayout.from_dict(self._layout), self._local, index_dirs)
+
+    def process(self, k: int, index_records: Sequence[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+        if self._state is None:  # the side input is the same for every element: open it once
+            self._state = self._open(index_records)
         scratch, remote = fsio.scratch_dir(self._output)
         try:
             desc = write_blend_shard(self._state, int(k), scratch, self._formats)
@@ -86,8 +137,17 @@ class _WriteBlendShardDoFn(beam.DoFn):
         yield desc
 
 
+def _delete_index(root: str) -> None:
+    """The scratch index folder and everything in it (``<source>-<key>/<file>``)."""
+    if fsio.is_remote(root):
+        fsio.delete(fsio.match(fsio.join(root, "*", "*")))
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 class _WriteBlendManifestDoFn(beam.DoFn):
-    """All shard descriptions → stale shards removed → ``data_path.txt`` → ``manifest.json`` (last)."""
+    """All shard descriptions → stale shards and the index folder removed → ``data_path.txt`` →
+    ``manifest.json`` (last)."""
 
     def __init__(self, layout: dict[str, Any], output: str, context: dict[str, Any]) -> None:
         self._layout = layout
@@ -101,6 +161,7 @@ class _WriteBlendManifestDoFn(beam.DoFn):
         stale = [p for p in fsio.match(fsio.join(self._output, f"{PREFIX}*"))
                  if os.path.basename(p.rstrip("/")) not in keep]
         fsio.delete(stale)
+        _delete_index(fsio.join(self._output, INDEX_DIR))
         fsio.write_bytes(fsio.join(self._output, DATA_PATH_FILE),
                          (data_path_argument(layout, self._output) + "\n").encode("utf-8"))
         fsio.write_bytes(fsio.join(self._output, MANIFEST), json_text(manifest).encode("utf-8"))
@@ -115,16 +176,27 @@ class ExportBlendShards(beam.PTransform):
         super().__init__(label=label)
         self._layout = layout.to_dict()
         self._n = layout.num_shards
+        self._indexed = indexed_sources(layout)
         self._output = output
         self._formats = tuple(formats)
         self._context = context
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+        index_root = fsio.join(self._output, INDEX_DIR)
+        salts = dict(self._context.get("inputs", {}))
+        # One worker per source builds its arrays; the writers wait for all of them (side input).
+        index_records = (
+            pbegin
+            | "Blend sources" >> beam.Create(self._indexed)
+            | "Reshuffle sources" >> beam.Reshuffle()
+            | BUILD_INDEX >> beam.ParDo(_BuildBlendIndexDoFn(self._layout, index_root, salts))
+        )
         return (
             pbegin
             | "Shard indices" >> beam.Create(list(range(self._n)))
             | "Reshuffle" >> beam.Reshuffle()
-            | "Write blend shard" >> beam.ParDo(_WriteBlendShardDoFn(self._layout, self._output, self._formats))
+            | "Write blend shard" >> beam.ParDo(_WriteBlendShardDoFn(self._layout, self._output, self._formats),
+                                                beam.pvalue.AsList(index_records))
             | BLEND_DESCRIPTIONS >> beam.combiners.ToList()
             | "Blend manifest" >> beam.ParDo(_WriteBlendManifestDoFn(self._layout, self._output, self._context))
         )

@@ -19,11 +19,21 @@ about 8 minutes for LLaMA's 7×10⁸ samples), the one sequential part; every sa
 tokens are read and written by the worker of its shard, from its start counts, with
 ``blending_indices_range``. The same inputs give the same bytes for any number of workers.
 
-Beam-free: ``stages/export.py`` runs one ``write_blend_shard`` per shard on workers.
+What a source's stream needs (its document table, per-epoch document orders, window
+order: O(documents + samples)) is built once per source, not per worker: one worker runs
+``build_source_index`` into ``OUTPUT/.blend-index/<source>-<key>/`` (``.npy`` files, as
+Megatron's ``GPTDataset`` caches its indexes), and every shard writer memory-maps them
+(``ShardWriterState(index_dirs=...)``), so a writer's own memory does not grow with the
+corpus. The folder is scratch: the manifest step deletes it.
+
+Beam-free: ``stages/export.py`` runs one ``build_source_index`` per source and one
+``write_blend_shard`` per shard on workers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -36,7 +46,7 @@ import numpy as np
 from mixtures.blend import blend_counts_at, blending_indices_range, share_errors_pp
 from mixtures.plan import MixturePlan, SourceTokens, plan_mixture
 from mixtures.spec import MixtureSpec
-from tokenizer.blend import BlendError, SourceStream
+from tokenizer.blend import BlendError, SourceStream, write_source_index
 from tokenizer.sequence_writer import write_sequences
 
 SHARDED_EXPORT_FORMAT = "pasture-blend-v1"  # same reader contract as the single file (trainer/data.py)
@@ -44,6 +54,7 @@ PREFIX = "blend"
 FORMATS = ("megatron", "parquet")
 SHARE_TOLERANCE_PP = 0.1
 DATA_PATH_FILE = "data_path.txt"
+INDEX_DIR = ".blend-index"  # scratch under the output: per-source cached stream arrays
 
 
 def shard_prefix_name(k: int, n: int) -> str:
@@ -162,12 +173,40 @@ def plan_layout(
     return layout, plan
 
 
-class ShardWriterState:
-    """Per-worker caches: the mapped source streams and their window orders (built once)."""
+def indexed_sources(layout: BlendLayout) -> list[int]:
+    """Sources whose stream is read (they give at least one sample): each gets a cached index."""
+    return [d for d, s in enumerate(layout.sources) if s.total_samples > 0]
 
-    def __init__(self, layout: BlendLayout, local_prefixes: dict[str, Sequence[str]] | None = None) -> None:
+
+def index_folder_name(layout: BlendLayout, d: int, salt: str = "") -> str:
+    """``<source>-<key>``: the key digests everything the arrays depend on (``salt``: the tokens
+    manifest's sha256), so a copy cached on a worker from another export is never reused."""
+    src = layout.sources[d]
+    what = {"source": asdict(src), "seq_len": layout.seq_len, "seed": layout.seed, "salt": salt}
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    return f"{src.name}-{key}"
+
+
+def build_source_index(layout: BlendLayout, d: int, folder: str | os.PathLike,
+                       local_prefixes: Sequence[str] | None = None) -> list[str]:
+    """Writes source ``d``'s stream arrays into the local ``folder``; returns the file names."""
+    src = layout.sources[d]
+    return write_source_index(folder, src.name, local_prefixes or src.prefixes, layout.seq_len, layout.seed,
+                              src.total_samples)
+
+
+class ShardWriterState:
+    """Per-worker state: the source streams and their window orders, opened once per worker.
+
+    With ``index_dirs`` (source name → local folder of ``build_source_index`` files) the
+    streams memory-map their arrays; without, each builds them in memory (O(documents)).
+    """
+
+    def __init__(self, layout: BlendLayout, local_prefixes: dict[str, Sequence[str]] | None = None,
+                 index_dirs: dict[str, str] | None = None) -> None:
         self.layout = layout
         self._local = local_prefixes or {}
+        self._index_dirs = index_dirs
         self._streams: dict[int, SourceStream] = {}
         self._orders: dict[int, np.ndarray] = {}
 
@@ -175,7 +214,12 @@ class ShardWriterState:
         if d not in self._streams:
             src = self.layout.sources[d]
             prefixes = self._local.get(src.name, src.prefixes)
-            stream = SourceStream(src.name, prefixes, self.layout.seq_len, self.layout.seed)
+            index_dir = None
+            if self._index_dirs is not None:
+                index_dir = self._index_dirs.get(src.name)
+                if index_dir is None:
+                    raise BlendError(f"no blend index for source {src.name} (indexed: {sorted(self._index_dirs)})")
+            stream = SourceStream(src.name, prefixes, self.layout.seq_len, self.layout.seed, index_dir)
             self._streams[d] = stream
             self._orders[d] = stream.window_order(src.total_samples)
         return self._streams[d]

@@ -247,8 +247,12 @@ def test_encode_and_export_graphs_have_no_global_step_over_documents(tmp_path, m
         "Export/Blend shard descriptions/Blend shard descriptions",
         "Tokenize/books/Shard descriptions/Shard descriptions", "Tokenize/books/Token totals",
         "Tokenize/cc/Shard descriptions/Shard descriptions", "Tokenize/cc/Token totals"]
-    assert sorted({c for c, _ in graph.side_inputs}) == ["Tokenize/books/Manifest", "Tokenize/books/Route",
+    assert sorted({c for c, _ in graph.side_inputs}) == ["Export/Write blend shard",
+                                                        "Tokenize/books/Manifest", "Tokenize/books/Route",
                                                         "Tokenize/cc/Manifest", "Tokenize/cc/Route"]
+    # The shard writers wait for the per-source index records (one per source, never documents).
+    assert [s for c, s in graph.side_inputs if c == "Export/Write blend shard"] == ["Export/Build blend index"]
+    assert "Export/Reshuffle sources/ReshufflePerKey/GroupByKey" in graph.group_by_keys
     # Documents are never shuffled: the keyed shuffles carry file paths, shard indices, slice
     # records (spill path and offsets, grouped by token shard) or small lists.
     assert all(why != "see the stage's docstring" for why in shuffle_keys(graph).values())
