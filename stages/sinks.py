@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import io
 import json
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -31,7 +32,15 @@ from filters.document import shard_name, shard_of
 from filters.sorted_runs import Record
 from mixtures.provenance import sha256_stream
 from stages import fsio
-from stages.spill import GatherRuns, SpillRuns, bundle_output, merged, shuffles_on_disk, spill_directory
+from stages.spill import (
+    GatherRuns,
+    SpillRuns,
+    bundle_output,
+    merged,
+    shuffles_on_disk,
+    spill_directory,
+    write_run_file,
+)
 
 
 def gzip_bytes(payload: bytes) -> bytes:
@@ -392,14 +401,28 @@ def _drop_reason(doc: Any) -> str:
     return str(dropped.get("reason", "unknown"))
 
 
-class _BundleSampleDoFn(beam.DoFn):
-    """Per bundle, the ``n`` documents with the smallest :func:`_id_hash` of each drop reason,
-    emitted as ``(reason, doc)`` when the bundle ends: a stream is sampled where it is made,
-    in ``n`` documents per reason, with no shuffle of its own."""
+def _sample_key(doc: Any) -> tuple[str, str, str, str]:
+    """What a sample keeps the smallest of: the sha1 of the id, the id, then where the document
+    was read from (so copies of one id tie-break the same way in every run)."""
+    return (*_id_hash(doc), *_location(doc))
 
-    def __init__(self, n: int) -> None:
+
+class _BundleSampleDoFn(beam.DoFn):
+    """Per bundle, the ``n`` documents with the smallest :func:`_sample_key` of each drop reason,
+    emitted when the bundle ends: a stream is sampled where it is made, in ``n`` documents per
+    reason, with no shuffle of its own.
+
+    Without ``directory``, emits ``(reason, doc)``. With it (shuffles on disk), the bundle's
+    sample is written to one run file there and only ``(reason, handle)`` records leave, a
+    handle being ``(*_sample_key(doc), path, position)``: the local runner holds every record
+    that crosses a stage in the launcher's memory, so documents must not cross (a few
+    hundred sampled documents per reason and bundle cost the launcher ten times their size).
+    """
+
+    def __init__(self, n: int, directory: str | None = None) -> None:
         self._n = n
-        self._kept: dict[str, list[tuple[tuple[str, str], int, Any]]] = {}
+        self._directory = directory
+        self._kept: dict[str, list[tuple[tuple[str, ...], int, Any]]] = {}
         self._seen = 0
 
     def start_bundle(self) -> None:
@@ -407,7 +430,7 @@ class _BundleSampleDoFn(beam.DoFn):
 
     def process(self, doc: Any) -> Iterator[Any]:
         kept = self._kept.setdefault(_drop_reason(doc), [])
-        entry = (_id_hash(doc), self._seen, doc)  # the counter breaks ties before docs are compared
+        entry = (_sample_key(doc), self._seen, doc)  # the counter breaks ties before docs are compared
         self._seen += 1
         if len(kept) < self._n:
             bisect.insort(kept, entry)
@@ -418,9 +441,32 @@ class _BundleSampleDoFn(beam.DoFn):
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         kept, self._kept = self._kept, {}
+        if self._directory is None:
+            for reason in sorted(kept):
+                for _, _, doc in kept[reason]:
+                    yield bundle_output((reason, doc))
+            return
+        if not any(kept.values()):
+            return
+        records = [((reason, seen), pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+                   for reason in sorted(kept) for _, seen, doc in kept[reason]]
+        path = write_run_file(self._directory, 0, records)
         for reason in sorted(kept):
-            for _, _, doc in kept[reason]:
-                yield bundle_output((reason, doc))
+            for key, seen, _ in kept[reason]:
+                yield bundle_output((reason, (*key, path, seen)))
+
+
+def _load_sample(element: tuple[str, list[tuple[Any, ...]]]) -> Iterator[Any]:
+    """``(reason, chosen handles)`` → the documents they point to, read from the bundles' run files."""
+    reason, handles = element
+    wanted: dict[str, set[tuple[str, int]]] = {}
+    for *_, path, seen in handles:
+        wanted.setdefault(path, set()).add((reason, seen))
+    for path in sorted(wanted):
+        with merged([path]) as records:
+            for key, payload in records:
+                if key in wanted[path]:
+                    yield pickle.loads(payload)
 
 
 class SampleDropped(beam.PTransform):
@@ -430,7 +476,9 @@ class SampleDropped(beam.PTransform):
     Each stream is sampled per bundle where it is made; only those samples meet, in one
     ``Top.PerKey``. The sample of the union is the sample of the samples (the smallest hashes
     overall are among them), and memory is ``per_reason`` documents per reason and bundle,
-    whatever the input size.
+    whatever the input size. With shuffles on disk (the local runner) the samples meet as
+    small handles and the chosen documents are read back from disk after the ``Top``
+    (:class:`_BundleSampleDoFn`), so no document crosses the launcher.
     """
 
     def __init__(self, per_reason: int, label: str | None = None) -> None:
@@ -440,12 +488,23 @@ class SampleDropped(beam.PTransform):
     def expand(self, streams: beam.PCollection | tuple[beam.PCollection, ...]) -> beam.PCollection:
         streams = (streams,) if isinstance(streams, beam.PCollection) else tuple(streams)
         n = self._per_reason
-        samples = [stream | f"Sample {i}" >> beam.ParDo(_BundleSampleDoFn(n)) for i, stream in enumerate(streams)]
+        p = streams[0].pipeline
+        if not shuffles_on_disk(p):
+            samples = [stream | f"Sample {i}" >> beam.ParDo(_BundleSampleDoFn(n)) for i, stream in enumerate(streams)]
+            return (
+                samples
+                | "Samples" >> beam.Flatten()
+                | "Smallest id hashes" >> beam.combiners.Top.PerKey(n, key=_sample_key, reverse=True)
+                | "Unpack" >> beam.FlatMap(lambda kv: kv[1])
+            )
+        directory = spill_directory(p, self.label)
+        samples = [stream | f"Sample {i}" >> beam.ParDo(_BundleSampleDoFn(n, directory))
+                   for i, stream in enumerate(streams)]
         return (
             samples
             | "Samples" >> beam.Flatten()
-            | "Smallest id hashes" >> beam.combiners.Top.PerKey(n, key=_id_hash, reverse=True)
-            | "Unpack" >> beam.FlatMap(lambda kv: kv[1])
+            | "Smallest id hashes" >> beam.combiners.Top.PerKey(n, key=lambda handle: handle[:4], reverse=True)
+            | "Load" >> beam.FlatMap(_load_sample)
         )
 
 

@@ -4,10 +4,14 @@ Beam's local runner (FnApiRunner) keeps every PCollection that crosses a GroupBy
 CoGroupByKey or Reshuffle whole in the launcher process, so a local run's memory grows with
 its input (3 GB for 112 MB of gzip'd WARC). Here the data crosses on disk instead:
 
-    elements ─"Spill"─> sorted run files under the spill folder, one per partition and
-             buffer flush; only ``(partition, path)`` records go on
-             ─"Gather runs" (GroupByKey of those small records, every partition present)
+    elements ─"Spill"─> one file per buffer flush under the spill folder, holding a sorted
+             run per partition; only its path goes on
+             ─"Gather runs" (the paths → one manifest of every file's runs beside them;
+             ``(partition, manifest)`` for every partition)
              ─"Merge"─> a k-way merge per partition (filters.sorted_runs) ─> consumer
+
+What the launcher holds is one path per buffer flush and one per partition, whatever the
+partition count (output shards, which grow with the input, are partitions of the writers).
 
 Every worker holds one spill buffer (``--spill_buffer_mb``) while it writes and one record
 per run while it merges, whatever the input size. The merged stream is ordered by key then
@@ -29,6 +33,7 @@ import contextlib
 import os
 import pickle
 import re
+import struct
 import tempfile
 import uuid
 import zlib
@@ -144,9 +149,73 @@ def write_run_file(directory: str, partition: int, records: list[Record]) -> str
     return path
 
 
+class _CountingWriter:
+    """Passes bytes on and counts them (a remote stream may not tell its position)."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self.written = 0
+
+    def write(self, data: bytes) -> int:
+        self._fh.write(data)
+        self.written += len(data)
+        return len(data)
+
+
+_FOOTER = struct.Struct("<Q")
+
+
+def write_segmented_run_file(directory: str, buffers: dict[int, list[Record]]) -> str:
+    """One buffer's records as one file: a sorted run per partition, one after the other, then
+    an index ``[(partition, offset, length)]`` and its length. Returns the file's path.
+
+    One file (and one path crossing the pipeline) per buffer, whatever the partition count:
+    a file per partition and buffer made the paths the local runner holds grow with the
+    input times the partitions (output shards grow with the input).
+    """
+    path = fsio.join(directory, f"b-{uuid.uuid4().hex}{RUN_SUFFIX}")
+    index = []
+    with _open_write(path) as raw:
+        fh = _CountingWriter(raw)
+        for partition in sorted(buffers):
+            records = buffers[partition]
+            records.sort()
+            start = fh.written
+            write_run(fh, records)
+            index.append((partition, start, fh.written - start))
+        footer = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+        fh.write(footer)
+        fh.write(_FOOTER.pack(len(footer)))
+    return path
+
+
+def read_segment_index(path: str) -> list[tuple[int, int, int]]:
+    """The ``[(partition, offset, length)]`` index of a :func:`write_segmented_run_file` file."""
+    with _open_read(path) as fh:
+        fh.seek(-_FOOTER.size, os.SEEK_END)
+        (length,) = _FOOTER.unpack(fh.read(_FOOTER.size))
+        fh.seek(-_FOOTER.size - length, os.SEEK_END)
+        return pickle.loads(fh.read(length))  # our own scratch files, written in this run
+
+
+class _Segment:
+    """``length`` bytes of ``fh`` from ``offset``: one partition's run in a segmented file."""
+
+    def __init__(self, fh: Any, offset: int, length: int) -> None:
+        fh.seek(offset)
+        self._fh = fh
+        self._left = length
+
+    def read(self, n: int) -> bytes:
+        data = self._fh.read(min(n, self._left))
+        self._left -= len(data)
+        return data
+
+
 class _SpillDoFn(beam.DoFn):
     """Buffers ``record_of(element)`` = ``(partition, key, payload)`` and writes sorted runs;
-    emits ``(partition, run path)`` once per run, never the records."""
+    emits the path of each buffer's file once (one file per buffer, a run per partition in it:
+    :func:`write_segmented_run_file`), never the records."""
 
     def __init__(self, directory: str, record_of: Callable[[Any], tuple[int, Any, bytes]],
                  budget_bytes: int) -> None:
@@ -159,7 +228,7 @@ class _SpillDoFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._buffers, self._buffered = {}, 0
 
-    def process(self, element: Any) -> Iterator[tuple[int, str]]:
+    def process(self, element: Any) -> Iterator[str]:
         partition, key, payload = self._record_of(element)
         record = (key, payload)
         self._buffers.setdefault(partition, []).append(record)
@@ -171,14 +240,14 @@ class _SpillDoFn(beam.DoFn):
         for out in self._flush():
             yield bundle_output(out)
 
-    def _flush(self) -> Iterator[tuple[int, str]]:
+    def _flush(self) -> Iterator[str]:
         buffers, self._buffers, self._buffered = self._buffers, {}, 0
-        for partition in sorted(buffers):
-            yield partition, write_run_file(self._directory, partition, buffers[partition])
+        if buffers:
+            yield write_segmented_run_file(self._directory, buffers)
 
 
 class SpillRuns(beam.PTransform):
-    """Elements → sorted run files; returns ``(partition, path)`` per run written.
+    """Elements → sorted run files; returns the path of each file written (one per buffer).
 
     Args:
         directory: the folder for the runs (:func:`spill_directory`).
@@ -194,39 +263,83 @@ class SpillRuns(beam.PTransform):
     def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
         budget = max(1, int(_settings(pcoll.pipeline).spill_buffer_mb * (1 << 20)))
         return pcoll | "Spill" >> beam.ParDo(_SpillDoFn(self._directory, self._record_of, budget)).with_output_types(
-            tuple[int, str])
+            str)
+
+
+RunRef = str | tuple[str, int, int]  # a whole run file, or (path, offset, length) of a segment
+
+
+def _index_runs(partitions: int) -> Callable[[Any, list[str | None]], Iterator[tuple[int, str | None]]]:
+    """All spill files of a transform → one manifest of their segments, then ``(partition,
+    manifest)`` for every partition; ``(partition, None)`` for all when nothing was spilled."""
+
+    def index(_: Any, paths: list[str | None]) -> Iterator[tuple[int, str | None]]:
+        paths = sorted(p for p in paths if p is not None)
+        manifest = None
+        if paths:
+            manifest = fsio.join(paths[0].rsplit("/", 1)[0], f"segments-{uuid.uuid4().hex}.idx")
+            with _open_write(manifest) as fh:  # streamed: one record per file, never all in memory
+                for path in paths:
+                    pickle.dump((path, read_segment_index(path)), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        for partition in range(partitions):
+            yield partition, manifest
+
+    return index
+
+
+def _segments_of(partition: int, manifests: list[str | None]) -> list[RunRef]:
+    """The segments of ``partition`` listed in its manifest, in path order."""
+    refs: list[RunRef] = []
+    for manifest in manifests:
+        if manifest is None:
+            continue
+        with _open_read(manifest) as fh:
+            while True:
+                try:
+                    path, index = pickle.load(fh)
+                except EOFError:
+                    break
+                refs.extend((path, offset, length) for part, offset, length in index if part == partition)
+    return sorted(refs)
 
 
 class GatherRuns(beam.PTransform):
-    """``(partition, path)`` records → ``(partition, [paths])``
-    for every partition in ``range(partitions)``, paths sorted, empty partitions included."""
+    """Spill file paths (``SpillRuns``) → ``(partition, [run refs])`` for every partition in
+    ``range(partitions)``, refs sorted, empty partitions included; :func:`merged` reads them.
+
+    What crosses stages is one path per spill file, then one manifest path per partition,
+    whatever the input size: the manifest, a file beside the runs, lists the segments.
+    """
 
     def __init__(self, partitions: int, label: str | None = None) -> None:
         super().__init__(label=label)
         self._partitions = partitions
 
     def expand(self, runs: beam.PCollection) -> beam.PCollection:
-        every = runs.pipeline | "Partitions" >> beam.Create(
-            [(i, None) for i in range(self._partitions)]).with_output_types(tuple[int, str | None])
+        seed = runs.pipeline | "Seed" >> beam.Create([None]).with_output_types(str | None)
         return (
-            (runs, every)
-            | "All partitions" >> beam.Flatten()
+            (runs, seed)
+            | "All runs" >> beam.Flatten()
+            | "One key" >> beam.Map(lambda path: (0, path))
             | "Group runs" >> beam.GroupByKey()
-            | "Sort paths" >> beam.MapTuple(lambda part, paths: (part, sorted(p for p in paths if p is not None)))
+            | "Index" >> beam.FlatMapTuple(_index_runs(self._partitions))
+            | "By partition" >> beam.GroupByKey()
+            | "Segments" >> beam.MapTuple(lambda part, manifests: (part, _segments_of(part, list(manifests))))
         )
 
 
 @contextlib.contextmanager
-def merged(paths: list[str], scratch: str | None = None) -> Iterator[Iterator[Record]]:
-    """The records of the runs at ``paths`` as one sorted stream (a context: it closes the files).
+def merged(paths: list[RunRef], scratch: str | None = None) -> Iterator[Iterator[Record]]:
+    """The records of the runs at ``paths`` (run files, or segments ``(path, offset, length)``
+    of spill files) as one sorted stream (a context: it closes the files).
 
     More than ``MAX_FAN_IN`` runs are first merged in groups into new runs under ``scratch``
     (default: the folder of the first run).
     """
     paths = list(paths)
     while len(paths) > MAX_FAN_IN:
-        folder = scratch or paths[0].rsplit("/", 1)[0]
-        merged_paths = []
+        folder = scratch or _path_of(paths[0]).rsplit("/", 1)[0]
+        merged_paths: list[RunRef] = []
         for start in range(0, len(paths), MAX_FAN_IN):
             with merged(paths[start:start + MAX_FAN_IN]) as stream:
                 path = fsio.join(folder, f"m-{uuid.uuid4().hex}{RUN_SUFFIX}")
@@ -235,8 +348,17 @@ def merged(paths: list[str], scratch: str | None = None) -> Iterator[Iterator[Re
             merged_paths.append(path)
         paths = merged_paths
     with contextlib.ExitStack() as stack:
-        handles = [(stack.enter_context(_open_read(path)), path) for path in paths]
+        handles = [(_open_ref(stack, ref), _path_of(ref)) for ref in paths]
         yield merge_runs(read_run(fh, path) for fh, path in handles)
+
+
+def _path_of(ref: RunRef) -> str:
+    return ref if isinstance(ref, str) else ref[0]
+
+
+def _open_ref(stack: contextlib.ExitStack, ref: RunRef) -> Any:
+    fh = stack.enter_context(_open_read(_path_of(ref)))
+    return fh if isinstance(ref, str) else _Segment(fh, ref[1], ref[2])
 
 
 # ---------------------------------------------------------------------------------------
