@@ -87,7 +87,26 @@ def generate(files: list[list[str]], out: Path, text_bytes: int, seed: int = 0, 
     return docs
 
 
-def write_config(root: Path, inputs: Path, export_tokens: int, vocab: int) -> Path:
+# Token shard, encode spill and export shard sizes (× --bounds-x): below the 1× corpus at any --base-mb >= 8.
+SHARD_TOKENS, SPILL_TOKENS, SHARD_SEQUENCES = 250_000, 100_000, 200
+
+
+def bounds(scale: int) -> dict[str, dict[str, int]]:
+    return {"tokenizer": {"shard_tokens": SHARD_TOKENS * scale, "spill_tokens": SPILL_TOKENS * scale},
+            "export": {"shard_sequences": SHARD_SEQUENCES * scale}}
+
+
+def set_bounds(config: Path, scale: int) -> None:
+    """Rewrites the token shard, spill and export shard sizes of an earlier rehearsal's config."""
+    import yaml
+
+    cfg = yaml.safe_load(config.read_text())
+    for section, values in bounds(scale).items():
+        cfg[section].update(values)
+    config.write_text(yaml.safe_dump(cfg))
+
+
+def write_config(root: Path, inputs: Path, export_tokens: int, vocab: int, bounds_x: int = 1) -> Path:
     import yaml
 
     (root / "github-only.yaml").write_text(yaml.safe_dump(
@@ -103,9 +122,9 @@ def write_config(root: Path, inputs: Path, export_tokens: int, vocab: int) -> Pa
         # sized for CC) also give encode, which reads one document shard per worker, files to share.
         "shards": {"input_bytes_per_shard": 8 << 20},
         "tokenizer": {"model": str(root / "tok" / "t.model"), "vocab_size": vocab, "sample_chars": 1_000_000,
-                      "shard_tokens": 250_000, "spill_tokens": 100_000},
+                      **bounds(bounds_x)["tokenizer"]},
         "export": {"output": str(root / "export"), "format": "megatron", "tokens": export_tokens, "seq_len": 512,
-                   "shard_sequences": 200},
+                   **bounds(bounds_x)["export"]},
     }))
     return config
 
@@ -169,14 +188,26 @@ def anon_bytes(pid: int) -> int:
 
 
 def rehearse(root: Path, files: list[list[str]], text_bytes: int, workers: int, export_share: float,
-             vocab: int, spill_mb: float) -> dict[str, object]:
-    if root.exists():
-        shutil.rmtree(root)
-    docs = generate(files, root / "in", text_bytes)
-    # ~3.5 bytes per token for code at a small vocabulary; the export takes a share of them.
-    export_tokens = max(20_000, int(text_bytes / 3.5 * export_share))
-    config = write_config(root, root / "in", export_tokens, vocab)
-    steps = {step: run_step(config, step, workers, spill_mb) for step in STEPS}
+             vocab: int, spill_mb: float, rerun_from: str | None = None, bounds_x: int = 1) -> dict[str, object]:
+    """One size end to end; with ``rerun_from``, the earlier run in ``root`` again from that step on."""
+    steps_run = STEPS
+    if rerun_from:
+        config = root / "run.yaml"
+        if not (config.exists() and (root / "run" / "_chain").is_dir()):
+            raise SystemExit(f"--rerun-from {rerun_from}: no earlier rehearsal in {root}")
+        steps_run = STEPS[STEPS.index(rerun_from):]
+        set_bounds(config, bounds_x)
+        for step in steps_run:  # the chain runs a step again when its completion marker is gone
+            (root / "run" / "_chain" / f"{step}.json").unlink(missing_ok=True)
+        docs = sum(1 for part in sorted((root / "in").glob("*.json.gz")) for _ in gzip.open(part, "rt"))
+    else:
+        if root.exists():
+            shutil.rmtree(root)
+        docs = generate(files, root / "in", text_bytes)
+        # ~3.5 bytes per token for code at a small vocabulary; the export takes a share of them.
+        export_tokens = max(20_000, int(text_bytes / 3.5 * export_share))
+        config = write_config(root, root / "in", export_tokens, vocab, bounds_x)
+    steps = {step: run_step(config, step, workers, spill_mb) for step in steps_run}
     manifest = json.loads((root / "export" / "manifest.json").read_text())
     return {"text_bytes": text_bytes, "documents": docs, "workers": workers, "steps": steps,
             "export_shards": len(manifest["shards"]), "export_sequences": manifest["sequences"]}
@@ -197,6 +228,12 @@ def main() -> int:
                         help="--spill_buffer_mb of curation's shuffles on disk: below the 1x corpus, so every "
                              "size runs at its bounds (default 64 MB would not fill at 1x)")
     parser.add_argument("--work", default=str(REPO / ".cache" / "scale-rehearsal"))
+    parser.add_argument("--rerun-from", choices=STEPS[1:],
+                        help="reuse the corpora and runs an earlier invocation left in --work and run this "
+                             "step and the ones after it again (to measure a change to them)")
+    parser.add_argument("--bounds-x", type=int, default=1,
+                        help="multiply the token shard (250k tokens), encode spill (100k) and export shard "
+                             "(200 sequences) sizes by this (keep them below the 1x corpus)")
     args = parser.parse_args()
     files = line_pool(Path(args.corpus))
     sizes = [int(args.base_mb * 1e6 * s) for s in args.scale]
@@ -207,7 +244,7 @@ def main() -> int:
     results = []
     for scale, size in zip(args.scale, sizes):
         r = rehearse(Path(args.work) / f"x{scale}", files, size, args.workers, args.export_share, args.vocab_size,
-                     args.spill_buffer_mb)
+                     args.spill_buffer_mb, args.rerun_from, args.bounds_x)
         r["scale"] = scale
         results.append(r)
         print(f"\n{scale}×: {size / 1e6:,.0f} MB text, {r['documents']:,} documents, {args.workers} worker(s), "
@@ -216,9 +253,10 @@ def main() -> int:
         for step, f in r["steps"].items():
             print(f"{step:<10}{f['wall_s']:>9.1f}{f['launcher_mb']:>14.0f}{f['launcher_anon_mb']:>8.0f}"
                   f"{f['worker_mb']:>12.0f}{f['worker_anon_mb']:>8.0f}")
+    measured = [step for step in STEPS if step in results[0]["steps"]]
     if len(results) > 1:
         print("\npeak RSS spread across sizes (max/min - 1):")
-        for step in STEPS:
+        for step in measured:
             for who in ("launcher_mb", "launcher_anon_mb", "worker_mb", "worker_anon_mb"):
                 values = [r["steps"][step][who] for r in results if r["steps"][step][who] > 0]
                 if values:
@@ -227,12 +265,12 @@ def main() -> int:
     if args.compare_workers:
         size, scale = sizes[-1], args.scale[-1]
         one = rehearse(Path(args.work) / f"x{scale}-1w", files, size, 1, args.export_share, args.vocab_size,
-                       args.spill_buffer_mb)
+                       args.spill_buffer_mb, args.rerun_from, args.bounds_x)
         many = sum(f["wall_s"] for f in results[-1]["steps"].values())
         single = sum(f["wall_s"] for f in one["steps"].values())
         print(f"\n{scale}×: 1 worker {single:.0f} s, {args.workers} workers {many:.0f} s: "
               f"speedup {single / many:.2f}×")
-        for step in STEPS:
+        for step in measured:
             a, b = one["steps"][step]["wall_s"], results[-1]["steps"][step]["wall_s"]
             print(f"  {step:<10}1 worker {a:7.1f} s   {args.workers} workers {b:7.1f} s   speedup {a / b:.2f}×")
     print(f"load average after: {loadavg()}")

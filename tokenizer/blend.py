@@ -154,19 +154,24 @@ def write_source_index(folder: str | os.PathLike, name: str, prefixes: Sequence[
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    datasets = [IndexedDataset(p) for p in prefixes]
-    sizes, num_tokens = [], 0
-    for k, ds in enumerate(datasets):  # pass 1: documents and tokens per shard
+    # Token shards are opened one at a time: a source has thousands, and each open dataset is
+    # two maps and their Python objects.
+    sizes, shard_tokens, num_tokens, dtype = [], [], 0, None
+    for k, prefix in enumerate(prefixes):  # pass 1: documents and tokens per shard
+        ds = IndexedDataset(prefix)
         length = _shard_table(ds, k)[2]
         sizes.append(len(length))
+        shard_tokens.append(ds.num_tokens)
         num_tokens += int(length.sum())
+        dtype = dtype or ds.dtype.name
+        del ds
     if num_tokens == 0:
         raise BlendError(f"source {name} has no tokens")
     documents = sum(sizes)
     table = [_open_array(out, file, (documents,)) for file in (DOC_SHARD, DOC_START, DOC_LEN)]
     at = 0
-    for k, ds in enumerate(datasets):  # pass 2: fill the table, one shard at a time
-        for (_, array), column in zip(table, _shard_table(ds, k)):
+    for k, prefix in enumerate(prefixes):  # pass 2: fill the table, one shard at a time
+        for (_, array), column in zip(table, _shard_table(IndexedDataset(prefix), k)):
             array[at : at + sizes[k]] = column
         at += sizes[k]
     for (tmp, array), file in zip(table, (DOC_SHARD, DOC_START, DOC_LEN)):
@@ -193,8 +198,8 @@ def write_source_index(folder: str | os.PathLike, name: str, prefixes: Sequence[
     _close_array(windows_tmp, windows, out / WINDOW_ORDER)
     del windows
     meta = {"format": INDEX_FORMAT, "source": name, "seq_len": seq_len, "seed": int(seed), "windows": int(count),
-            "epochs": epochs, "documents": documents, "tokens": num_tokens, "dtype": datasets[0].dtype.name,
-            "shard_tokens": [ds.num_tokens for ds in datasets]}
+            "epochs": epochs, "documents": documents, "tokens": num_tokens, "dtype": dtype,
+            "shard_tokens": shard_tokens}
     tmp = out / f".{INDEX_META}.tmp-{os.getpid()}"
     tmp.write_text(json.dumps(meta, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, out / INDEX_META)
