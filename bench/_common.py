@@ -199,3 +199,63 @@ def ensure_venv(venv: Path, requirements: Sequence[str], base_python: str | None
 
 def pct(values: Sequence[float]) -> str:
     return " ".join(f"{v:.2f}" for v in values)
+
+
+def anon_bytes(pid: int) -> int:
+    """``RssAnon`` of a process (0 once it is gone): its heap and stacks, without the file pages it maps.
+
+    RSS also counts the pages of memory-mapped files a process has touched (the export maps
+    the token shards), which the kernel reclaims at will; RssAnon is what it holds itself.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_sampling_memory(cmd: list[str], interval: float, cwd: Path = REPO) -> tuple[float, dict[str, int], bytes]:
+    """Runs ``cmd`` to the end, sampling every ``interval`` s the peak RSS and RssAnon of the
+    process itself (``launcher``) and of the largest of its descendants (``worker``: Beam's SDK
+    workers with ``--direct_num_workers`` > 1). Exits with the output's tail if ``cmd`` fails.
+
+    Returns ``(wall seconds, peaks in bytes, output)``; peak keys: ``launcher``, ``launcher_anon``,
+    ``worker``, ``worker_anon``.
+    """
+    import threading
+
+    import psutil
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
+    peak = {"launcher": 0, "worker": 0, "launcher_anon": 0, "worker_anon": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        main = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                peak["launcher"] = max(peak["launcher"], main.memory_info().rss)
+                peak["launcher_anon"] = max(peak["launcher_anon"], anon_bytes(main.pid))
+                for child in main.children(recursive=True):
+                    try:
+                        peak["worker"] = max(peak["worker"], child.memory_info().rss)
+                        peak["worker_anon"] = max(peak["worker_anon"], anon_bytes(child.pid))
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                return
+            time.sleep(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    output, _ = proc.communicate()
+    stop.set()
+    thread.join()
+    if proc.returncode:
+        sys.stdout.write(output.decode(errors="replace")[-4000:])
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
+    return time.perf_counter() - started, peak, output

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from _common import CACHE, REPO, RESULT_PREFIX, loadavg  # noqa: E402
+from _common import CACHE, REPO, RESULT_PREFIX, anon_bytes, loadavg, run_sampling_memory  # noqa: E402
 
 # legacy: the code before issue 14 (per-document Python loop, per-worker permutations), from git;
 # old: today's in-memory SourceStream (vectorised table, still O(documents) per worker);
@@ -63,32 +64,28 @@ def legacy_source_stream(work: Path) -> type:
     return module.SourceStream
 
 
-def anon_bytes() -> int:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    return 0
+def own_anon_bytes() -> int:
+    return anon_bytes(os.getpid())
 
 
 class PeakAnon:
     """Samples this process's RssAnon every 5 ms in a thread; ``peak`` is the highest seen."""
 
     def __init__(self) -> None:
-        self.peak = anon_bytes()
+        self.peak = own_anon_bytes()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, anon_bytes())
+            self.peak = max(self.peak, own_anon_bytes())
             time.sleep(0.005)
 
     def stop(self) -> int:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, anon_bytes())
+        self.peak = max(self.peak, own_anon_bytes())
         return self.peak
 
 
@@ -146,7 +143,7 @@ def side(mode: str, layout_file: str, index_root: str, out: str) -> None:
             name, prefixes, seq_len, seed)
     layout = BlendLayout.from_dict(json.loads(Path(layout_file).read_text()))
     meter = PeakAnon()
-    base = anon_bytes()
+    base = own_anon_bytes()
     figures: dict[str, float] = {}
     started = time.perf_counter()
     if mode == "index":
@@ -182,45 +179,12 @@ def measure(mode: str, layout_file: Path, index_root: Path, out: Path) -> dict[s
 
 def beam_export(run: Path, out: Path, tokens: int, seq_len: int, shard_sequences: int) -> dict[str, float]:
     """``pasture export`` on 2 local workers: wall time and the largest worker's peak RssAnon."""
-    import psutil
-
     cmd = [str(REPO / ".venv" / "bin" / "pasture"), "export", "--run", str(run), "--output", str(out),
            "--tokens", str(tokens), "--seq-len", str(seq_len), "--shard-sequences", str(shard_sequences),
            "--format", "megatron", "--direct_num_workers", "2"]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
-    peak = {"worker": 0, "launcher": 0}
-    stop = threading.Event()
-
-    def status_anon(pid: int) -> int:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            return next(int(x.split()[1]) * 1024 for x in fh if x.startswith("RssAnon:"))
-
-    def sample() -> None:
-        main = psutil.Process(proc.pid)
-        while not stop.is_set():
-            try:
-                peak["launcher"] = max(peak["launcher"], status_anon(main.pid))
-                for child in main.children(recursive=True):
-                    try:
-                        peak["worker"] = max(peak["worker"], status_anon(child.pid))
-                    except (OSError, StopIteration):
-                        pass
-            except (psutil.Error, OSError, StopIteration):
-                return
-            time.sleep(0.1)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    output, _ = proc.communicate()
-    stop.set()
-    thread.join()
-    if proc.returncode:
-        sys.stdout.write(output.decode(errors="replace")[-3000:])
-        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
-    return {"wall_s": time.perf_counter() - started, "worker_anon_mb": peak["worker"] / 1e6,
-            "launcher_anon_mb": peak["launcher"] / 1e6, "index_left": (out / ".blend-index").exists()}
-
+    wall, peak, _ = run_sampling_memory(cmd, interval=0.1)
+    return {"wall_s": wall, "worker_anon_mb": peak["worker_anon"] / 1e6,
+            "launcher_anon_mb": peak["launcher_anon"] / 1e6, "index_left": (out / ".blend-index").exists()}
 
 def one_scale(root: Path, docs: int, shard_docs: int, seq_len: int, shard_sequences: int,
               beam: bool) -> dict[str, object]:

@@ -8,7 +8,7 @@ different files make every document's content unique, so exact file dedup keeps 
 Each size runs the whole chain of ``pasture run --config`` (curate → tokenizer → encode →
 plan → export, ``pipeline/run_chain.py``) one step per subprocess (``--until STEP --resume``:
 the earlier steps are skipped as complete), so every step gets its own wall time and peak
-RSS. RSS (and RssAnon: RSS without memory-mapped file pages, see ``anon_bytes``) is sampled
+RSS. RSS (and RssAnon: RSS without memory-mapped file pages, see ``_common.anon_bytes``) is sampled
 every 0.2 s: the launcher process (which, on the local FnApiRunner, also holds every shuffle)
 and the largest worker process (``--direct_num_workers`` > 1 runs SDK workers as child
 processes). The export asks for a fixed share of the tokens
@@ -27,16 +27,13 @@ import gzip
 import json
 import random
 import shutil
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from _common import DEFAULT_CORPUS, REPO, loadavg  # noqa: E402
+from _common import DEFAULT_CORPUS, REPO, loadavg, run_sampling_memory  # noqa: E402
 
 STEPS = ("curate", "tokenizer", "encode", "plan", "export")
 
@@ -131,60 +128,14 @@ def write_config(root: Path, inputs: Path, export_tokens: int, vocab: int, bound
 
 def run_step(config: Path, step: str, workers: int, spill_mb: float) -> dict[str, float]:
     """One ``pasture run --until STEP --resume``; wall time and peak RSS (launcher, largest worker)."""
-    import psutil
-
     cmd = [str(REPO / ".venv" / "bin" / "pasture"), "run", "--config", str(config), "--until", step, "--resume",
            "--spill_buffer_mb", str(spill_mb)]
     if workers > 1:
         cmd += ["--direct_num_workers", str(workers)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
-    peak = {"launcher": 0, "worker": 0, "launcher_anon": 0, "worker_anon": 0}
-    stop = threading.Event()
-
-    def sample() -> None:
-        main = psutil.Process(proc.pid)
-        while not stop.is_set():
-            try:
-                peak["launcher"] = max(peak["launcher"], main.memory_info().rss)
-                peak["launcher_anon"] = max(peak["launcher_anon"], anon_bytes(main.pid))
-                for child in main.children(recursive=True):
-                    try:
-                        peak["worker"] = max(peak["worker"], child.memory_info().rss)
-                        peak["worker_anon"] = max(peak["worker_anon"], anon_bytes(child.pid))
-                    except psutil.Error:
-                        pass
-            except psutil.Error:
-                return
-            time.sleep(0.2)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    out, _ = proc.communicate()
-    stop.set()
-    thread.join()
-    if proc.returncode:
-        sys.stdout.write(out.decode(errors="replace")[-4000:])
-        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
-    return {"wall_s": time.perf_counter() - started, "launcher_mb": peak["launcher"] / 1e6,
+    wall, peak, _ = run_sampling_memory(cmd, interval=0.2)
+    return {"wall_s": wall, "launcher_mb": peak["launcher"] / 1e6,
             "worker_mb": peak["worker"] / 1e6, "launcher_anon_mb": peak["launcher_anon"] / 1e6,
             "worker_anon_mb": peak["worker_anon"] / 1e6}
-
-
-def anon_bytes(pid: int) -> int:
-    """``RssAnon`` of a process: its heap and stacks, without the file pages it maps.
-
-    RSS also counts the pages of memory-mapped files a process has touched (the export maps
-    the token shards), which the kernel reclaims at will; RssAnon is what it holds itself.
-    """
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def rehearse(root: Path, files: list[list[str]], text_bytes: int, workers: int, export_share: float,
