@@ -11,8 +11,9 @@ install:
 demo: install
 	$(VENV)/bin/pasture demo --output $(DEMO_OUT)
 
+# Tests run on every core (pytest-xdist), up to 4, a test file per worker: files share module fixtures.
 test: install
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4 --dist loadfile tests
 
 lint: install
 	$(VENV)/bin/ruff check .

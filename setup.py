@@ -52,7 +52,8 @@ setup(
         # datasets: only tests/tokenizer/test_export.py loads the exported Parquet with it.
         # transformers: tests load our tokenizer folder and Hugging Face checkpoints with it.
         # ruff: `make lint` (config in ruff.toml); exact pin, since new releases add findings.
-        "dev": ["torch==2.13.0", "pytest>=8", "networkx>=3", "datasets>=3", "ruff==0.17.5",
+        # pytest-xdist: `make test` runs the suite on every core (-n auto).
+        "dev": ["torch==2.13.0", "pytest>=8", "pytest-xdist>=3.6", "networkx>=3", "datasets>=3", "ruff==0.17.5",
                 "transformers>=4.45"],
         "gcp": ["apache-beam[gcp]==2.77.0"],
     },
