@@ -148,6 +148,9 @@ def rehearse(root: Path, files: list[list[str]], text_bytes: int, workers: int, 
             raise SystemExit(f"--rerun-from {rerun_from}: no earlier rehearsal in {root}")
         steps_run = STEPS[STEPS.index(rerun_from):]
         set_bounds(config, bounds_x)
+        if rerun_from == "curate":  # curation again from the raw inputs: its outputs go
+            shutil.rmtree(root / "run")
+            (root / "run" / "_chain").mkdir(parents=True)
         for step in steps_run:  # the chain runs a step again when its completion marker is gone
             (root / "run" / "_chain" / f"{step}.json").unlink(missing_ok=True)
         docs = sum(1 for part in sorted((root / "in").glob("*.json.gz")) for _ in gzip.open(part, "rt"))
@@ -179,7 +182,7 @@ def main() -> int:
                         help="--spill_buffer_mb of curation's shuffles on disk: below the 1x corpus, so every "
                              "size runs at its bounds (default 64 MB would not fill at 1x)")
     parser.add_argument("--work", default=str(REPO / ".cache" / "scale-rehearsal"))
-    parser.add_argument("--rerun-from", choices=STEPS[1:],
+    parser.add_argument("--rerun-from", choices=STEPS,
                         help="reuse the corpora and runs an earlier invocation left in --work and run this "
                              "step and the ones after it again (to measure a change to them)")
     parser.add_argument("--bounds-x", type=int, default=1,
