@@ -186,6 +186,7 @@ def beam_export(run: Path, out: Path, tokens: int, seq_len: int, shard_sequences
     return {"wall_s": wall, "worker_anon_mb": peak["worker_anon"] / 1e6,
             "launcher_anon_mb": peak["launcher_anon"] / 1e6, "index_left": (out / ".blend-index").exists()}
 
+
 def one_scale(root: Path, docs: int, shard_docs: int, seq_len: int, shard_sequences: int,
               beam: bool) -> dict[str, object]:
     from mixtures.spec import load_mixture

@@ -38,11 +38,13 @@ PASTURE = REPO / ".venv" / "bin" / "pasture"
 
 def copy_config(root: Path, scratch: Path) -> Path:
     """The rehearsal's ``run.yaml`` with its outputs moved under ``scratch``."""
-    text = (root / "run.yaml").read_text()
-    text = text.replace(f"output: {root}/run\n", f"output: {scratch}/run\n")
-    text = text.replace(f"output: {root}/export\n", f"output: {scratch}/export\n")
+    import yaml
+
+    cfg = yaml.safe_load((root / "run.yaml").read_text())
+    cfg["output"] = str(scratch / "run")
+    cfg["export"]["output"] = str(scratch / "export")
     config = scratch / "run.yaml"
-    config.write_text(text)
+    config.write_text(yaml.safe_dump(cfg))
     return config
 
 

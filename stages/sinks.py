@@ -489,23 +489,19 @@ class SampleDropped(beam.PTransform):
         streams = (streams,) if isinstance(streams, beam.PCollection) else tuple(streams)
         n = self._per_reason
         p = streams[0].pipeline
-        if not shuffles_on_disk(p):
-            samples = [stream | f"Sample {i}" >> beam.ParDo(_BundleSampleDoFn(n)) for i, stream in enumerate(streams)]
-            return (
-                samples
-                | "Samples" >> beam.Flatten()
-                | "Smallest id hashes" >> beam.combiners.Top.PerKey(n, key=_sample_key, reverse=True)
-                | "Unpack" >> beam.FlatMap(lambda kv: kv[1])
-            )
-        directory = spill_directory(p, self.label)
+        directory = spill_directory(p, self.label) if shuffles_on_disk(p) else None
         samples = [stream | f"Sample {i}" >> beam.ParDo(_BundleSampleDoFn(n, directory))
                    for i, stream in enumerate(streams)]
-        return (
+        # Documents are ranked by their _sample_key; on disk, a handle is that key + (path, position).
+        rank = _sample_key if directory is None else (lambda handle: handle[:-2])
+        smallest = (
             samples
             | "Samples" >> beam.Flatten()
-            | "Smallest id hashes" >> beam.combiners.Top.PerKey(n, key=lambda handle: handle[:4], reverse=True)
-            | "Load" >> beam.FlatMap(_load_sample)
+            | "Smallest id hashes" >> beam.combiners.Top.PerKey(n, key=rank, reverse=True)
         )
+        if directory is None:
+            return smallest | "Unpack" >> beam.FlatMap(lambda kv: kv[1])
+        return smallest | "Load" >> beam.FlatMap(_load_sample)
 
 
 def _quarantine_record(record: dict[str, Any]) -> Record:
