@@ -79,7 +79,21 @@ class _Buffered:
 
     def peek(self, n: int) -> bytes:
         self._fill(n)
-        return bytes(self._buf[self._at:self._at + n])
+        # One copy, straight out of the buffer (a bytearray slice would be a second one).
+        with memoryview(self._buf) as view:
+            return bytes(view[self._at:self._at + n])
+
+    def skip(self, n: int) -> int:
+        """Moves past up to ``n`` bytes without copying them; returns how many there were."""
+        skipped = 0
+        while skipped < n:
+            available = self._fill(1)
+            if not available:
+                break
+            step = min(available, n - skipped)
+            self._at += step
+            skipped += step
+        return skipped
 
     def read(self, n: int | None = None) -> bytes:
         if n is None or n < 0:
@@ -269,10 +283,10 @@ class Block:
         return line
 
     def drain(self) -> int:
-        """Reads the rest of the block; returns how many declared bytes the stream lacked."""
-        while self.remaining:
-            if not self.read(CHUNK):
-                break
+        """Moves past the rest of the block (an oversized payload is never copied out);
+        returns how many declared bytes the stream lacked."""
+        self.remaining -= self._stream.skip(self.remaining)
+        self._line_budget = self._max_line
         return self.remaining
 
     def tell(self) -> int:  # warcio asks; never used for seeking
