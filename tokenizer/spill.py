@@ -41,21 +41,6 @@ class SpillFormatError(ValueError):
 
 
 @dataclass(frozen=True)
-class SpillIndex:
-    """Per document of a spill, in ``h`` order: hash, token offsets, id."""
-
-    hashes: np.ndarray  # uint64[n]
-    offsets: np.ndarray  # int64[n + 1], in tokens
-    ids: list[str]
-
-    def slice_for(self, lo: int, hi: int | None) -> tuple[int, int]:
-        """Documents ``[a, b)`` whose hash lies in ``[lo, hi)`` (``hi`` None: no upper bound)."""
-        a = int(np.searchsorted(self.hashes, np.uint64(lo), side="left"))
-        b = len(self.hashes) if hi is None else int(np.searchsorted(self.hashes, np.uint64(hi), side="left"))
-        return a, b
-
-
-@dataclass(frozen=True)
 class SpillSlice:
     """Documents ``[a, b)`` of one spill, with where their tokens lie in its ``.tok`` (in tokens)."""
 
@@ -108,20 +93,6 @@ def _read_exactly(fh: BinaryIO, at: int, size: int, where: str) -> bytes:
     return data
 
 
-def decode_index(payload: bytes, where: str = "spill index") -> SpillIndex:
-    """The whole index from its bytes."""
-    n, id_bytes = _count(payload[:_HEADER], where)
-    offsets_at, id_offsets_at, ids_at = _layout(n)
-    if len(payload) != ids_at + id_bytes:
-        raise SpillFormatError(f"{where}: truncated spill index ({len(payload)} of {ids_at + id_bytes} bytes)")
-    hashes = np.frombuffer(payload, dtype=_U64, count=n, offset=_HEADER).astype(np.uint64)
-    offsets = np.frombuffer(payload, dtype=_I64, count=n + 1, offset=offsets_at).astype(np.int64)
-    id_offsets = np.frombuffer(payload, dtype=_I64, count=n + 1, offset=id_offsets_at)
-    blob = payload[ids_at:]
-    ids = [blob[int(id_offsets[i]):int(id_offsets[i + 1])].decode("utf-8") for i in range(n)]
-    return SpillIndex(hashes, offsets, ids)
-
-
 def read_index_hashes(fh: BinaryIO, where: str) -> tuple[np.ndarray, np.ndarray]:
     """``(hashes, token offsets)`` of a spill index, without its ids (what routing needs)."""
     n, _ = _count(_read_exactly(fh, 0, _HEADER, where), where)
@@ -167,11 +138,6 @@ def shard_slices(path: str, hashes: np.ndarray, offsets: np.ndarray,
         a, b = int(starts[k]), int(stops[k])
         out.append((k, SpillSlice(path, a, b, int(offsets[a]), int(offsets[b]))))
     return out
-
-
-def split_documents(index: SpillIndex, a: int, b: int, tokens: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Documents ``[a, b)`` of a spill as ``(id, tokens)``, from the token slice read for them."""
-    return split_slice(index.offsets[a:b + 1], index.ids[a:b], tokens)
 
 
 def split_slice(offsets: np.ndarray, ids: Sequence[str], tokens: np.ndarray) -> list[tuple[str, np.ndarray]]:
