@@ -18,12 +18,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from mixtures.config import config_from_dict
 from pipeline import runner
@@ -82,7 +80,7 @@ class BatchRun:
     quarantine: list[dict[str, Any]]
     outside: list[str]
     seconds: float
-    peak_rss_delta: int = 0
+    heap_peak: int = 0  # only with run_batch(measure_heap=True)
     by_file: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
     def file(self, name: str) -> dict[str, list[dict[str, Any]]]:
@@ -117,37 +115,32 @@ def _group_by_file(docs: list[dict], dropped: list[dict], quarantine: list[dict]
     return grouped
 
 
-class PeakRss:
-    """Samples this process's resident memory every 10 ms; ``delta`` = peak minus start."""
+@contextmanager
+def heap_peak() -> Iterator[list[int]]:
+    """Yields a list that holds, afterwards, the peak bytes the Python heap grew by inside.
 
-    def __init__(self) -> None:
-        self._process = psutil.Process()
-        self._stop = threading.Event()
-        self.start = 0
-        self.peak = 0
+    tracemalloc counts every buffer Python code and extension modules (zlib, bz2, Beam's
+    coders) allocate through Python, at its exact peak, and nothing the C allocator merely
+    keeps after a free: unlike sampled RSS, the same run gives the same figure in any process.
+    """
+    import tracemalloc
 
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._process.memory_info().rss)
-            self._stop.wait(0.01)
-
-    @contextmanager
-    def measure(self) -> Iterator[PeakRss]:
-        self.start = self.peak = self._process.memory_info().rss
-        thread = threading.Thread(target=self._sample, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            thread.join()
-
-    @property
-    def delta(self) -> int:
-        return self.peak - self.start
+    result = [0]
+    already = tracemalloc.is_tracing()
+    if not already:
+        tracemalloc.start(1)
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        yield result
+    finally:
+        result[0] = tracemalloc.get_traced_memory()[1] - base
+        if not already:
+            tracemalloc.stop()
 
 
-def run_batch(root: Path, kind: str, inputs: list[str], watch: list[Path] = (), **overrides: Any) -> BatchRun:
+def run_batch(root: Path, kind: str, inputs: list[str], watch: list[Path] = (), measure_heap: bool = False,
+              **overrides: Any) -> BatchRun:
     """Runs the real ``kind`` recipe over ``inputs`` into ``root/out`` and collects the outputs.
 
     Args:
@@ -155,6 +148,7 @@ def run_batch(root: Path, kind: str, inputs: list[str], watch: list[Path] = (), 
         kind: the source kind; also the source name.
         inputs: input specs as a config would list them (files, folders, globs).
         watch: more folders that must not change (the corpus folder the inputs came from).
+        measure_heap: record the run's Python-heap peak (``BatchRun.heap_peak``; slower).
         overrides: config sections, e.g. ``line_dedup={"enabled": False}``.
     """
     out = root / "out"
@@ -173,9 +167,8 @@ def run_batch(root: Path, kind: str, inputs: list[str], watch: list[Path] = (), 
     cfg = config_from_dict(config)
     roots = [root, *watch]
     before = snapshot(*roots)
-    rss = PeakRss()
     started = time.perf_counter()
-    with rss.measure():
+    with heap_peak() if measure_heap else nullcontext([0]) as peak:
         [result] = runner.run_sources(cfg, [kind])
     seconds = time.perf_counter() - started
     after = snapshot(*roots)
@@ -184,7 +177,7 @@ def run_batch(root: Path, kind: str, inputs: list[str], watch: list[Path] = (), 
     dropped = read_shards(source_out / "dropped")
     quarantine = read_shards(source_out / "quarantine")
     return BatchRun(root, out, kind, result.stats, docs, dropped, quarantine,
-                    changed_outside(before, after, out), seconds, rss.delta,
+                    changed_outside(before, after, out), seconds, peak[0],
                     _group_by_file(docs, dropped, quarantine))
 
 
